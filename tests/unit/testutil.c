@@ -1,0 +1,174 @@
+/*
+ * testutil.c - cleanup that survives failing tests: everything made here is
+ * recorded and undone by an atexit handler in the process that made it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rgn.h"
+#include "testutil.h"
+
+#define TU_MAX 256
+
+static pid_t owner_pid;
+static char *homes[TU_MAX];
+static int nhomes;
+static pid_t children[TU_MAX];
+static int nchildren;
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+		  struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void cleanup(void)
+{
+	if (getpid() != owner_pid)
+		return; /* a forked child must not undo its parent's work */
+	for (int i = 0; i < nchildren; i++) {
+		if (children[i] > 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+		}
+	}
+	for (int i = 0; i < nhomes; i++) {
+		nftw(homes[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		free(homes[i]);
+	}
+	nhomes = 0;
+}
+
+static void ensure_atexit(void)
+{
+	if (owner_pid == 0) {
+		owner_pid = getpid();
+		atexit(cleanup);
+	}
+}
+
+static int write_map(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	int ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+void tu_private_ipc(void)
+{
+	ensure_atexit();
+	if (unshare(CLONE_NEWIPC) == 0)
+		return;
+	/* Not root: a user namespace grants the right to a new IPC one. */
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	char map[64];
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWIPC) == 0) {
+		write_map("/proc/self/setgroups", "deny");
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+		write_map("/proc/self/uid_map", map);
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+		write_map("/proc/self/gid_map", map);
+		return;
+	}
+	fprintf(stderr, "skip: cannot create a private IPC namespace: %s\n",
+		strerror(errno));
+	exit(77);
+}
+
+const char *tu_mkhome(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[4096];
+
+	ensure_atexit();
+	snprintf(path, sizeof(path), "%s/rgn-test-XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(path) || nhomes == TU_MAX)
+		fail_msg("mkdtemp %s: %s", path, strerror(errno));
+	homes[nhomes] = strdup(path);
+	return homes[nhomes++];
+}
+
+pid_t tu_fork(void)
+{
+	pid_t pid;
+
+	ensure_atexit();
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid > 0 && nchildren < TU_MAX)
+		children[nchildren++] = pid;
+	return pid;
+}
+
+int tu_wait(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	for (int i = 0; i < nchildren; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int tu_count_segments(void)
+{
+	FILE *f = fopen("/proc/sysvipc/shm", "r");
+	char line[512];
+	int n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+void tu_write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
+		fail_msg("write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+ssize_t tu_read_file(const char *path, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len);
+	close(fd);
+	return n;
+}
