@@ -11,6 +11,8 @@
 
 static _Thread_local char detail[512];
 
+void (*rgn_test_hook)(const char *point);
+
 static const char *const lib_msgs[] = {
 	[0] = "not a regionfs environment or segment (bad magic)",
 	[1] = "written by an unsupported format version",

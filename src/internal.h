@@ -22,6 +22,19 @@ int rgn_fail(int err, const char *fmt, ...) RGN_PRINTF(2, 3);
 /* Forget the calling thread's detail: called on entry to public calls. */
 void rgn_clear_detail(void);
 
+/*
+ * Crash tests need a process to die at an exact point inside the library
+ * (say, between making the primary and publishing it).  Tests set this hook
+ * (the static test build reaches it; the shared library does not export
+ * it); each named point calls it.  NULL in production: one load and branch.
+ */
+extern void (*rgn_test_hook)(const char *point);
+static inline void rgn_test_point(const char *point)
+{
+	if (__builtin_expect(rgn_test_hook != NULL, 0))
+		rgn_test_hook(point);
+}
+
 static inline uint64_t rgn_round_up(uint64_t v, uint64_t align)
 {
 	return (v + align - 1) & ~(align - 1);

@@ -51,14 +51,14 @@ enum {
 };
 
 /* Text for a code returned by any rgn_ call (negative errno or RGN_E*). */
-const char *rgn_strerror(int err);
+RGN_API const char *rgn_strerror(int err);
 
 /*
  * Context of the calling thread's most recent failure, e.g.
  * "shmget key 0x5eed0001: segment shmid 7 owned by uid 1000, creator pid 42".
  * Empty string when there is none.  Valid until the thread's next rgn_ call.
  */
-const char *rgn_errdetail(void);
+RGN_API const char *rgn_errdetail(void);
 
 /* ---- environments ------------------------------------------------------- */
 
@@ -82,12 +82,14 @@ enum rgn_backing {
 
 struct rgn_env_config {
 	uint32_t flags;		  /* RGN_CREATE, RGN_EXCL, RGN_INSPECT, RGN_NOMMAP */
-	enum rgn_backing backing; /* used at create; a joiner gets the recorded one */
+	enum rgn_backing backing; /* 0: files at create, and at join whatever
+				     was recorded; else it must match */
 	int32_t shm_key;	  /* system memory base key; region N uses key+N-1 */
 	mode_t mode;		  /* files and segments; default 0660 */
 };
 
-/* Fill *cfg with the defaults: join only, files backing, no key, 0660. */
+/* Fill *cfg with the defaults: join only, backing 0 (files when creating),
+ * no key, mode 0660.  A private environment is always created afresh. */
 RGN_API void rgn_env_config_init(struct rgn_env_config *cfg);
 
 /*
@@ -112,7 +114,7 @@ RGN_API int rgn_env_close(rgn_env *env);
 RGN_API int rgn_env_remove(const char *home, uint32_t flags);
 
 RGN_API enum rgn_backing rgn_env_backing(const rgn_env *env);
-const char *rgn_env_home(const rgn_env *env); /* absolute path */
+RGN_API const char *rgn_env_home(const rgn_env *env); /* absolute path */
 
 /* ---- regions ------------------------------------------------------------ */
 
@@ -125,7 +127,7 @@ enum rgn_region_type {
 	RGN_TYPE_TXN = 6,
 	RGN_TYPE_USER = 7
 };
-const char *rgn_type_name(enum rgn_region_type type); /* "lock", ... */
+RGN_API const char *rgn_type_name(enum rgn_region_type type); /* "lock", ... */
 RGN_API int rgn_type_parse(const char *name, enum rgn_region_type *type);
 
 #define RGN_NAME_MAX 47		/* bytes in a region name, without the NUL */
@@ -150,11 +152,11 @@ RGN_API int rgn_region_remove(rgn_env *env, const char *name);
 
 RGN_API uint32_t rgn_region_id(const rgn_region *region);
 RGN_API uint64_t rgn_region_size(const rgn_region *region);
-const char *rgn_region_name(const rgn_region *region);
+RGN_API const char *rgn_region_name(const rgn_region *region);
 
 /* Translate between offsets (valid in every process) and local pointers.
  * rgn_ptr returns NULL for an offset outside the region. */
-void *rgn_ptr(const rgn_region *region, uint64_t off);
+RGN_API void *rgn_ptr(const rgn_region *region, uint64_t off);
 RGN_API uint64_t rgn_off(const rgn_region *region, const void *ptr);
 
 /* The region's root offset: where cooperating processes find their data.
@@ -271,7 +273,7 @@ RGN_API ssize_t rgn_region_pread(rgn_env *env, uint32_t id, void *buf, size_t le
 			 uint64_t off);
 
 /* Library version "MAJOR.MINOR.PATCH". */
-const char *rgn_version(void);
+RGN_API const char *rgn_version(void);
 
 #ifdef __cplusplus
 }
