@@ -1,0 +1,66 @@
+/*
+ * backing.h - the operations every backing implements, so env.c and
+ * region.c never ask "files, segments or heap?".
+ *
+ * The contract, for every backing:
+ *  - create(env, id, size, map): make fresh storage for region ID of exactly
+ *    SIZE bytes (page-aligned), zero-filled and fully allocated (no SIGBUS
+ *    later on a full disk), and map it read-write.  For id 1 (the primary)
+ *    the storage stays unpublished until publish() succeeds, so a creator
+ *    that dies half-way never leaves a __db.001 that looks complete.  On
+ *    failure nothing is left behind and *map is untouched.
+ *  - publish(env, map): make a created primary visible to joiners.
+ *  - discard(env, id, map): undo a create() whose initialisation failed:
+ *    unmap and remove the storage just made (no re-check: it is ours).
+ *  - attach(env, slot, rdonly, map): map existing storage of a region
+ *    table slot; the caller validates the header.
+ *  - detach(env, map): unmap; never fails in a way the caller can act on.
+ *  - destroy(env, slot): remove the storage, but only after re-checking
+ *    right before it acts that the file or segment is still the one the
+ *    slot describes (same id, same environment).  -ENOENT if already gone.
+ *  - pread(env, slot, buf, len, off): copy bytes without keeping a mapping
+ *    and without any risk of SIGBUS; used by observers.
+ * All return 0 (pread: a byte count) or a negative code, with a detail.
+ */
+#ifndef RGN_BACKING_H
+#define RGN_BACKING_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layout.h"
+
+struct rgn_env;
+
+struct rgn_map {
+	uint8_t *base;		/* local address; NULL when not mapped */
+	uint64_t size;		/* bytes mapped */
+	int32_t shmid;		/* segment id, -1 for files and heap */
+	int32_t key;		/* segment key, 0 for none/IPC_PRIVATE */
+	int rdonly;		/* mapped without write access */
+};
+
+struct rgn_backing_ops {
+	const char *name;
+	int (*create)(struct rgn_env *env, uint32_t id, uint64_t size,
+		      struct rgn_map *map);
+	int (*publish)(struct rgn_env *env, struct rgn_map *map);
+	void (*discard)(struct rgn_env *env, uint32_t id, struct rgn_map *map);
+	int (*attach)(struct rgn_env *env, const struct rgn_shm_slot *slot,
+		      int rdonly, struct rgn_map *map);
+	void (*detach)(struct rgn_env *env, struct rgn_map *map);
+	int (*destroy)(struct rgn_env *env, const struct rgn_shm_slot *slot);
+	ssize_t (*pread)(struct rgn_env *env, const struct rgn_shm_slot *slot,
+			 void *buf, size_t len, uint64_t off);
+};
+
+extern const struct rgn_backing_ops rgn_backing_files;
+extern const struct rgn_backing_ops rgn_backing_sysv;
+extern const struct rgn_backing_ops rgn_backing_heap;
+
+/* Check a region header read from storage against what the table says.
+ * Returns 0, RGN_EBADMAGIC, RGN_EVERSION or RGN_ECORRUPT with a detail. */
+int rgn_check_region_hdr(const struct rgn_shm_region *rh, uint64_t env_id,
+			 uint32_t id, uint64_t size);
+
+#endif
