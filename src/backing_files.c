@@ -1,0 +1,245 @@
+/*
+ * backing_files.c - regions as files in the home, mapped MAP_SHARED.
+ *
+ * Trade-offs: files survive reboots and are visible to ordinary tools, at
+ * the price of page-cache writeback.  Storage is allocated up front with
+ * posix_fallocate, so a full disk is ENOSPC at create instead of SIGBUS on
+ * first touch.  Every open uses O_NOFOLLOW relative to the home's directory
+ * descriptor and insists on a regular file: a symlink planted in the home
+ * can never redirect us outside it.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backing.h"
+#include "env.h"
+#include "internal.h"
+
+void rgn_region_file(uint32_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, RGN_FILE_FMT, id);
+}
+
+/* Open a region file of the home, refusing anything but a regular file. */
+static int open_region_file(struct rgn_env *env, const char *name, int flags,
+			    struct stat *st)
+{
+	int fd = openat(env->dirfd, name,
+			flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return rgn_fail(-ELOOP, "%s/%s is a symbolic link",
+					env->home, name);
+		return rgn_fail(-errno, "open %s/%s", env->home, name);
+	}
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return rgn_fail(-EINVAL, "%s/%s is not a regular file",
+				env->home, name);
+	}
+	return fd;
+}
+
+static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
+			struct rgn_map *map)
+{
+	char name[RGN_FILE_NAME_MAX + 8];
+	void *base;
+	int fd, rc;
+
+	if (id == 1)
+		snprintf(name, sizeof(name), "%s", RGN_PRIMARY_TMP);
+	else
+		rgn_region_file(id, name, sizeof(name));
+	fd = openat(env->dirfd, name,
+		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    env->mode);
+	if (fd < 0)
+		return rgn_fail(-errno, "create %s/%s", env->home, name);
+	/* The mode is the environment's, not the umask's. */
+	if (fchmod(fd, env->mode) < 0) {
+		rc = rgn_fail(-errno, "chmod %s/%s", env->home, name);
+		goto fail;
+	}
+	rc = posix_fallocate(fd, 0, (off_t)size);
+	if (rc) {
+		rc = rgn_fail(-rc, "allocate %llu bytes for %s/%s",
+			      (unsigned long long)size, env->home, name);
+		goto fail;
+	}
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		rc = rgn_fail(-errno, "mmap %s/%s", env->home, name);
+		goto fail;
+	}
+	close(fd);
+	map->base = base;
+	map->size = size;
+	map->shmid = -1;
+	map->key = 0;
+	map->rdonly = 0;
+	return 0;
+fail:
+	unlinkat(env->dirfd, name, 0);
+	close(fd);
+	return rc;
+}
+
+static int files_publish(struct rgn_env *env, struct rgn_map *map)
+{
+	(void)map;
+	/* RENAME_NOREPLACE: never clobber a __db.001 someone else made. */
+	if (renameat2(env->dirfd, RGN_PRIMARY_TMP, env->dirfd,
+		      RGN_PRIMARY_FILE, RENAME_NOREPLACE) < 0)
+		return rgn_fail(-errno, "publish %s/%s", env->home,
+				RGN_PRIMARY_FILE);
+	return 0;
+}
+
+static void files_discard(struct rgn_env *env, uint32_t id,
+			  struct rgn_map *map)
+{
+	char name[RGN_FILE_NAME_MAX + 8];
+
+	if (id == 1)
+		snprintf(name, sizeof(name), "%s", RGN_PRIMARY_TMP);
+	else
+		rgn_region_file(id, name, sizeof(name));
+	if (map->base)
+		munmap(map->base, map->size);
+	map->base = NULL;
+	unlinkat(env->dirfd, name, 0);
+}
+
+static int files_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
+			int rdonly, struct rgn_map *map)
+{
+	char name[RGN_FILE_NAME_MAX];
+	struct stat st;
+	void *base;
+	int fd;
+
+	rgn_region_file(slot->sl_id, name, sizeof(name));
+	fd = open_region_file(env, name, rdonly ? O_RDONLY : O_RDWR, &st);
+	if (fd < 0)
+		return fd;
+	if ((uint64_t)st.st_size < slot->sl_size) {
+		close(fd);
+		return rgn_fail(RGN_ECORRUPT,
+				"%s/%s is truncated: %lld of %llu bytes",
+				env->home, name, (long long)st.st_size,
+				(unsigned long long)slot->sl_size);
+	}
+	base = mmap(NULL, slot->sl_size,
+		    rdonly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		    0);
+	close(fd);
+	if (base == MAP_FAILED)
+		return rgn_fail(-errno, "mmap %s/%s", env->home, name);
+	map->base = base;
+	map->size = slot->sl_size;
+	map->shmid = -1;
+	map->key = 0;
+	map->rdonly = rdonly;
+	return 0;
+}
+
+static void files_detach(struct rgn_env *env, struct rgn_map *map)
+{
+	(void)env;
+	if (map->base)
+		munmap(map->base, map->size);
+	map->base = NULL;
+}
+
+static int files_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
+{
+	char name[RGN_FILE_NAME_MAX];
+	struct rgn_shm_region rh;
+	struct stat st, again;
+	ssize_t n;
+	int fd, rc;
+
+	rgn_region_file(slot->sl_id, name, sizeof(name));
+	fd = open_region_file(env, name, O_RDONLY, &st);
+	if (fd < 0)
+		return fd;
+	memset(&rh, 0, sizeof(rh));
+	n = pread(fd, &rh, sizeof(rh), 0);
+	close(fd);
+	if (n < 0)
+		return rgn_fail(-errno, "read %s/%s", env->home, name);
+	/*
+	 * Ours means: our header, our environment, this id.  The one
+	 * exception is a region whose creator died before writing the header:
+	 * the slot says it was being created, and the file holds only zeros.
+	 */
+	if (rh.rh_magic == 0 && slot->sl_state == RGN_SLOT_CREATING) {
+		static const struct rgn_shm_region zero;
+		if (memcmp(&rh, &zero, (size_t)n) != 0)
+			return rgn_fail(RGN_EBADMAGIC,
+					"%s/%s: not a half-created region",
+					env->home, name);
+	} else if ((rc = rgn_check_region_hdr(&rh, env->env_id, slot->sl_id,
+					      0)) < 0) {
+		return rgn_fail(rc, "refusing to remove %s/%s: %s", env->home,
+				name, rgn_strerror(rc));
+	}
+	/* Re-check right before acting: still the very file we read. */
+	if (fstatat(env->dirfd, name, &again, AT_SYMLINK_NOFOLLOW) < 0)
+		return rgn_fail(-errno, "stat %s/%s", env->home, name);
+	if (again.st_dev != st.st_dev || again.st_ino != st.st_ino)
+		return rgn_fail(-EAGAIN, "%s/%s was replaced while removing",
+				env->home, name);
+	if (unlinkat(env->dirfd, name, 0) < 0)
+		return rgn_fail(-errno, "unlink %s/%s", env->home, name);
+	return 0;
+}
+
+static ssize_t files_pread(struct rgn_env *env, const struct rgn_shm_slot *slot,
+			   void *buf, size_t len, uint64_t off)
+{
+	char name[RGN_FILE_NAME_MAX];
+	struct stat st;
+	size_t done = 0;
+	int fd;
+
+	rgn_region_file(slot->sl_id, name, sizeof(name));
+	fd = open_region_file(env, name, O_RDONLY, &st);
+	if (fd < 0)
+		return fd;
+	/* pread, never a mapping: a file truncated under us yields a short
+	 * read, not SIGBUS. */
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done,
+				  (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int rc = rgn_fail(-errno, "read %s/%s", env->home, name);
+			close(fd);
+			return rc;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	close(fd);
+	return (ssize_t)done;
+}
+
+const struct rgn_backing_ops rgn_backing_files = {
+	.name = "files",
+	.create = files_create,
+	.publish = files_publish,
+	.discard = files_discard,
+	.attach = files_attach,
+	.detach = files_detach,
+	.destroy = files_destroy,
+	.pread = files_pread,
+};

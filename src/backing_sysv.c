@@ -1,0 +1,301 @@
+/*
+ * backing_sysv.c - regions as System V shared memory segments.
+ *
+ * Used by the system memory backing (region N at base key + N - 1) and by
+ * the files backing where mmap is unavailable (keys IPC_PRIVATE; the ids are
+ * recorded in the region table).  Segments outlive every process, so each
+ * one starts with our region header naming its environment and home: a key
+ * that is already taken is judged by that header, never by guesswork.  We
+ * reclaim only a segment that is provably a crashed leftover of this same
+ * home with nobody attached, and refuse everything else untouched (Berkeley
+ * DB 5.3 removes whatever sits at its keys, even while it is in use).
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backing.h"
+#include "env.h"
+#include "internal.h"
+
+static int32_t key_of(const struct rgn_env *env, uint32_t id)
+{
+	if (env->shm_key == IPC_PRIVATE)
+		return IPC_PRIVATE;
+	return (int32_t)((uint32_t)env->shm_key + id - 1);
+}
+
+/* Copy the first bytes of a segment without staying attached. */
+static int peek(int shmid, void *buf, size_t len, uint64_t off, size_t *got)
+{
+	struct shmid_ds ds;
+	void *p;
+
+	if (shmctl(shmid, IPC_STAT, &ds) < 0)
+		return -errno;
+	p = shmat(shmid, NULL, SHM_RDONLY);
+	if (p == (void *)-1)
+		return -errno;
+	*got = 0;
+	if (off < ds.shm_segsz) {
+		*got = ds.shm_segsz - off < len ? ds.shm_segsz - off : len;
+		memcpy(buf, (char *)p + off, *got);
+	}
+	shmdt(p);
+	return 0;
+}
+
+/*
+ * KEY is taken.  Reclaim the segment if it is a leftover of this home that
+ * nobody has attached; otherwise say exactly whose it is and leave it.
+ */
+static int judge_taken_key(struct rgn_env *env, int32_t key)
+{
+	struct rgn_shm_region rh;
+	struct shmid_ds ds, again;
+	size_t got = 0;
+	int shmid, rc, alive;
+
+	shmid = shmget(key, 0, 0);
+	if (shmid < 0) {
+		if (errno == ENOENT)
+			return 0; /* gone meanwhile: just try again */
+		return rgn_fail(RGN_EFOREIGN,
+				"key 0x%08x is held by a segment we may not "
+				"inspect (%s)",
+				(unsigned)key, strerror(errno));
+	}
+	if (shmctl(shmid, IPC_STAT, &ds) < 0)
+		return errno == EINVAL || errno == EIDRM ? 0 : -errno;
+	alive = kill(ds.shm_cpid, 0) == 0 || errno == EPERM;
+	memset(&rh, 0, sizeof(rh));
+	rc = peek(shmid, &rh, sizeof(rh), 0, &got);
+	if (rc < 0 || got < sizeof(rh) || rh.rh_magic != RGN_REGION_MAGIC ||
+	    strncmp(rh.rh_home, env->home, sizeof(rh.rh_home)) != 0) {
+		const char *whose = "another program";
+		char other[RGN_HOME_MAX + 64];
+
+		if (rc == 0 && got >= sizeof(rh) &&
+		    rh.rh_magic == RGN_REGION_MAGIC) {
+			rh.rh_home[sizeof(rh.rh_home) - 1] = '\0';
+			snprintf(other, sizeof(other),
+				 "the environment in %s", rh.rh_home);
+			whose = other;
+		}
+		return rgn_fail(RGN_EFOREIGN,
+				"key 0x%08x: shmid %d, owner uid %u, creator "
+				"pid %d (%s), %lu attached, belongs to %s; "
+				"left untouched",
+				(unsigned)key, shmid, (unsigned)ds.shm_perm.uid,
+				(int)ds.shm_cpid, alive ? "alive" : "dead",
+				(unsigned long)ds.shm_nattch, whose);
+	}
+	if (ds.shm_nattch > 0)
+		return rgn_fail(-EBUSY,
+				"key 0x%08x: shmid %d is a leftover of this "
+				"home but still attached by %lu processes",
+				(unsigned)key, shmid,
+				(unsigned long)ds.shm_nattch);
+	/* Re-check right before removing: same segment, still unattached. */
+	if (shmctl(shmid, IPC_STAT, &again) < 0)
+		return 0;
+	if (again.shm_perm.__key != key || again.shm_ctime != ds.shm_ctime ||
+	    again.shm_nattch != 0)
+		return 0;
+	if (shmctl(shmid, IPC_RMID, NULL) < 0 && errno != EINVAL &&
+	    errno != EIDRM)
+		return rgn_fail(-errno, "reclaim leftover shmid %d at key 0x%08x",
+				shmid, (unsigned)key);
+	return 0;
+}
+
+static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
+		       struct rgn_map *map)
+{
+	int32_t key = key_of(env, id);
+	int shmid = -1, rc;
+	void *base;
+
+	for (int tries = 0; tries < 4; tries++) {
+		shmid = shmget(key, size, IPC_CREAT | IPC_EXCL | (env->mode & 0777));
+		if (shmid >= 0 || errno != EEXIST || key == IPC_PRIVATE)
+			break;
+		rc = judge_taken_key(env, key);
+		if (rc < 0)
+			return rc;
+	}
+	if (shmid < 0) {
+		if (errno == EEXIST)
+			return rgn_fail(-EEXIST, "key 0x%08x stays taken",
+					(unsigned)key);
+		return rgn_fail(-errno, "shmget key 0x%08x, %llu bytes",
+				(unsigned)key, (unsigned long long)size);
+	}
+	base = shmat(shmid, NULL, 0);
+	if (base == (void *)-1) {
+		rc = rgn_fail(-errno, "shmat shmid %d", shmid);
+		shmctl(shmid, IPC_RMID, NULL);
+		return rc;
+	}
+	map->base = base;
+	map->size = size;
+	map->shmid = shmid;
+	map->key = key;
+	map->rdonly = 0;
+	return 0;
+}
+
+static int sysv_publish(struct rgn_env *env, struct rgn_map *map)
+{
+	struct rgn_file_record fr = {
+		.fr_magic = RGN_RECORD_MAGIC,
+		.fr_format = RGN_FORMAT,
+		.fr_backing = env->backing,
+		.fr_flags = env->env_flags,
+		.fr_shm_key = env->shm_key,
+		.fr_shmid = map->shmid,
+		.fr_env_id = env->env_id,
+		.fr_size = map->size,
+		.fr_ctime = ((struct rgn_shm_region *)map->base)->rh_ctime,
+	};
+	int fd, rc = 0;
+
+	fd = openat(env->dirfd, RGN_PRIMARY_TMP,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    env->mode);
+	if (fd < 0)
+		return rgn_fail(-errno, "create %s/%s", env->home,
+				RGN_PRIMARY_TMP);
+	if (fchmod(fd, env->mode) < 0 ||
+	    write(fd, &fr, sizeof(fr)) != (ssize_t)sizeof(fr))
+		rc = rgn_fail(errno ? -errno : -EIO, "write %s/%s", env->home,
+			      RGN_PRIMARY_TMP);
+	close(fd);
+	if (!rc && renameat2(env->dirfd, RGN_PRIMARY_TMP, env->dirfd,
+			     RGN_PRIMARY_FILE, RENAME_NOREPLACE) < 0)
+		rc = rgn_fail(-errno, "publish %s/%s", env->home,
+			      RGN_PRIMARY_FILE);
+	if (rc)
+		unlinkat(env->dirfd, RGN_PRIMARY_TMP, 0);
+	return rc;
+}
+
+static void sysv_discard(struct rgn_env *env, uint32_t id, struct rgn_map *map)
+{
+	(void)env;
+	(void)id;
+	if (map->base)
+		shmdt(map->base);
+	map->base = NULL;
+	if (map->shmid >= 0)
+		shmctl(map->shmid, IPC_RMID, NULL);
+}
+
+static int sysv_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
+		       int rdonly, struct rgn_map *map)
+{
+	struct shmid_ds ds;
+	void *base;
+
+	(void)env;
+	if (shmctl(slot->sl_shmid, IPC_STAT, &ds) < 0)
+		return rgn_fail(errno == EACCES ? -EACCES : -ENOENT,
+				"segment shmid %d of region %u: %s",
+				slot->sl_shmid, slot->sl_id, strerror(errno));
+	if ((slot->sl_key != IPC_PRIVATE && ds.shm_perm.__key != slot->sl_key) ||
+	    ds.shm_segsz < slot->sl_size)
+		return rgn_fail(RGN_ECORRUPT,
+				"segment shmid %d is not region %u's (key "
+				"0x%08x, %zu bytes)",
+				slot->sl_shmid, slot->sl_id,
+				(unsigned)ds.shm_perm.__key, ds.shm_segsz);
+	base = shmat(slot->sl_shmid, NULL, rdonly ? SHM_RDONLY : 0);
+	if (base == (void *)-1)
+		return rgn_fail(-errno, "shmat shmid %d", slot->sl_shmid);
+	map->base = base;
+	map->size = slot->sl_size;
+	map->shmid = slot->sl_shmid;
+	map->key = slot->sl_key;
+	map->rdonly = rdonly;
+	return 0;
+}
+
+static void sysv_detach(struct rgn_env *env, struct rgn_map *map)
+{
+	(void)env;
+	if (map->base)
+		shmdt(map->base);
+	map->base = NULL;
+}
+
+static int sysv_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
+{
+	struct rgn_shm_region rh;
+	struct shmid_ds ds, again;
+	size_t got = 0;
+	int rc;
+
+	if (shmctl(slot->sl_shmid, IPC_STAT, &ds) < 0)
+		return rgn_fail(-ENOENT, "segment shmid %d of region %u is gone",
+				slot->sl_shmid, slot->sl_id);
+	if (slot->sl_key != IPC_PRIVATE && ds.shm_perm.__key != slot->sl_key)
+		return rgn_fail(RGN_EFOREIGN,
+				"shmid %d now has key 0x%08x, not region %u's "
+				"0x%08x; left untouched",
+				slot->sl_shmid, (unsigned)ds.shm_perm.__key,
+				slot->sl_id, (unsigned)slot->sl_key);
+	memset(&rh, 0, sizeof(rh));
+	rc = peek(slot->sl_shmid, &rh, sizeof(rh), 0, &got);
+	if (rc < 0)
+		return rgn_fail(rc, "read shmid %d", slot->sl_shmid);
+	if (!(rh.rh_magic == 0 && slot->sl_state == RGN_SLOT_CREATING)) {
+		rc = rgn_check_region_hdr(&rh, env->env_id, slot->sl_id, 0);
+		if (rc < 0)
+			return rgn_fail(RGN_EFOREIGN,
+					"refusing to remove shmid %d: %s",
+					slot->sl_shmid, rgn_strerror(rc));
+	}
+	/* Re-check right before acting: the same segment as inspected. */
+	if (shmctl(slot->sl_shmid, IPC_STAT, &again) < 0)
+		return -ENOENT;
+	if (again.shm_ctime != ds.shm_ctime ||
+	    again.shm_perm.__key != ds.shm_perm.__key)
+		return rgn_fail(-EAGAIN, "shmid %d changed while removing",
+				slot->sl_shmid);
+	if (shmctl(slot->sl_shmid, IPC_RMID, NULL) < 0)
+		return rgn_fail(-errno, "remove shmid %d", slot->sl_shmid);
+	return 0;
+}
+
+static ssize_t sysv_pread(struct rgn_env *env, const struct rgn_shm_slot *slot,
+			  void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	int rc;
+
+	(void)env;
+	/* Attached only for the copy, so an observer never shows up as an
+	 * attached process in nattch for longer than a read. */
+	rc = peek(slot->sl_shmid, buf, len, off, &got);
+	if (rc < 0)
+		return rgn_fail(rc == -EINVAL || rc == -EIDRM ? -ENOENT : rc,
+				"read shmid %d of region %u", slot->sl_shmid,
+				slot->sl_id);
+	return (ssize_t)got;
+}
+
+const struct rgn_backing_ops rgn_backing_sysv = {
+	.name = "sysv",
+	.create = sysv_create,
+	.publish = sysv_publish,
+	.discard = sysv_discard,
+	.attach = sysv_attach,
+	.detach = sysv_detach,
+	.destroy = sysv_destroy,
+	.pread = sysv_pread,
+};
