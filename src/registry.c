@@ -1,0 +1,74 @@
+/*
+ * registry.c - who is attached, exactly.
+ *
+ * One entry per open handle: (pid, start time, attach time).  A pid alone
+ * would lie after pid reuse, so an entry is live only while a process with
+ * that pid *and* that start time exists.  Entries of dead processes are
+ * shown as stale until the next attach reclaims them, so a crash is visible
+ * without ever inflating the count of live attachers (Berkeley DB's
+ * reference count never comes down after a kill -9).
+ * Every function here is called with ev_mutex held.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "env.h"
+#include "internal.h"
+#include "proc.h"
+
+void rgn_registry_scan(struct rgn_env *env, struct rgn_shm_proc *procs,
+		       uint32_t nprocs, int reclaim, uint32_t *live,
+		       uint32_t *stale)
+{
+	(void)env;
+	*live = *stale = 0;
+	for (uint32_t i = 0; i < nprocs; i++) {
+		struct rgn_shm_proc *p = &procs[i];
+
+		if (!p->pr_pid)
+			continue;
+		if (rgn_proc_alive(p->pr_pid, p->pr_start)) {
+			(*live)++;
+		} else if (reclaim) {
+			memset(p, 0, sizeof(*p));
+		} else {
+			(*stale)++;
+		}
+	}
+}
+
+int rgn_registry_add(struct rgn_env *env)
+{
+	uint32_t live, stale;
+
+	rgn_registry_scan(env, env->procs, RGN_MAX_PROCS, 1, &live, &stale);
+	for (uint32_t i = 0; i < RGN_MAX_PROCS; i++) {
+		struct rgn_shm_proc *p = &env->procs[i];
+
+		if (p->pr_pid)
+			continue;
+		env->handle_serial = ++env->shenv->ev_next_handle;
+		p->pr_start = rgn_self_start();
+		p->pr_attach_time = time(NULL);
+		p->pr_handle = env->handle_serial;
+		p->pr_pid = rgn_self_pid();
+		env->proc_slot = (int)i;
+		return 0;
+	}
+	return rgn_fail(RGN_EFULL, "all %u registry slots hold live processes",
+			RGN_MAX_PROCS);
+}
+
+void rgn_registry_remove(struct rgn_env *env)
+{
+	struct rgn_shm_proc *p;
+
+	if (env->proc_slot < 0)
+		return;
+	p = &env->procs[env->proc_slot];
+	/* A forked child that closes its copy of the handle must not erase
+	 * its parent's entry. */
+	if (p->pr_pid == rgn_self_pid() && p->pr_handle == env->handle_serial)
+		memset(p, 0, sizeof(*p));
+	env->proc_slot = -1;
+}

@@ -1,0 +1,169 @@
+/*
+ * stat.c - one snapshot of an environment for regionctl and regionfs.
+ *
+ * The primary (table, registry, counters) is copied in one piece, under
+ * ev_mutex when we are attached, so the snapshot is consistent with itself.
+ * Region headers are then read with pread, never through a mapping: an
+ * observer must survive a region file truncated under it.  Allocator and
+ * mutex figures are read without their lock and may be a moment old.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+
+#include "env.h"
+#include "internal.h"
+#include "proc.h"
+
+struct region_reader {
+	struct rgn_env *env;
+	const struct rgn_shm_slot *slot;
+};
+
+static int read_region(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	struct region_reader *rr = ctx;
+	ssize_t n = rr->env->ops->pread(rr->env, rr->slot, buf, len, off);
+
+	if (n < 0)
+		return (int)n;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
+			const struct rgn_shm_env *ev,
+			struct rgn_region_stat *rs)
+{
+	struct rgn_shm_region *rh;
+	struct region_reader rr = {env, sl};
+	ssize_t n;
+
+	rs->id = sl->sl_id;
+	rs->type = (enum rgn_region_type)sl->sl_type;
+	memcpy(rs->name, sl->sl_name, sizeof(rs->name));
+	rs->name[RGN_NAME_MAX] = '\0';
+	rgn_region_file(sl->sl_id, rs->file, sizeof(rs->file));
+	rs->size = sl->sl_size;
+	rs->max = sl->sl_max;
+	rs->shmid = sl->sl_shmid;
+	rs->key = sl->sl_key;
+	rs->flags = sl->sl_flags;
+	rs->ctime = sl->sl_ctime;
+	rs->mtime = sl->sl_mtime;
+	rs->creator_pid = sl->sl_creator_pid;
+	if (sl->sl_id == 1) {
+		/* The primary has no allocator; its mutex is ev_mutex. */
+		rgn_mutex_stat(&ev->ev_mutex, &rs->mutex);
+		return;
+	}
+	rh = malloc(sizeof(*rh));
+	if (!rh) {
+		rs->detail = -ENOMEM;
+		return;
+	}
+	n = env->ops->pread(env, sl, rh, sizeof(*rh), 0);
+	if (n >= 0 && (size_t)n < sizeof(*rh))
+		n = RGN_ECORRUPT; /* truncated under us */
+	if (n >= 0)
+		n = rgn_check_region_hdr(rh, env->env_id, sl->sl_id, 0);
+	if (n >= 0) {
+		rgn_mutex_stat(&rh->rh_mutex, &rs->mutex);
+		n = rgn_heap_stat(&rh->rh_heap, read_region, &rr, &rs->alloc);
+	}
+	rs->detail = n < 0 ? (int)n : 0;
+	free(rh);
+}
+
+int rgn_stat_env(rgn_env *env, struct rgn_env_stat **stp)
+{
+	struct rgn_env_stat *st;
+	const struct rgn_shm_region *rh;
+	const struct rgn_shm_env *ev;
+	const struct rgn_shm_slot *slots;
+	struct rgn_shm_proc *procs;
+	uint8_t *snap = NULL;
+	size_t n;
+	int rc;
+
+	rgn_clear_detail();
+	if (!env || !stp)
+		return -EINVAL;
+	*stp = NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	memcpy(st->home, env->home, sizeof(st->home));
+	st->backing = env->backing;
+	if (env->backing == RGN_BACKING_PRIVATE && !env->shenv) {
+		/* Somebody else's heap: all we can know is whose. */
+		st->private_owner = env->private_owner;
+		*stp = st;
+		return 0;
+	}
+	rc = rgn_primary_snapshot(env, &snap);
+	if (rc < 0) {
+		free(st);
+		return rc;
+	}
+	rh = (const void *)snap;
+	ev = (const void *)(snap + RGN_ENV_OFF);
+	slots = (const void *)(snap + RGN_TABLE_OFF);
+	procs = (void *)(snap + RGN_PROCS_OFF);
+
+	st->magic = ev->ev_magic;
+	st->format = ev->ev_format;
+	st->flags = ev->ev_flags;
+	st->shm_key = ev->ev_shm_key;
+	st->mode = ev->ev_mode;
+	st->env_id = ev->ev_env_id;
+	st->ctime = ev->ev_ctime;
+	st->mtime = ev->ev_mtime;
+	st->panic = ev->ev_panic;
+	st->generation = ev->ev_generation;
+	st->primary_size = rh->rh_size;
+	if (env->backing == RGN_BACKING_PRIVATE)
+		st->private_owner = rgn_self_pid();
+	rgn_mutex_stat(&ev->ev_mutex, &st->mutex);
+	rgn_registry_scan(env, procs, RGN_MAX_PROCS, 0, &st->live, &st->stale);
+
+	st->procs = calloc(st->live + st->stale + 1, sizeof(*st->procs));
+	for (uint32_t i = 0; st->procs && i < RGN_MAX_PROCS; i++) {
+		const struct rgn_shm_proc *p = &procs[i];
+		struct rgn_proc_stat *ps;
+
+		if (!p->pr_pid || st->nprocs == st->live + st->stale)
+			continue;
+		ps = &st->procs[st->nprocs++];
+		ps->pid = p->pr_pid;
+		ps->start = p->pr_start;
+		ps->attach_time = p->pr_attach_time;
+		ps->live = rgn_proc_alive(p->pr_pid, p->pr_start);
+	}
+
+	n = 0;
+	for (uint32_t i = 0; i < RGN_MAX_REGIONS; i++)
+		n += slots[i].sl_state == RGN_SLOT_READY;
+	st->regions = calloc(n + 1, sizeof(*st->regions));
+	if (!st->procs || !st->regions) {
+		free(snap);
+		rgn_stat_free(st);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < RGN_MAX_REGIONS; i++) {
+		if (slots[i].sl_state != RGN_SLOT_READY || st->nregions == n)
+			continue;
+		fill_region(env, &slots[i], ev, &st->regions[st->nregions++]);
+	}
+	free(snap);
+	*stp = st;
+	return 0;
+}
+
+void rgn_stat_free(struct rgn_env_stat *st)
+{
+	if (!st)
+		return;
+	free(st->regions);
+	free(st->procs);
+	free(st);
+}
