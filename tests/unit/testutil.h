@@ -6,6 +6,7 @@
 #ifndef RGN_TESTUTIL_H
 #define RGN_TESTUTIL_H
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
