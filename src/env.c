@@ -876,7 +876,7 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 		goto fail;
 	rc = take_attach_lock(env, private_env);
 	if (rc < 0)
-		goto fail_unlock;
+		goto fail;
 	rc = private_env ? open_private(env) : open_shared(env, cfg);
 	if (rc < 0)
 		goto fail_unlock;
@@ -896,6 +896,7 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 	*envp = env;
 	return 0;
 fail_unlock:
+	/* We hold the attach lock: a private owner's lock file is ours. */
 	if (private_env)
 		unlink_lockfile(env);
 fail:

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,13 +111,17 @@ const char *tu_mkhome(void)
 
 pid_t tu_fork(void)
 {
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	ensure_atexit();
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
 		fail_msg("fork: %s", strerror(errno));
+	/* A child must not outlive a test that died or timed out. */
+	if (pid == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 &&
+	    getppid() != parent)
+		_exit(99);
 	if (pid > 0 && nchildren < TU_MAX)
 		children[nchildren++] = pid;
 	return pid;
