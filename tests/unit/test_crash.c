@@ -1,0 +1,328 @@
+/*
+ * test_crash.c - processes really killed with SIGKILL at exact points:
+ * mid-create, mid-remove, holding a region mutex, attached.  The survivors
+ * must carry on at once, with exact counts, and no sleep-and-retry.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "rgn.h"
+#include "testutil.h"
+
+static const char *stop_at;
+static int stop_fd = -1;
+
+/* In the child: at the chosen point, tell the parent and wait to die. */
+static void stop_here(const char *point)
+{
+	if (stop_at && strcmp(point, stop_at) == 0) {
+		if (write(stop_fd, "x", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+}
+
+/*
+ * Fork a child that runs FN(HOME) and SIGKILL it when it reaches POINT.
+ * Returns once the child is dead.  Fails the test if the child never got
+ * there.
+ */
+static void kill_child_at(const char *point, void (*fn)(const char *),
+			  const char *home)
+{
+	int fds[2];
+	pid_t child;
+	char c;
+
+	assert_int_equal(pipe(fds), 0);
+	child = tu_fork();
+	if (child == 0) {
+		close(fds[0]);
+		stop_at = point;
+		stop_fd = fds[1];
+		rgn_test_hook = stop_here;
+		fn(home);
+		_exit(2); /* never reached the point */
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	kill(child, SIGKILL);
+	assert_int_equal(tu_wait(child), 128 + SIGKILL);
+}
+
+static int open_env(const char *home, enum rgn_backing b, uint32_t flags,
+		    rgn_env **env)
+{
+	struct rgn_env_config cfg;
+
+	rgn_env_config_init(&cfg);
+	cfg.flags = flags;
+	cfg.backing = b;
+	cfg.shm_key = b == RGN_BACKING_SYSV ? 0x7ab10000 : 0;
+	return rgn_env_open(home, &cfg, env);
+}
+
+static void create_files_env(const char *home)
+{
+	rgn_env *env;
+
+	open_env(home, RGN_BACKING_FILES, RGN_CREATE, &env);
+}
+
+static void create_sysv_env(const char *home)
+{
+	rgn_env *env;
+
+	open_env(home, RGN_BACKING_SYSV, RGN_CREATE, &env);
+}
+
+static int exists(const char *home, const char *name)
+{
+	char path[4200];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", home, name);
+	return lstat(path, &st) == 0;
+}
+
+static void creator_killed_mid_create_is_recognised_at_once(void **state)
+{
+	static const char *const points[] = {"env-create:storage",
+					     "env-create:before-publish"};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		const char *home = tu_mkhome();
+		rgn_env *env;
+
+		kill_child_at(points[i], create_files_env, home);
+		/* No __db.001 that looks complete was ever published. */
+		assert_false(exists(home, "__db.001"));
+		assert_true(exists(home, "__db.001.tmp"));
+		/* A joiner is told at once, and nothing is changed. */
+		assert_int_equal(open_env(home, 0, 0, &env), RGN_EINCOMPLETE);
+		assert_true(exists(home, "__db.001.tmp"));
+		/* A creator recovers: the debris is cleared. */
+		tu_ok(open_env(home, RGN_BACKING_FILES, RGN_CREATE, &env));
+		assert_false(exists(home, "__db.001.tmp"));
+		tu_ok(rgn_env_close(env));
+		tu_ok(rgn_env_remove(home, 0));
+	}
+}
+
+static void sysv_creator_killed_mid_create_leaves_a_reclaimable_segment(
+	void **state)
+{
+	const char *home = tu_mkhome();
+	int before = tu_count_segments();
+	rgn_env *env;
+
+	(void)state;
+	kill_child_at("env-create:before-publish", create_sysv_env, home);
+	assert_int_equal(tu_count_segments(), before + 1);
+	assert_false(exists(home, "__db.001"));
+	assert_int_equal(open_env(home, 0, 0, &env), RGN_ENOTENV);
+	/* The leftover at our key names this home: create reclaims it. */
+	tu_ok(open_env(home, RGN_BACKING_SYSV, RGN_CREATE, &env));
+	assert_int_equal(tu_count_segments(), before + 1);
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+	assert_int_equal(tu_count_segments(), before);
+}
+
+static const char *region_home;
+
+static void create_region_child(const char *home)
+{
+	rgn_env *env;
+	rgn_region *r;
+
+	if (open_env(home, 0, 0, &env) != 0)
+		_exit(4);
+	rgn_region_create(env, "doomed", RGN_TYPE_USER, 1 << 16, &r);
+}
+
+static void remove_region_child(const char *home)
+{
+	rgn_env *env;
+
+	if (open_env(home, 0, 0, &env) != 0)
+		_exit(4);
+	rgn_region_remove(env, "doomed");
+}
+
+static void region_creator_or_remover_killed_is_finished_by_the_next_create(
+	void **state)
+{
+	const char *home = tu_mkhome();
+	struct rgn_env_stat *st;
+	rgn_env *env;
+	rgn_region *r;
+
+	(void)state;
+	region_home = home;
+	tu_ok(open_env(home, RGN_BACKING_FILES, RGN_CREATE, &env));
+	kill_child_at("region-create:storage", create_region_child, home);
+	assert_true(exists(home, "__db.002")); /* half-made */
+	tu_ok(rgn_stat_env(env, &st));
+	assert_int_equal(st->nregions, 1); /* not shown as a region */
+	assert_int_equal(st->stale, 1);    /* the dead child */
+	rgn_stat_free(st);
+	assert_int_equal(rgn_region_attach(env, "doomed", &r), -ENOENT);
+	/* The next create reclaims the slot and the file, and may reuse
+	 * the name. */
+	tu_ok(rgn_region_create(env, "doomed", RGN_TYPE_USER, 1 << 16, &r));
+	assert_int_equal(rgn_region_id(r), 2);
+	tu_ok(rgn_alloc_check(r));
+	tu_ok(rgn_region_detach(r));
+
+	kill_child_at("region-remove:before-destroy", remove_region_child,
+		      home);
+	assert_int_equal(rgn_region_attach(env, "doomed", &r), -ENOENT);
+	assert_true(exists(home, "__db.002"));
+	tu_ok(rgn_region_create(env, "other", RGN_TYPE_USER, 1 << 16, &r));
+	/* the half-removed region was finished off, freeing id 2 for reuse */
+	assert_int_equal(rgn_region_id(r), 2);
+	assert_false(exists(home, "__db.003"));
+	tu_ok(rgn_stat_env(env, &st));
+	assert_int_equal(st->nregions, 2);
+	assert_string_equal(st->regions[1].name, "other");
+	rgn_stat_free(st);
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+	assert_false(exists(home, "__db.002"));
+}
+
+static void holder_of_region_mutex_killed_does_not_wedge_others(void **state)
+{
+	const char *home = tu_mkhome();
+	struct rgn_env_stat *st;
+	rgn_env *env;
+	rgn_region *r;
+	int fds[2];
+	uint64_t off;
+	pid_t child;
+	char c;
+
+	(void)state;
+	tu_ok(open_env(home, RGN_BACKING_FILES, RGN_CREATE, &env));
+	tu_ok(rgn_region_create(env, "shared", RGN_TYPE_USER, 1 << 20, &r));
+	assert_int_equal(pipe(fds), 0);
+	child = tu_fork();
+	if (child == 0) {
+		rgn_env *e;
+		rgn_region *cr;
+
+		if (open_env(home, 0, 0, &e) || rgn_region_attach(e, "shared",
+								  &cr) ||
+		    rgn_alloc(cr, 1000, &off) || rgn_region_lock(cr))
+			_exit(1);
+		if (write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	kill(child, SIGKILL);
+	assert_int_equal(tu_wait(child), 128 + SIGKILL);
+
+	/* The survivor locks at once, the heap is validated, work goes on. */
+	tu_ok(rgn_alloc(r, 2000, &off));
+	tu_ok(rgn_alloc_check(r));
+	tu_ok(rgn_stat_env(env, &st));
+	assert_int_equal(st->regions[1].mutex.owner_died, 1);
+	assert_int_equal(st->regions[1].mutex.holder, 0);
+	assert_int_equal(st->regions[1].alloc.live_blocks, 2);
+	assert_int_equal(st->live, 1);
+	assert_int_equal(st->stale, 1);
+	rgn_stat_free(st);
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void killed_holders_are_stale_and_do_not_block_remove(void **state)
+{
+	const char *home = tu_mkhome();
+	struct rgn_env_config cfg;
+	struct rgn_env_stat *st;
+	rgn_env *env, *obs;
+	pid_t kids[3];
+	int fds[2];
+	char c;
+
+	(void)state;
+	tu_ok(open_env(home, RGN_BACKING_SYSV, RGN_CREATE, &env));
+	tu_ok(rgn_env_close(env));
+	assert_int_equal(pipe(fds), 0);
+	for (int i = 0; i < 3; i++) {
+		kids[i] = tu_fork();
+		if (kids[i] == 0) {
+			if (open_env(home, 0, 0, &env))
+				_exit(1);
+			if (write(fds[1], "x", 1) != 1)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(read(fds[0], &c, 1), 1);
+	rgn_env_config_init(&cfg);
+	cfg.flags = RGN_INSPECT;
+	tu_ok(rgn_env_open(home, &cfg, &obs));
+	tu_ok(rgn_stat_env(obs, &st));
+	assert_int_equal(st->live, 3);
+	assert_int_equal(st->stale, 0);
+	rgn_stat_free(st);
+	assert_int_equal(rgn_env_remove(home, 0), -EBUSY);
+
+	kill(kids[0], SIGKILL);
+	tu_wait(kids[0]);
+	tu_ok(rgn_stat_env(obs, &st));
+	assert_int_equal(st->live, 2);
+	assert_int_equal(st->stale, 1);
+	rgn_stat_free(st);
+
+	kill(kids[1], SIGKILL);
+	kill(kids[2], SIGKILL);
+	tu_wait(kids[1]);
+	tu_wait(kids[2]);
+	tu_ok(rgn_stat_env(obs, &st));
+	assert_int_equal(st->live, 0);
+	assert_int_equal(st->stale, 3);
+	rgn_stat_free(st);
+	tu_ok(rgn_env_close(obs));
+	/* every registered process is dead: no force needed */
+	tu_ok(rgn_env_remove(home, 0));
+	assert_int_equal(tu_count_segments(), 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(creator_killed_mid_create_is_recognised_at_once),
+		cmocka_unit_test(
+			sysv_creator_killed_mid_create_leaves_a_reclaimable_segment),
+		cmocka_unit_test(
+			region_creator_or_remover_killed_is_finished_by_the_next_create),
+		cmocka_unit_test(
+			holder_of_region_mutex_killed_does_not_wedge_others),
+		cmocka_unit_test(killed_holders_are_stale_and_do_not_block_remove),
+	};
+
+	tu_private_ipc();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

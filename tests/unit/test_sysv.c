@@ -1,0 +1,236 @@
+/*
+ * test_sysv.c - the system memory backing and segments that are not ours.
+ * Berkeley DB 5.3 removes whatever sits at its keys, even while another
+ * program has it attached; we must refuse, and leave every byte as it was.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rgn.h"
+#include "testutil.h"
+
+#define KEY 0x51a70000
+#define SEG 65536
+
+static int open_sysv(const char *home, int32_t key, rgn_env **env)
+{
+	struct rgn_env_config cfg;
+
+	rgn_env_config_init(&cfg);
+	cfg.flags = RGN_CREATE;
+	cfg.backing = RGN_BACKING_SYSV;
+	cfg.shm_key = key;
+	return rgn_env_open(home, &cfg, env);
+}
+
+/* Another program's segment, filled with a pattern. */
+static int make_foreign(int32_t key, uint8_t **copy)
+{
+	int id = shmget(key, SEG, IPC_CREAT | IPC_EXCL | 0600);
+	uint8_t *p;
+
+	assert_true(id >= 0);
+	p = shmat(id, NULL, 0);
+	assert_true(p != (void *)-1);
+	for (int i = 0; i < SEG; i++)
+		p[i] = (uint8_t)(i * 31 + 7);
+	*copy = malloc(SEG);
+	memcpy(*copy, p, SEG);
+	shmdt(p);
+	return id;
+}
+
+static void assert_segment_is(int id, const uint8_t *copy, int nattch)
+{
+	struct shmid_ds ds;
+	uint8_t *p;
+
+	assert_int_equal(shmctl(id, IPC_STAT, &ds), 0);
+	assert_int_equal((int)ds.shm_nattch, nattch);
+	p = shmat(id, NULL, SHM_RDONLY);
+	assert_true(p != (void *)-1);
+	assert_memory_equal(p, copy, SEG);
+	shmdt(p);
+}
+
+static void foreign_segment_at_base_key_is_refused_byte_for_byte(void **state)
+{
+	const char *home = tu_mkhome();
+	uint8_t *copy;
+	int id = make_foreign(KEY, &copy);
+	int fds[2];
+	pid_t holder;
+	rgn_env *env = NULL;
+	char c, want[64], path[4200];
+
+	(void)state;
+	/* another program keeps it attached, as BDB's victims do */
+	assert_int_equal(pipe(fds), 0);
+	holder = tu_fork();
+	if (holder == 0) {
+		if (shmat(id, NULL, SHM_RDONLY) == (void *)-1 ||
+		    write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &c, 1), 1);
+
+	assert_int_equal(open_sysv(home, KEY, &env), RGN_EFOREIGN);
+	assert_null(env);
+	snprintf(want, sizeof(want), "shmid %d", id);
+	assert_non_null(strstr(rgn_errdetail(), want));
+	snprintf(want, sizeof(want), "0x%08x", KEY);
+	assert_non_null(strstr(rgn_errdetail(), want));
+	assert_non_null(strstr(rgn_errdetail(), "owner uid"));
+	snprintf(want, sizeof(want), "creator pid %d", (int)getpid());
+	assert_non_null(strstr(rgn_errdetail(), want));
+	assert_segment_is(id, copy, 1);
+	snprintf(path, sizeof(path), "%s/__db.001", home);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(tu_count_segments(), 1);
+
+	kill(holder, SIGKILL);
+	tu_wait(holder);
+	/* idle now, but still not ours: still refused */
+	assert_int_equal(open_sysv(home, KEY, &env), RGN_EFOREIGN);
+	assert_segment_is(id, copy, 0);
+	assert_int_equal(shmctl(id, IPC_RMID, NULL), 0);
+	free(copy);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void foreign_segment_at_a_region_key_is_refused(void **state)
+{
+	const char *home = tu_mkhome();
+	uint8_t *copy;
+	int id = make_foreign(KEY + 2, &copy); /* where region 3 would go */
+	rgn_env *env;
+	rgn_region *r;
+
+	(void)state;
+	tu_ok(open_sysv(home, KEY, &env));
+	tu_ok(rgn_region_create(env, "two", RGN_TYPE_LOCK, SEG, &r));
+	assert_int_equal(rgn_region_create(env, "three", RGN_TYPE_LOG, SEG,
+					   &r),
+			 RGN_EFOREIGN);
+	assert_segment_is(id, copy, 0);
+	/* the failed create left no slot behind */
+	assert_int_equal(rgn_region_attach(env, "three", &r), -ENOENT);
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+	assert_segment_is(id, copy, 0);
+	assert_int_equal(tu_count_segments(), 1);
+	assert_int_equal(shmctl(id, IPC_RMID, NULL), 0);
+	free(copy);
+}
+
+static void segment_of_another_environment_is_refused_naming_its_home(
+	void **state)
+{
+	const char *home_a = tu_mkhome();
+	const char *home_b = tu_mkhome();
+	rgn_env *a, *b = NULL;
+
+	(void)state;
+	tu_ok(open_sysv(home_a, KEY, &a));
+	tu_ok(rgn_env_close(a));
+	assert_int_equal(open_sysv(home_b, KEY, &b), RGN_EFOREIGN);
+	assert_non_null(strstr(rgn_errdetail(), home_a));
+	/* A is intact and can be joined */
+	tu_ok(rgn_env_open(home_a, NULL, &a));
+	tu_ok(rgn_env_close(a));
+	tu_ok(rgn_env_remove(home_a, 0));
+	assert_int_equal(tu_count_segments(), 0);
+}
+
+static void leftover_of_same_home_is_reclaimed_only_when_unattached(
+	void **state)
+{
+	const char *home = tu_mkhome();
+	char path[4200];
+	int fds[2], id;
+	pid_t holder;
+	rgn_env *env;
+	char c;
+
+	(void)state;
+	tu_ok(open_sysv(home, KEY, &env));
+	tu_ok(rgn_env_close(env));
+	/* the home loses its files, as after a careless rm -rf */
+	snprintf(path, sizeof(path), "%s/__db.001", home);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/__db.lck", home);
+	assert_int_equal(unlink(path), 0);
+	id = shmget(KEY, 0, 0);
+	assert_true(id >= 0);
+
+	assert_int_equal(pipe(fds), 0);
+	holder = tu_fork();
+	if (holder == 0) {
+		if (shmat(id, NULL, SHM_RDONLY) == (void *)-1 ||
+		    write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	assert_int_equal(open_sysv(home, KEY, &env), -EBUSY);
+	assert_non_null(strstr(rgn_errdetail(), "attached"));
+	kill(holder, SIGKILL);
+	tu_wait(holder);
+
+	tu_ok(open_sysv(home, KEY, &env));
+	assert_true(shmget(KEY, 0, 0) != id); /* a fresh segment */
+	assert_int_equal(tu_count_segments(), 1);
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+	assert_int_equal(tu_count_segments(), 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void remove_leaves_no_segments_and_no_files(void **state)
+{
+	const char *home = tu_mkhome();
+	rgn_env *env;
+	rgn_region *r;
+	char name[16];
+
+	(void)state;
+	tu_ok(open_sysv(home, KEY, &env));
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		tu_ok(rgn_region_create(env, name, RGN_TYPE_USER, SEG, &r));
+	}
+	assert_int_equal(tu_count_segments(), 9);
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+	assert_int_equal(tu_count_segments(), 0);
+	assert_int_equal(rmdir(home), 0);
+	assert_int_equal(mkdir(home, 0700), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+			foreign_segment_at_base_key_is_refused_byte_for_byte),
+		cmocka_unit_test(foreign_segment_at_a_region_key_is_refused),
+		cmocka_unit_test(
+			segment_of_another_environment_is_refused_naming_its_home),
+		cmocka_unit_test(
+			leftover_of_same_home_is_reclaimed_only_when_unattached),
+		cmocka_unit_test(remove_leaves_no_segments_and_no_files),
+	};
+
+	tu_private_ipc();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
