@@ -555,8 +555,12 @@ int rgn_alloc_stat(rgn_region *region, struct rgn_alloc_stat *st)
 	int rc;
 
 	if (region->map.rdonly) {
-		copy = region->hdr->rh_heap;
-		return rgn_heap_stat(&copy, read_mapping, region, st);
+		/* No lock for an observer: retry while the copy is torn. */
+		do {
+			copy = region->hdr->rh_heap;
+			rc = rgn_heap_stat(&copy, read_mapping, region, st);
+		} while (rc == -EAGAIN);
+		return rc;
 	}
 	rc = rgn_region_lock(region);
 	if (rc < 0)

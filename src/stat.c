@@ -69,6 +69,15 @@ static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 	if (n >= 0) {
 		rgn_mutex_stat(&rh->rh_mutex, &rs->mutex);
 		n = rgn_heap_stat(&rh->rh_heap, read_region, &rr, &rs->alloc);
+		/* Read without the lock, the header may be older than the
+		 * arena behind it: take a fresh header and try again. */
+		for (int tries = 0; n == -EAGAIN && tries < 8; tries++) {
+			if (env->ops->pread(env, sl, rh, sizeof(*rh), 0) !=
+			    (ssize_t)sizeof(*rh))
+				break;
+			n = rgn_heap_stat(&rh->rh_heap, read_region, &rr,
+					  &rs->alloc);
+		}
 	}
 	rs->detail = n < 0 ? (int)n : 0;
 	free(rh);
