@@ -1,0 +1,25 @@
+# tools/deps.sh - sourced by the demo and the test runner: install the Debian
+# packages regionfs needs, when they are missing and we may (root with
+# apt-get).  Otherwise say what is missing and stop.
+
+rgn_deps_pkgs="meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3
+libcmocka-dev libjson-c-dev util-linux attr python3"
+
+rgn_install_deps() {
+	local missing=() p
+	for p in $rgn_deps_pkgs; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "installing: ${missing[*]}"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${missing[@]}" >/dev/null
+	else
+		echo "missing Debian packages: ${missing[*]}" >&2
+		echo "install them (as root: apt-get install ${missing[*]})" >&2
+		return 1
+	fi
+}
