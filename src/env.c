@@ -1045,6 +1045,18 @@ int rgn_env_remove(const char *home, uint32_t flags)
 	if (rc < 0)
 		goto out;
 	rc = env->ops->attach(env, &env->primary_slot, 0, &env->primary);
+	if (rc == -ENOENT && env->ops == &rgn_backing_sysv) {
+		/* The primary segment is gone (a reboot, or ipcrm): nothing
+		 * is left to attach to and its region table is lost with it.
+		 * Remove the record; segments of other regions, if any
+		 * survive, carry our header and the leak scanner finds them. */
+		rc = unlink_record(env);
+		if (rc == 0)
+			rc = clear_debris(env);
+		if (rc == 0)
+			unlink_lockfile(env);
+		goto out;
+	}
 	if (rc < 0)
 		goto out;
 	point_into_primary(env);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -345,6 +346,32 @@ static void record_naming_a_vanished_segment_is_a_clear_error(void **state)
 	assert_int_equal(tu_count_segments(), 0);
 }
 
+static void env_whose_primary_segment_vanished_can_still_be_removed(
+	void **state)
+{
+	const char *home = tu_mkhome();
+	struct rgn_env_config cfg;
+	struct rgn_file_record fr;
+	char path[4200];
+	rgn_env *env;
+
+	(void)state;
+	rgn_env_config_init(&cfg);
+	cfg.flags = RGN_CREATE;
+	cfg.backing = RGN_BACKING_SYSV;
+	cfg.shm_key = 0x4343;
+	tu_ok(rgn_env_open(home, &cfg, &env));
+	tu_ok(rgn_env_close(env));
+	path_in(path, sizeof(path), home, "__db.001");
+	assert_int_equal(tu_read_file(path, &fr, sizeof(fr)), sizeof(fr));
+	/* as after a reboot or an ipcrm */
+	assert_int_equal(shmctl(fr.fr_shmid, IPC_RMID, NULL), 0);
+	assert_int_equal(open_join(home, &env), -ENOENT);
+	tu_ok(rgn_env_remove(home, 0));
+	assert_int_equal(rmdir(home), 0); /* nothing left */
+	assert_int_equal(mkdir(home, 0700), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +385,8 @@ int main(void)
 		cmocka_unit_test(bad_sizes_names_and_flags_are_refused),
 		cmocka_unit_test(
 			record_naming_a_vanished_segment_is_a_clear_error),
+		cmocka_unit_test(
+			env_whose_primary_segment_vanished_can_still_be_removed),
 	};
 
 	tu_private_ipc();
