@@ -1,0 +1,264 @@
+/*
+ * leaks.h - find System V shared memory segments that nobody will ever
+ * remove, and remove them safely.  Library code: it never prints; the
+ * renderers in render.h turn a scan into text, JSON or Prometheus.
+ *
+ * A scan looks at every segment of the caller's IPC namespace and puts each
+ * in exactly one class, with the evidence behind the verdict:
+ *
+ *   live            ours (the segment starts with our region header) and
+ *                   its environment has a live attached process;
+ *   orphaned        ours, and no live process is attached to its
+ *                   environment: the registry has only dead entries, or the
+ *                   home named in the header is gone or now holds another
+ *                   environment;
+ *   foreign-in-use  not ours, and some process has it attached;
+ *   foreign-idle    not ours, nobody attached; the evidence says whether
+ *                   its creator is dead (pid gone, or reused: the process
+ *                   now holding that pid started after the segment was made);
+ *   removing        marked for destruction (SHM_DEST): it disappears when
+ *                   its last process detaches, whoever owns it;
+ *   unknown         we could not read its header (no permission to attach)
+ *                   or could not read its environment's registry, so we
+ *                   cannot tell; never removed.
+ *
+ * "Ours" is decided by reading the header, which needs a read-only attach
+ * for an instant.  That attach updates the segment's shm_atime, shm_dtime
+ * and shm_lpid; every record reports the figures from before it.  Segments
+ * that cannot hold our header are never attached: too small, marked for
+ * removal, or never written (no resident or swapped page in
+ * /proc/sysvipc/shm, while our header is written at create).
+ *
+ * Removal re-checks everything right before IPC_RMID (same key, same
+ * creation time, nobody attached, still orphaned, the requester owns it)
+ * and explains every refusal.  A process may still attach between that last
+ * check and IPC_RMID; the kernel then only marks the segment SHM_DEST and it
+ * lives until that process detaches, so nothing in use is ever unmapped.
+ *
+ * Calls return 0 or a negative code (-errno or RGN_E*, see rgn.h) and leave
+ * a detail for rgn_errdetail().  Thread safe: no global state.
+ */
+#ifndef RGN_LEAKS_H
+#define RGN_LEAKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rgn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef RGN_LEAK_HOME_MAX
+#define RGN_LEAK_HOME_MAX 4096	/* == RGN_HOME_MAX of layout.h */
+#endif
+#define RGN_LEAK_EVIDENCE_MAX 256
+#define RGN_LEAK_LIMIT_UNKNOWN UINT64_MAX /* a figure that could not be read */
+
+enum rgn_leak_class {
+	RGN_LEAK_UNKNOWN = 0,		/* could not tell (see evidence) */
+	RGN_LEAK_LIVE = 1,		/* ours, environment in use */
+	RGN_LEAK_ORPHANED = 2,		/* ours, no live process: a leak */
+	RGN_LEAK_FOREIGN_IN_USE = 3,	/* not ours, nattch > 0 */
+	RGN_LEAK_FOREIGN_IDLE = 4,	/* not ours, nattch == 0 */
+	RGN_LEAK_REMOVING = 5,		/* SHM_DEST: goes at the last detach */
+	RGN_LEAK_NCLASSES = 6		/* number of classes, for arrays */
+};
+
+/* "live", "orphaned", "foreign-in-use", "foreign-idle", "removing",
+ * "unknown"; "?" for a value outside the enum. */
+const char *rgn_leak_class_name(enum rgn_leak_class cls);
+
+/* Tri-state answers: the scanner says when it could not find out. */
+#define RGN_LEAK_NO 0
+#define RGN_LEAK_YES 1
+#define RGN_LEAK_UNSURE (-1)
+
+/* One segment as the scanner saw it. */
+struct rgn_leak {
+	/* From /proc/sysvipc/shm or shmctl(SHM_STAT_ANY / IPC_STAT),
+	 * read before the scanner attached. */
+	int32_t shmid;			/* segment id */
+	int32_t key;			/* System V key; 0 is IPC_PRIVATE */
+	uint64_t size;			/* shm_segsz, bytes */
+	uint32_t uid;			/* owner uid (shm_perm.uid) */
+	uint32_t gid;			/* owner gid (shm_perm.gid) */
+	uint32_t cuid;			/* creator uid (shm_perm.cuid) */
+	uint32_t cgid;			/* creator gid (shm_perm.cgid) */
+	uint32_t mode;			/* shm_perm.mode: 0777 permission bits,
+					   plus SHM_DEST and SHM_LOCKED */
+	uint64_t nattch;		/* processes attached */
+	int32_t cpid;			/* creator pid */
+	int32_t lpid;			/* last shmat/shmdt pid */
+	int64_t atime;			/* last attach, epoch s; 0 = never */
+	int64_t dtime;			/* last detach, epoch s; 0 = never */
+	int64_t ctime;			/* creation or last IPC_SET, epoch s */
+	int64_t idle;			/* seconds from the latest of atime,
+					   dtime and ctime to the scan */
+	int32_t cpid_alive;		/* RGN_LEAK_YES: cpid runs and started
+					   before ctime; NO: gone or reused;
+					   UNSURE: cannot tell */
+	uint32_t pad2;			/* zero */
+	uint64_t rss;			/* resident bytes (/proc/sysvipc/shm);
+					   RGN_LEAK_LIMIT_UNKNOWN if unread */
+	uint64_t swap;			/* swapped bytes, same source */
+
+	/* The verdict. */
+	enum rgn_leak_class cls;	/* one of the classes above */
+	char evidence[RGN_LEAK_EVIDENCE_MAX]; /* why, in one line */
+
+	/* Ours only (ours == 1): from the region header and the home. */
+	int32_t ours;			/* RGN_LEAK_YES: our header found; NO:
+					   not ours; UNSURE: unreadable */
+	uint32_t region_id;		/* id in its environment, 1 = primary */
+	uint32_t region_type;		/* enum rgn_region_type */
+	uint64_t env_id;		/* environment id from the header */
+	int32_t creator_pid;		/* creator recorded in the header */
+	uint32_t pad0;			/* zero */
+	char region_name[RGN_NAME_MAX + 1]; /* region name from the header */
+	int32_t home_matches;		/* YES: the home's __db.001 is this
+					   environment; NO: missing or another
+					   one; UNSURE: could not open it */
+	uint32_t env_live;		/* live processes in its registry */
+	uint32_t env_stale;		/* dead entries in its registry */
+	uint32_t pad1;			/* zero */
+	const char *home;		/* home path from the header, "" when
+					   not ours; owned by the scan (one
+					   copy per home, freed with it) */
+};
+
+/* Where a scan read the segment list from. */
+enum rgn_leak_source {
+	RGN_LEAK_SRC_STAT_ANY = 1,	/* shmctl(SHM_STAT_ANY), Linux >= 4.17 */
+	RGN_LEAK_SRC_STAT = 2,		/* shmctl(SHM_STAT): readable ones */
+	RGN_LEAK_SRC_PROC = 3		/* /proc/sysvipc/shm (the default) */
+};
+
+/* A whole scan.  Allocated by rgn_leak_scan, freed by rgn_leak_free. */
+struct rgn_leak_scan {
+	int64_t time;			/* when the scan ran, epoch s */
+	enum rgn_leak_source source;	/* how segments were listed */
+	uint32_t pad0;			/* zero */
+	size_t nsegs;			/* entries in segs */
+	struct rgn_leak *segs;		/* in kernel index order, the order
+					   ipcs lists them */
+	uint64_t count[RGN_LEAK_NCLASSES]; /* segments per class */
+	uint64_t bytes[RGN_LEAK_NCLASSES]; /* shm_segsz summed per class */
+	uint64_t leaked_bytes;		/* held by orphaned segments plus
+					   foreign-idle ones whose creator is
+					   dead: memory nobody will free */
+	uint64_t total_bytes;		/* all segments */
+	/* System limits from /proc/sys/kernel; RGN_LEAK_LIMIT_UNKNOWN when
+	 * unreadable (the kernel's defaults for shmall and shmmax are
+	 * close to 2^64, hence unsigned). */
+	uint64_t shmmni;		/* max number of segments */
+	uint64_t shmall;		/* max total pages of all segments */
+	uint64_t shmmax;		/* max bytes in one segment */
+	int32_t shm_rmid_forced;	/* 1: segments die with their last
+					   process; -1 unreadable */
+	uint32_t page_size;		/* unit of shmall, bytes */
+	void *strings;			/* private: storage of the homes */
+};
+
+/* Scan flags.  By default segments are listed from /proc/sysvipc/shm
+ * (one read gives every field plus residency), falling back to
+ * shmctl(SHM_STAT_ANY, then SHM_STAT) over the kernel's indices. */
+#define RGN_LEAK_SCAN_PROCFS 0x1u  /* /proc/sysvipc/shm only: no fallback */
+#define RGN_LEAK_SCAN_SHMCTL 0x4u  /* shmctl only (residency is still read
+				      from /proc when it can be) */
+#define RGN_LEAK_SCAN_NOENV 0x2u   /* do not open homes: ours segments are
+				      then "unknown" unless removing */
+
+/*
+ * Scan every segment of this IPC namespace.  Each home is looked up once,
+ * however many segments name it: opened with RGN_INSPECT, its primary's
+ * env id compared with the header's, and its registry counted the way
+ * rgn_stat_env counts it (pid plus start time).  Segments that vanish
+ * during the scan are left out.  *scanp is NULL on failure.
+ * Errors: -ENOMEM; -EACCES/-ENOSYS when neither shmctl nor
+ * /proc/sysvipc/shm can list segments; -EINVAL for a NULL scanp.
+ */
+int rgn_leak_scan(uint32_t flags, struct rgn_leak_scan **scanp);
+
+/* Free a scan; NULL is fine. */
+void rgn_leak_free(struct rgn_leak_scan *scan);
+
+/*
+ * Classify one segment by id, exactly as a scan would, into a scan of one
+ * segment (*scanp, free with rgn_leak_free; its limits are filled too).
+ * Errors: -ENOENT (-EINVAL/-EIDRM from the kernel are mapped to it) when
+ * there is no such segment, -EACCES when it cannot even be stat'ed,
+ * -ENOMEM, -EINVAL.
+ */
+int rgn_leak_stat(int32_t shmid, struct rgn_leak_scan **scanp);
+
+/* The segment in SCAN with id SHMID, or NULL (a linear search). */
+const struct rgn_leak *rgn_leak_find(const struct rgn_leak_scan *scan,
+				     int32_t shmid);
+
+/* Removal flags. */
+#define RGN_LEAK_DRY_RUN 0x1u	   /* check everything, remove nothing */
+#define RGN_LEAK_FORCE_FOREIGN 0x2u /* allow foreign-idle and foreign-in-use
+				       (still only with nattch == 0); the
+				       caller must have been given this shmid
+				       explicitly */
+
+/* What rgn_leak_remove decided. */
+enum rgn_leak_verdict {
+	RGN_LEAK_REMOVED = 0,		/* IPC_RMID done */
+	RGN_LEAK_WOULD_REMOVE = 1,	/* dry run: every check passed */
+	RGN_LEAK_SKIP_GONE = 2,		/* no such segment any more */
+	RGN_LEAK_SKIP_CHANGED = 3,	/* key or ctime differ from SEEN:
+					   another segment took the id */
+	RGN_LEAK_SKIP_PERM = 4,		/* requester neither owns nor created
+					   it, and is not root */
+	RGN_LEAK_SKIP_REMOVING = 5,	/* already marked SHM_DEST */
+	RGN_LEAK_SKIP_ATTACHED = 6,	/* nattch > 0 */
+	RGN_LEAK_SKIP_LIVE = 7,		/* its environment has live processes */
+	RGN_LEAK_SKIP_FOREIGN = 8,	/* not ours and no force-foreign */
+	RGN_LEAK_SKIP_UNKNOWN = 9,	/* could not classify it */
+	RGN_LEAK_FAILED = 10,		/* IPC_RMID itself failed */
+	RGN_LEAK_NVERDICTS = 11
+};
+
+/* "removed", "would-remove", "gone", "changed", "not-owner", "removing",
+ * "attached", "live", "foreign", "unknown", "failed"; "?" otherwise. */
+const char *rgn_leak_verdict_name(enum rgn_leak_verdict v);
+
+struct rgn_leak_removal {
+	enum rgn_leak_verdict verdict;	/* what happened */
+	int err;			/* the code rgn_leak_remove returned */
+	struct rgn_leak seg;		/* the segment as re-checked last
+					   (shmid -1 when gone); seg.home
+					   points at home[] below, so it is
+					   valid only while *res is */
+	char home[RGN_LEAK_HOME_MAX];	/* home named by its header, or "" */
+	char reason[RGN_LEAK_EVIDENCE_MAX + 128]; /* one line, for people */
+};
+
+/*
+ * Remove segment SHMID if, re-checked right now, it is safe:
+ *  - it still exists, and when SEEN (a record from an earlier scan or
+ *    rgn_leak_stat; may be NULL) is given, key and ctime are unchanged;
+ *  - UID is 0 or the segment's owner or creator uid (regionctl passes
+ *    getuid(); regionfs passes the uid of the process asking);
+ *  - it is not already SHM_DEST, and nattch == 0;
+ *  - its class is orphaned, or with RGN_LEAK_FORCE_FOREIGN foreign-idle
+ *    or foreign-in-use (still nattch == 0 by the check above);
+ *    live and unknown segments are never removed.
+ * With RGN_LEAK_DRY_RUN every check runs and nothing is removed.
+ * RES (required) always gets the verdict, the re-checked segment and a
+ * reason.  Returns 0 when removed or, in a dry run, removable; otherwise:
+ * -ENOENT gone, -ESTALE changed, -EPERM not owner, -EALREADY removing,
+ * -EBUSY attached or live, RGN_EFOREIGN foreign, -EAGAIN unknown,
+ * -EINVAL bad arguments, or IPC_RMID's own -errno (verdict failed).
+ */
+int rgn_leak_remove(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
+		    uint32_t flags, struct rgn_leak_removal *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RGN_LEAKS_H */
