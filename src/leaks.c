@@ -57,6 +57,7 @@ static const char *const class_names[RGN_LEAK_NCLASSES] = {
 	[RGN_LEAK_FOREIGN_IN_USE] = "foreign-in-use",
 	[RGN_LEAK_FOREIGN_IDLE] = "foreign-idle",
 	[RGN_LEAK_REMOVING] = "removing",
+	[RGN_LEAK_IDLE] = "idle",
 };
 
 static const char *const verdict_names[RGN_LEAK_NVERDICTS] = {
@@ -813,18 +814,28 @@ static void judge_ours(struct cache *c, struct rgn_leak *r, const char *home,
 		r->home_matches = RGN_LEAK_YES;
 		r->env_live = hi->live;
 		r->env_stale = hi->stale;
-		if (hi->live > 0)
+		if (hi->live > 0) {
+			r->cls = RGN_LEAK_LIVE;
 			say(r->evidence, sizeof(r->evidence),
 			    "its environment has %u live process%s",
 			    hi->live, hi->live == 1 ? "" : "es");
-		else
+		} else if (hi->stale > 0) {
+			/* Somebody died attached and nobody came back. */
 			say(r->evidence, sizeof(r->evidence),
-			    "its environment in home has no live process "
-			    "(%u stale); `regionctl remove -h HOME --force` "
-			    "removes it whole",
+			    "its environment in home has no live process (%u "
+			    "stale), so one died attached; `regionctl remove "
+			    "-h HOME` removes it whole",
 			    hi->stale);
-		if (hi->live > 0)
-			r->cls = RGN_LEAK_LIVE;
+		} else {
+			/* Closed cleanly: an environment at rest, whose
+			 * __db.001 still points here.  Removing only its
+			 * segments would destroy its data and leave the
+			 * home dangling, so it is not a leak. */
+			r->cls = RGN_LEAK_IDLE;
+			say(r->evidence, sizeof(r->evidence),
+			    "its environment in home is intact and closed "
+			    "cleanly; `regionctl remove -h HOME` removes it");
+		}
 		break;
 	}
 }
@@ -912,9 +923,15 @@ static void count(struct rgn_leak_scan *s, const struct rgn_leak *r)
 	s->count[r->cls]++;
 	s->bytes[r->cls] += r->size;
 	s->total_bytes += r->size;
-	if (r->cls == RGN_LEAK_ORPHANED ||
-	    (r->cls == RGN_LEAK_FOREIGN_IDLE && r->cpid_alive == RGN_LEAK_NO))
+	if (rgn_leak_is_leaked(r))
 		s->leaked_bytes += r->size;
+}
+
+int rgn_leak_is_leaked(const struct rgn_leak *seg)
+{
+	return seg->cls == RGN_LEAK_ORPHANED ||
+	       (seg->cls == RGN_LEAK_FOREIGN_IDLE &&
+		seg->cpid_alive == RGN_LEAK_NO);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -1166,6 +1183,9 @@ int rgn_leak_remove(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
 	case RGN_LEAK_LIVE:
 		return skip(res, RGN_LEAK_SKIP_LIVE, -EBUSY, "in use: %s",
 			    res->seg.evidence);
+	case RGN_LEAK_IDLE:
+		return skip(res, RGN_LEAK_SKIP_LIVE, -EBUSY,
+			    "not a leak: %s", res->seg.evidence);
 	case RGN_LEAK_REMOVING:
 		return skip(res, RGN_LEAK_SKIP_REMOVING, -EALREADY,
 			    "already marked for removal");

@@ -9,9 +9,14 @@
  *   live            ours (the segment starts with our region header) and
  *                   its environment has a live attached process;
  *   orphaned        ours, and no live process is attached to its
- *                   environment: the registry has only dead entries, or the
- *                   home named in the header is gone or now holds another
- *                   environment;
+ *                   environment: a process died attached (the registry has
+ *                   stale entries), or the home named in the header is gone
+ *                   or now holds another environment;
+ *   idle            ours, its home still holds this very environment, and
+ *                   nobody is attached because everyone closed cleanly: a
+ *                   system-memory environment at rest, which persists by
+ *                   design.  Not a leak; `regionctl remove` removes it whole
+ *                   (segments and files), the leak remover never does;
  *   foreign-in-use  not ours, and some process has it attached;
  *   foreign-idle    not ours, nobody attached; the evidence says whether
  *                   its creator is dead (pid gone, or reused: the process
@@ -64,12 +69,14 @@ enum rgn_leak_class {
 	RGN_LEAK_FOREIGN_IN_USE = 3,	/* not ours, nattch > 0 */
 	RGN_LEAK_FOREIGN_IDLE = 4,	/* not ours, nattch == 0 */
 	RGN_LEAK_REMOVING = 5,		/* SHM_DEST: goes at the last detach */
-	RGN_LEAK_NCLASSES = 6		/* number of classes, for arrays */
+	RGN_LEAK_IDLE = 6,		/* ours, environment intact and at rest */
+	RGN_LEAK_NCLASSES = 7		/* number of classes, for arrays */
 };
 
 /* "live", "orphaned", "foreign-in-use", "foreign-idle", "removing",
- * "unknown"; "?" for a value outside the enum. */
+ * "idle", "unknown"; "?" for a value outside the enum. */
 const char *rgn_leak_class_name(enum rgn_leak_class cls);
+
 
 /* Tri-state answers: the scanner says when it could not find out. */
 #define RGN_LEAK_NO 0
@@ -128,6 +135,13 @@ struct rgn_leak {
 					   not ours; owned by the scan (one
 					   copy per home, freed with it) */
 };
+
+/*
+ * 1 if SEG is memory nobody will free: orphaned, or foreign-idle with a
+ * creator known to be dead.  The one definition of "leaked" used by the
+ * scan's leaked_bytes, regionctl and the regionfs sysv/leaked view.
+ */
+int rgn_leak_is_leaked(const struct rgn_leak *seg);
 
 /* Where a scan read the segment list from. */
 enum rgn_leak_source {

@@ -107,15 +107,21 @@ const char *rgn_boot_id(void)
 	return boot_id;
 }
 
+/* Computed in nanoseconds: with whole seconds, two calls a moment apart
+ * could disagree by one, and the tool and the mount would print different
+ * start times for the same process. */
 int64_t rgn_ticks_to_epoch(uint64_t ticks)
 {
 	struct timespec boot, real;
 	long hz = sysconf(_SC_CLK_TCK);
+	int64_t off_ns;
 
 	if (hz <= 0)
 		hz = 100;
-	clock_gettime(CLOCK_BOOTTIME, &boot);
 	clock_gettime(CLOCK_REALTIME, &real);
-	return (int64_t)real.tv_sec - (int64_t)boot.tv_sec +
-	       (int64_t)(ticks / (uint64_t)hz);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	off_ns = ((int64_t)real.tv_sec - boot.tv_sec) * 1000000000 +
+		 (real.tv_nsec - boot.tv_nsec);
+	off_ns += (int64_t)(ticks % (uint64_t)hz) * (1000000000 / hz);
+	return (int64_t)(ticks / (uint64_t)hz) + off_ns / 1000000000;
 }

@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "internal.h"
+#include "proc.h"
 #include "render.h"
 
 _Static_assert(sizeof(RGN_RENDER_SEP) - 1 == RGN_RENDER_SEP_LEN,
@@ -185,24 +186,6 @@ char *rgn_render_time(int64_t t, char *buf, size_t buflen)
 	return buf;
 }
 
-/* Process start (ticks since boot) as seconds since the epoch.  Computed
- * with nanoseconds so two renderings a moment apart agree. */
-static int64_t ticks_epoch(uint64_t ticks)
-{
-	struct timespec boot, real;
-	long hz = sysconf(_SC_CLK_TCK);
-	int64_t off_ns;
-
-	if (hz <= 0)
-		hz = 100;
-	clock_gettime(CLOCK_REALTIME, &real);
-	clock_gettime(CLOCK_BOOTTIME, &boot);
-	off_ns = ((int64_t)real.tv_sec - boot.tv_sec) * 1000000000 +
-		 (real.tv_nsec - boot.tv_nsec);
-	off_ns += (int64_t)(ticks % (uint64_t)hz) * (1000000000 / hz);
-	return (int64_t)(ticks / (uint64_t)hz) + off_ns / 1000000000;
-}
-
 static const char *backing_name(enum rgn_backing b)
 {
 	switch (b) {
@@ -341,7 +324,7 @@ static void text_procs(FILE *f, const struct rgn_env_stat *st)
 
 		fprintf(f, "%d\t%s process, started %s, attached %s\n", p->pid,
 			p->live ? "live" : "stale",
-			rgn_render_time(ticks_epoch(p->start), s, sizeof(s)),
+			rgn_render_time(rgn_ticks_to_epoch(p->start), s, sizeof(s)),
 			rgn_render_time(p->attach_time, a, sizeof(a)));
 	}
 }
@@ -510,7 +493,7 @@ static struct json_object *json_procs(const struct rgn_env_stat *st)
 		jset(o, "pid", json_object_new_int(p->pid));
 		jset(o, "start_ticks", json_object_new_uint64(p->start));
 		jset(o, "start_time",
-		     json_object_new_int64(ticks_epoch(p->start)));
+		     json_object_new_int64(rgn_ticks_to_epoch(p->start)));
 		jset(o, "attach_time", json_object_new_int64(p->attach_time));
 		jset(o, "live", json_object_new_boolean(p->live != 0));
 		json_object_array_add(arr, o);
@@ -982,7 +965,8 @@ int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
 	/* In the order people act on them: leaks first. */
 	static const enum rgn_leak_class order[] = {
 		RGN_LEAK_ORPHANED, RGN_LEAK_FOREIGN_IDLE, RGN_LEAK_LIVE,
-		RGN_LEAK_FOREIGN_IN_USE, RGN_LEAK_REMOVING, RGN_LEAK_UNKNOWN,
+		RGN_LEAK_IDLE, RGN_LEAK_FOREIGN_IN_USE, RGN_LEAK_REMOVING,
+		RGN_LEAK_UNKNOWN,
 	};
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		enum rgn_leak_class c = order[i];

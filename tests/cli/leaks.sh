@@ -161,11 +161,16 @@ done
 expect_status 0 "nothing left to remove" "$RC" leaks --remove
 check "  ... says so" contains "$OUT" '^no orphaned segments$'
 
-# When the holder leaves cleanly its environment is idle: orphaned by the
-# definition (no live process), and the evidence points at regionctl remove.
+# When the holder leaves cleanly its environment is at rest: idle, not a
+# leak, and the leak remover refuses it; regionctl remove is the way.
 stop_bg "$LIVEPID" TERM
 check "live holder exits 0" [ "$BGST" -eq 0 ]
-check "an idle environment's segments are orphaned" [ "$(class_of "$LIVE3")" = orphaned ]
+check "a cleanly closed environment's segments are idle" [ "$(class_of "$LIVE3")" = idle ]
+expect_status 0 "the leak remover finds nothing to remove" "$RC" leaks --remove
+check "  ... says so" contains "$OUT" '^no orphaned segments$'
+expect_status 1 "an idle segment named explicitly is refused" "$RC" leaks --remove "$LIVE3"
+check "  ... as not a leak" contains "$OUT" 'not a leak'
+check "  ... and kept" seg_exists "$LIVE3"
 expect_status 0 "regionctl remove clears it" "$RC" remove -h "$HL"
 check "  ... segments gone" bash -c '! seg_exists "$1" && ! seg_exists "$2"' _ "$LIVE1" "$LIVE3"
 

@@ -123,6 +123,7 @@ static void names_of_classes_and_verdicts(void **state)
 	assert_string_equal(rgn_leak_class_name(RGN_LEAK_FOREIGN_IDLE),
 			    "foreign-idle");
 	assert_string_equal(rgn_leak_class_name(RGN_LEAK_REMOVING), "removing");
+	assert_string_equal(rgn_leak_class_name(RGN_LEAK_IDLE), "idle");
 	assert_string_equal(rgn_leak_class_name(RGN_LEAK_UNKNOWN), "unknown");
 	assert_string_equal(rgn_leak_class_name((enum rgn_leak_class)99), "?");
 	assert_string_equal(rgn_leak_verdict_name(RGN_LEAK_SKIP_PERM),
@@ -289,6 +290,37 @@ static void crashed_holder_leaves_orphans(void **state)
 	tu_ok(rgn_env_remove(home, 0)); /* dead processes do not count */
 	assert_int_equal(shmget(key, 0, 0), -1);
 	assert_int_equal(shmget(key + 1, 0, 0), -1);
+}
+
+static void cleanly_closed_environment_is_idle_and_not_removable(
+	void **state)
+{
+	const char *home = tu_mkhome();
+	int32_t key = fresh_key();
+	struct rgn_leak_removal res;
+	struct rgn_leak_scan *s;
+	const struct rgn_leak *g;
+	rgn_env *env = open_sysv(home, key);
+	rgn_region *r;
+
+	(void)state;
+	tu_ok(rgn_region_create(env, "data", RGN_TYPE_USER, 64 * 1024, &r));
+	tu_ok(rgn_env_close(env));
+	s = scan();
+	g = seg_at(s, key + 1);
+	assert_int_equal(g->cls, RGN_LEAK_IDLE);
+	assert_int_equal(g->home_matches, RGN_LEAK_YES);
+	assert_int_equal(g->env_stale, 0);
+	assert_false(rgn_leak_is_leaked(g));
+	assert_int_equal(s->count[RGN_LEAK_IDLE], 2);
+	assert_int_equal(s->leaked_bytes, 0);
+	/* a persistent environment at rest keeps its data */
+	assert_int_equal(rgn_leak_remove(g->shmid, g, 0, 0, &res), -EBUSY);
+	assert_non_null(strstr(res.reason, "not a leak"));
+	assert_true(shmget(key + 1, 0, 0) >= 0);
+	rgn_leak_free(s);
+	tu_ok(rgn_env_remove(home, 0));
+	assert_int_equal(shmget(key, 0, 0), -1);
 }
 
 static void deleted_home_leaves_orphans(void **state)
@@ -527,6 +559,8 @@ int main(void)
 		cmocka_unit_test(segment_marked_for_removal_is_removing),
 		cmocka_unit_test(environment_with_a_live_process_is_live),
 		cmocka_unit_test(crashed_holder_leaves_orphans),
+		cmocka_unit_test(
+			cleanly_closed_environment_is_idle_and_not_removable),
 		cmocka_unit_test(deleted_home_leaves_orphans),
 		cmocka_unit_test(home_holding_another_environment_orphans_the_old),
 		cmocka_unit_test(shmctl_listing_agrees_with_procfs),
