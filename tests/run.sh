@@ -3,7 +3,7 @@
 # build and an AddressSanitizer + UndefinedBehaviorSanitizer build, both
 # with warnings as errors.  On a fresh Debian 12 machine as root it first
 # installs the Debian packages it needs.  Benchmarks are not run here (see
-# README); `--quick-bench` adds one quick benchmark pass.
+# README); CI adds one quick benchmark pass (.ci/run).
 #
 # Prints "N passed, M failed[, K skipped]" last and exits non-zero on any
 # failure.
@@ -13,6 +13,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 . "$top/tools/deps.sh"
 rgn_install_deps
+# The benchmark peers are looked for when meson configures: install them
+# first, so the quick benchmark pass in CI measures against real peers.
+"$top/tests/bench/setup.sh"
 
 builds=${RGN_BUILDS:-"plain asan"}
 status=0

@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""bench_fuse.py - the FUSE-level measures: regionfs mounted for real.
+
+  bench_fuse.py --regionfs PATH --mkenv PATH [--quick] [--runs N]
+                [--json FILE] [--only TEXT] [--dir DIR]
+
+Measures (regionfs against tmpfs holding the very same files, interleaved
+A B A B after a warm-up, medians and the median of per-pair ratios):
+  - sequential read of a 256 MiB region file, through the mount vs the
+    region file itself in the (tmpfs) home                         [MiB/s]
+  - `ls -l` of the mount root with 1000 regions vs `ls -l` of the home [ms]
+  - `cat stat` through the mount, 5 and 1000 regions; absolute target
+    <= 20 ms                                                          [ms]
+  - peak resident memory of the regionfs daemon (VmHWM) after the
+    workload; absolute target <= 32 MiB                              [MiB]
+
+It re-executes itself in a private mount namespace (unshare -m), where the
+homes live on a private tmpfs and the mounts are made; each mount is undone
+with fusermount3 -u (then umount -l) in a finally block, the daemons are
+killed, and the namespace takes whatever is left with it.  Without root or
+/dev/fuse every row is reported as skipped.  Rows are appended to --json in
+the format of tests/bench/run.sh.
+"""
+import argparse
+import ctypes
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PROG = "bench_fuse"
+NS_FLAG = "RGN_BENCH_FUSE_NS"
+failed = False
+
+
+def log(msg):
+    print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
+
+
+class Ctx:
+    def __init__(self, args):
+        self.args = args
+        self.runs = args.runs or (2 if args.quick else 9)
+        self.warmup = 1
+        self.header = False
+
+    # ---- output ----------------------------------------------------------
+
+    def emit(self, row):
+        row.setdefault("program", PROG)
+        row.setdefault("group", "fuse")
+        row.setdefault("quick", bool(self.args.quick))
+        if not self.header:
+            print(f"{'measure':58} {'unit':8} {'regionfs':>11} {'peer':>11} "
+                  f"{'(peer)':10} {'ratio':>7} {'target':>8}  met")
+            self.header = True
+        peer = row.get("peer") or {}
+        tgt = row.get("target")
+        t = "-"
+        if tgt and tgt.get("on") == "value":
+            t = f"{tgt['op']}{tgt['value']:g}{row['unit'].split('/')[0]}"
+        elif tgt:
+            t = f"{tgt['op']}{tgt['value']:.2f}"
+        met = row.get("met")
+        st = row.get("status", "ok")
+        word = ("ERROR" if st.startswith("error") else
+                "skipped" if st.startswith("skipped") else
+                "-" if met is None else "yes" if met else "NO")
+
+        def f(v):
+            return "-" if v is None else f"{v:.4g}"
+        ratio = row.get("ratio")
+        print(f"{row['measure'][:58]:58} {row['unit']:8} "
+              f"{f(row['regionfs'].get('median')):>11} "
+              f"{f(peer.get('median')):>11} "
+              f"{(row.get('peer_name') or '-')[:10]:10} "
+              f"{'-' if ratio is None else f'{ratio:.3f}':>7} {t:>8}  {word}",
+              flush=True)
+        if self.args.json:
+            with open(self.args.json, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+
+    def wanted(self, name):
+        return not self.args.only or self.args.only in name
+
+    def skip(self, name, unit, why, peer=None):
+        if self.wanted(name):
+            self.emit({"measure": name, "unit": unit,
+                       "regionfs": {"median": None, "runs": []},
+                       "peer_name": peer, "peer": None, "ratio": None,
+                       "pair_ratios": [], "target": None, "met": None,
+                       "status": "skipped: " + why})
+
+    def error(self, name, unit, why, peer=None):
+        global failed
+        failed = True
+        log(f"{name}: {why}")
+        if self.wanted(name):
+            self.emit({"measure": name, "unit": unit,
+                       "regionfs": {"median": None, "runs": []},
+                       "peer_name": peer, "peer": None, "ratio": None,
+                       "pair_ratios": [], "target": None, "met": None,
+                       "status": "error: " + why})
+
+    # ---- running ---------------------------------------------------------
+
+    def run(self, name, unit, fa, fb=None, peer=None, higher=False,
+            target=None, note=None, runs=None):
+        """target: (op, value, on) with on "ratio" or "value"."""
+        if not self.wanted(name):
+            return None
+        log(f"{name} ...")
+        runs = runs or self.runs
+        ra, rb = [], []
+        try:
+            for _ in range(self.warmup):
+                fa()
+                if fb:
+                    fb()
+            for _ in range(runs):
+                ra.append(fa())
+                if fb:
+                    rb.append(fb())
+        except Exception as e:  # a failed command is an error row
+            self.error(name, unit, str(e), peer)
+            return None
+        pairs = [a / b for a, b in zip(ra, rb)] if fb else []
+        med_a = statistics.median(ra)
+        med_b = statistics.median(rb) if fb else None
+        ratio = statistics.median(pairs) if fb else None
+        met = None
+        tgt = None
+        if target:
+            op, value, on = target
+            tgt = {"op": op, "value": value, "on": on}
+            x = ratio if on == "ratio" else med_a
+            if x is not None:
+                met = x <= value if op == "<=" else x >= value
+        self.emit({"measure": name, "unit": unit, "higher_is_better": higher,
+                   "runs": runs, "regionfs": {"median": med_a, "runs": ra},
+                   "peer_name": peer if fb else None,
+                   "peer": {"median": med_b, "runs": rb} if fb else None,
+                   "ratio": ratio, "pair_ratios": pairs, "target": tgt,
+                   "met": met, "status": "ok", "note": note})
+        return med_a
+
+
+# ---- helpers ---------------------------------------------------------------
+
+def timed_cmd(argv):
+    """Run ARGV with stdout to /dev/null; milliseconds."""
+    t0 = time.perf_counter_ns()
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    ms = (time.perf_counter_ns() - t0) / 1e6
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}: "
+                           f"{r.stderr.decode(errors='replace').strip()}")
+    return ms
+
+
+def read_mibs(path, size):
+    """Read PATH sequentially in 1 MiB requests; MiB/s."""
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    total = 0
+    t0 = time.perf_counter_ns()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while True:
+            n = os.readv(fd, [view])
+            if n <= 0:
+                break
+            total += n
+    finally:
+        os.close(fd)
+    secs = (time.perf_counter_ns() - t0) / 1e9
+    if total != size:
+        raise RuntimeError(f"read {total} of {size} bytes from {path}")
+    return total / (1 << 20) / secs
+
+
+def die_with_parent():
+    """In a child before exec: SIGTERM when we die, however we die."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PDEATHSIG
+
+
+class Mount:
+    """regionfs HOME MNT -f, in the background, undone on exit."""
+
+    def __init__(self, regionfs, home, mnt):
+        self.mnt = mnt
+        self.proc = subprocess.Popen([regionfs, home, mnt, "-f"],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE,
+                                     preexec_fn=die_with_parent)
+        deadline = time.monotonic() + 10
+        while not os.path.ismount(mnt):
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace")
+                raise RuntimeError(f"regionfs exited {self.proc.returncode}:"
+                                   f" {err.strip()}")
+            if time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError("regionfs did not mount within 10 s")
+            time.sleep(0.02)
+
+    def peak_rss_mib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM for the regionfs daemon")
+
+    def close(self):
+        if os.path.ismount(self.mnt):
+            if subprocess.run(["fusermount3", "-u", self.mnt],
+                              stderr=subprocess.DEVNULL).returncode != 0:
+                subprocess.run(["umount", "-l", self.mnt],
+                               stderr=subprocess.DEVNULL)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# ---- the measures ------------------------------------------------------------
+
+def measures(ctx, base):
+    a = ctx.args
+    quick = a.quick
+    size = (32 if quick else 256) << 20
+    big = 100 if quick else 1000
+    seq = f"sequential read of a {size >> 20} MiB region (1 MiB reads)"
+    ls = f"ls -l of {big} regions"
+    cat5 = "cat stat, 5 regions"
+    catn = f"cat stat, {big} regions"
+    rss = "regionfs peak RSS (VmHWM) after the workload"
+
+    homes = {"seq": os.path.join(base, "home-seq"),
+             "many": os.path.join(base, "home-many")}
+    mnts = {k: os.path.join(base, "mnt-" + k) for k in homes}
+    for d in list(homes.values()) + list(mnts.values()):
+        os.mkdir(d)
+    subprocess.run([a.mkenv, homes["seq"], "1", str(size)], check=True)
+    subprocess.run([a.mkenv, homes["many"], str(big), str(64 << 10)],
+                   check=True)
+    mounts = []
+    try:
+        ms = Mount(a.regionfs, homes["seq"], mnts["seq"])
+        mounts.append(ms)
+        mm = Mount(a.regionfs, homes["many"], mnts["many"])
+        mounts.append(mm)
+        region = "__db.002"
+        ctx.run(seq, "MiB/s",
+                lambda: read_mibs(os.path.join(mnts["seq"], region), size),
+                lambda: read_mibs(os.path.join(homes["seq"], region), size),
+                peer="tmpfs", higher=True,
+                note="the region file read through the mount vs the same "
+                     "file in the home (a private tmpfs)")
+        ctx.run(ls, "ms",
+                lambda: timed_cmd(["ls", "-l", mnts["many"]]),
+                lambda: timed_cmd(["ls", "-l", homes["many"]]),
+                peer="tmpfs",
+                note="exec'd, stdout to /dev/null; the mount root vs the "
+                     "home (tmpfs) with the same __db files")
+        ctx.run(cat5, "ms",
+                lambda: timed_cmd(["cat", os.path.join(mnts["seq"], "stat")]),
+                target=("<=", 20, "value"),
+                note="exec'd cat of the environment's stat pseudo-file")
+        ctx.run(catn, "ms",
+                lambda: timed_cmd(["cat", os.path.join(mnts["many"],
+                                                       "stat")]),
+                target=("<=", 20, "value"),
+                note="exec'd cat of the environment's stat pseudo-file")
+        if ctx.wanted(rss):
+            peak = max(m.peak_rss_mib() for m in mounts)
+            ctx.emit({"measure": rss, "unit": "MiB",
+                      "regionfs": {"median": peak, "runs": [peak]},
+                      "peer_name": None, "peer": None, "ratio": None,
+                      "pair_ratios": [], "runs": 1,
+                      "target": {"op": "<=", "value": 32, "on": "value"},
+                      "met": peak <= 32, "status": "ok",
+                      "note": "largest VmHWM of the two daemons, after all "
+                              "the measures above"})
+    except Exception as e:
+        ctx.error("regionfs mount", "-", str(e))
+    finally:
+        for m in mounts:
+            m.close()
+
+
+def on_signal(sig, frame):
+    raise SystemExit(128 + sig)   # so that every finally block runs
+
+
+def main():
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    p = argparse.ArgumentParser(prog=PROG)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--runs", type=int, default=0)
+    p.add_argument("--json")
+    p.add_argument("--only")
+    p.add_argument("--dir")
+    p.add_argument("--regionctl")           # accepted, unused
+    p.add_argument("--regionfs")
+    p.add_argument("--mkenv")
+    a = p.parse_args()
+    if os.environ.get("RGN_BENCH_QUICK", "0") not in ("", "0"):
+        a.quick = True
+    if a.json:
+        a.json = os.path.abspath(a.json)
+    ctx = Ctx(a)
+    names = [("sequential read", "MiB/s"), ("ls -l", "ms"),
+             ("cat stat", "ms"), ("regionfs peak RSS", "MiB")]
+
+    why = None
+    if not a.regionfs or not os.access(a.regionfs, os.X_OK):
+        why = "regionfs not built"
+    elif not a.mkenv or not os.access(a.mkenv, os.X_OK):
+        why = "bench_mkenv not built"
+    elif not os.path.exists("/dev/fuse"):
+        why = "no /dev/fuse"
+    elif os.geteuid() != 0:
+        why = "needs root (private mount namespace)"
+    elif not shutil.which("fusermount3"):
+        why = "fusermount3 not found (fuse3)"
+    if why:
+        for n, u in names:
+            ctx.skip(n, u, why)
+        return 0
+
+    if os.environ.get(NS_FLAG) != "1":
+        # unshare execs us again in place: same pid, so whoever started us
+        # (run.sh) signals the process that owns the mounts.
+        env = dict(os.environ, **{NS_FLAG: "1"})
+        argv = ["unshare", "--mount", "--propagation", "private",
+                sys.executable, os.path.abspath(__file__)] + sys.argv[1:]
+        sys.stdout.flush()
+        os.execvpe("unshare", argv, env)
+
+    base = tempfile.mkdtemp(prefix="rgn-bench-fuse.", dir=a.dir)
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs",
+                        base], check=True)
+        measures(ctx, base)
+    finally:
+        subprocess.run(["umount", "-l", base], stderr=subprocess.DEVNULL)
+        shutil.rmtree(base, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
