@@ -18,9 +18,12 @@
  *  - destroy(env, slot): remove the storage, but only after re-checking
  *    right before it acts that the file or segment is still the one the
  *    slot describes (same id, same environment).  -ENOENT if already gone.
- *  - pread(env, slot, buf, len, off): copy bytes without keeping a mapping
- *    and without any risk of SIGBUS; used by observers.
- * All return 0 (pread: a byte count) or a negative code, with a detail.
+ *  - read_open(env, slot, rd) / read_at(rd, buf, len, off) / read_close(rd):
+ *    copy bytes of a region for an observer, any number of times between
+ *    open and close, without any risk of SIGBUS (files: pread on one open
+ *    descriptor; segments: attached read-only only until read_close).
+ *    read_at returns a byte count, short at the end of the storage.
+ * All return 0 (read_at: a byte count) or a negative code, with a detail.
  */
 #ifndef RGN_BACKING_H
 #define RGN_BACKING_H
@@ -40,6 +43,17 @@ struct rgn_map {
 	int rdonly;		/* mapped without write access */
 };
 
+/* An observer's open view of one region's storage (see read_open). */
+struct rgn_reader {
+	const struct rgn_backing_ops *ops; /* who opened it */
+	struct rgn_env *env;		/* its environment */
+	uint32_t id;			/* region id */
+	int fd;				/* files: the region file, else -1 */
+	const uint8_t *base;		/* segments and heap: the bytes */
+	uint64_t size;			/* bytes readable at base */
+	int attached;			/* base is a read-only shmat */
+};
+
 struct rgn_backing_ops {
 	const char *name;
 	int (*create)(struct rgn_env *env, uint32_t id, uint64_t size,
@@ -50,9 +64,23 @@ struct rgn_backing_ops {
 		      int rdonly, struct rgn_map *map);
 	void (*detach)(struct rgn_env *env, struct rgn_map *map);
 	int (*destroy)(struct rgn_env *env, const struct rgn_shm_slot *slot);
+	int (*read_open)(struct rgn_env *env, const struct rgn_shm_slot *slot,
+			 struct rgn_reader *rd);
+	ssize_t (*read_at)(struct rgn_reader *rd, void *buf, size_t len,
+			   uint64_t off);
+	void (*read_close)(struct rgn_reader *rd);
+	/* One read between an open and a close: rgn_backing_pread. */
 	ssize_t (*pread)(struct rgn_env *env, const struct rgn_shm_slot *slot,
 			 void *buf, size_t len, uint64_t off);
 };
+
+/* Open, read once, close: for the odd single read. */
+ssize_t rgn_backing_pread(struct rgn_env *env, const struct rgn_shm_slot *slot,
+			  void *buf, size_t len, uint64_t off);
+
+/* read_at for backings whose bytes are in memory (segments, heap). */
+ssize_t rgn_reader_copy(struct rgn_reader *rd, void *buf, size_t len,
+			uint64_t off);
 
 extern const struct rgn_backing_ops rgn_backing_files;
 extern const struct rgn_backing_ops rgn_backing_sysv;

@@ -201,36 +201,49 @@ static int files_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 	return 0;
 }
 
-static ssize_t files_pread(struct rgn_env *env, const struct rgn_shm_slot *slot,
-			   void *buf, size_t len, uint64_t off)
+static int files_read_open(struct rgn_env *env, const struct rgn_shm_slot *slot,
+			   struct rgn_reader *rd)
 {
 	char name[RGN_FILE_NAME_MAX];
 	struct stat st;
-	size_t done = 0;
 	int fd;
 
 	rgn_region_file(slot->sl_id, name, sizeof(name));
 	fd = open_region_file(env, name, O_RDONLY, &st);
 	if (fd < 0)
 		return fd;
-	/* pread, never a mapping: a file truncated under us yields a short
-	 * read, not SIGBUS. */
+	rd->fd = fd;
+	rd->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* pread, never a mapping: a file truncated under us yields a short read,
+ * not SIGBUS. */
+static ssize_t files_read_at(struct rgn_reader *rd, void *buf, size_t len,
+			     uint64_t off)
+{
+	size_t done = 0;
+
 	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done,
+		ssize_t n = pread(rd->fd, (char *)buf + done, len - done,
 				  (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			int rc = rgn_fail(-errno, "read %s/%s", env->home, name);
-			close(fd);
-			return rc;
-		}
+		if (n < 0)
+			return rgn_fail(-errno, "read %s/" RGN_FILE_FMT,
+					rd->env->home, rd->id);
 		if (n == 0)
 			break;
 		done += (size_t)n;
 	}
-	close(fd);
 	return (ssize_t)done;
+}
+
+static void files_read_close(struct rgn_reader *rd)
+{
+	if (rd->fd >= 0)
+		close(rd->fd);
+	rd->fd = -1;
 }
 
 const struct rgn_backing_ops rgn_backing_files = {
@@ -241,5 +254,8 @@ const struct rgn_backing_ops rgn_backing_files = {
 	.attach = files_attach,
 	.detach = files_detach,
 	.destroy = files_destroy,
-	.pread = files_pread,
+	.read_open = files_read_open,
+	.read_at = files_read_at,
+	.read_close = files_read_close,
+	.pread = rgn_backing_pread,
 };

@@ -80,19 +80,21 @@ static int heap_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 	return 0;
 }
 
-static ssize_t heap_pread(struct rgn_env *env, const struct rgn_shm_slot *slot,
-			  void *buf, size_t len, uint64_t off)
+static int heap_read_open(struct rgn_env *env, const struct rgn_shm_slot *slot,
+			  struct rgn_reader *rd)
 {
-	uint8_t *base = env->heap_mem[slot->sl_id - 1];
+	const uint8_t *base = env->heap_mem[slot->sl_id - 1];
 
 	if (!base)
 		return -ENOENT;
-	if (off >= slot->sl_size)
-		return 0;
-	if (len > slot->sl_size - off)
-		len = (size_t)(slot->sl_size - off);
-	memcpy(buf, base + off, len);
-	return (ssize_t)len;
+	rd->base = base;
+	rd->size = slot->sl_size;
+	return 0;
+}
+
+static void heap_read_close(struct rgn_reader *rd)
+{
+	rd->base = NULL;
 }
 
 const struct rgn_backing_ops rgn_backing_heap = {
@@ -103,5 +105,8 @@ const struct rgn_backing_ops rgn_backing_heap = {
 	.attach = heap_attach,
 	.detach = heap_detach,
 	.destroy = heap_destroy,
-	.pread = heap_pread,
+	.read_open = heap_read_open,
+	.read_at = rgn_reader_copy,
+	.read_close = heap_read_close,
+	.pread = rgn_backing_pread,
 };

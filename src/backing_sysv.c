@@ -272,21 +272,36 @@ static int sysv_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 	return 0;
 }
 
-static ssize_t sysv_pread(struct rgn_env *env, const struct rgn_shm_slot *slot,
-			  void *buf, size_t len, uint64_t off)
+/* Attached read-only only between read_open and read_close, so an
+ * observer shows up in nattch for no longer than its reads. */
+static int sysv_read_open(struct rgn_env *env, const struct rgn_shm_slot *slot,
+			  struct rgn_reader *rd)
 {
-	size_t got = 0;
-	int rc;
+	struct shmid_ds ds;
+	void *p;
 
 	(void)env;
-	/* Attached only for the copy, so an observer never shows up as an
-	 * attached process in nattch for longer than a read. */
-	rc = peek(slot->sl_shmid, buf, len, off, &got);
-	if (rc < 0)
-		return rgn_fail(rc == -EINVAL || rc == -EIDRM ? -ENOENT : rc,
-				"read shmid %d of region %u", slot->sl_shmid,
-				slot->sl_id);
-	return (ssize_t)got;
+	if (shmctl(slot->sl_shmid, IPC_STAT, &ds) < 0 ||
+	    (slot->sl_key != IPC_PRIVATE && ds.shm_perm.__key != slot->sl_key))
+		return rgn_fail(-ENOENT, "segment shmid %d of region %u is gone",
+				slot->sl_shmid, slot->sl_id);
+	p = shmat(slot->sl_shmid, NULL, SHM_RDONLY);
+	if (p == (void *)-1)
+		return rgn_fail(errno == EACCES ? -EACCES : -ENOENT,
+				"attach shmid %d of region %u: %s",
+				slot->sl_shmid, slot->sl_id, strerror(errno));
+	rd->base = p;
+	rd->size = ds.shm_segsz;
+	rd->attached = 1;
+	return 0;
+}
+
+static void sysv_read_close(struct rgn_reader *rd)
+{
+	if (rd->attached)
+		shmdt(rd->base);
+	rd->attached = 0;
+	rd->base = NULL;
 }
 
 const struct rgn_backing_ops rgn_backing_sysv = {
@@ -297,5 +312,8 @@ const struct rgn_backing_ops rgn_backing_sysv = {
 	.attach = sysv_attach,
 	.detach = sysv_detach,
 	.destroy = sysv_destroy,
-	.pread = sysv_pread,
+	.read_open = sysv_read_open,
+	.read_at = rgn_reader_copy,
+	.read_close = sysv_read_close,
+	.pread = rgn_backing_pread,
 };

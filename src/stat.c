@@ -15,27 +15,25 @@
 #include "internal.h"
 #include "proc.h"
 
-struct region_reader {
-	struct rgn_env *env;
-	const struct rgn_shm_slot *slot;
-};
-
 static int read_region(void *ctx, uint64_t off, void *buf, size_t len)
 {
-	struct region_reader *rr = ctx;
-	ssize_t n = rr->env->ops->pread(rr->env, rr->slot, buf, len, off);
+	struct rgn_reader *rd = ctx;
+	ssize_t n = rd->ops->read_at(rd, buf, len, off);
 
 	if (n < 0)
 		return (int)n;
 	return (size_t)n == len ? 0 : -EIO;
 }
 
+/* Fill RS from slot SL, and from the region's own header when it can be
+ * read: one open of the storage serves every read of this region. */
 static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 			const struct rgn_shm_env *ev,
 			struct rgn_region_stat *rs)
 {
+	struct rgn_reader rd = {
+		.ops = env->ops, .env = env, .id = sl->sl_id, .fd = -1};
 	struct rgn_shm_region *rh;
-	struct region_reader rr = {env, sl};
 	ssize_t n;
 
 	rs->id = sl->sl_id;
@@ -61,24 +59,28 @@ static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 		rs->detail = -ENOMEM;
 		return;
 	}
-	n = env->ops->pread(env, sl, rh, sizeof(*rh), 0);
-	if (n >= 0 && (size_t)n < sizeof(*rh))
-		n = RGN_ECORRUPT; /* truncated under us */
+	n = env->ops->read_open(env, sl, &rd);
+	if (n == 0) {
+		n = env->ops->read_at(&rd, rh, sizeof(*rh), 0);
+		if (n >= 0 && (size_t)n < sizeof(*rh))
+			n = RGN_ECORRUPT; /* truncated under us */
+	}
 	if (n >= 0)
 		n = rgn_check_region_hdr(rh, env->env_id, sl->sl_id, 0);
 	if (n >= 0) {
 		rgn_mutex_stat(&rh->rh_mutex, &rs->mutex);
-		n = rgn_heap_stat(&rh->rh_heap, read_region, &rr, &rs->alloc);
+		n = rgn_heap_stat(&rh->rh_heap, read_region, &rd, &rs->alloc);
 		/* Read without the lock, the header may be older than the
 		 * arena behind it: take a fresh header and try again. */
 		for (int tries = 0; n == -EAGAIN && tries < 8; tries++) {
-			if (env->ops->pread(env, sl, rh, sizeof(*rh), 0) !=
+			if (env->ops->read_at(&rd, rh, sizeof(*rh), 0) !=
 			    (ssize_t)sizeof(*rh))
 				break;
-			n = rgn_heap_stat(&rh->rh_heap, read_region, &rr,
+			n = rgn_heap_stat(&rh->rh_heap, read_region, &rd,
 					  &rs->alloc);
 		}
 	}
+	env->ops->read_close(&rd);
 	rs->detail = n < 0 ? (int)n : 0;
 	free(rh);
 }
@@ -133,10 +135,11 @@ int rgn_stat_env(rgn_env *env, struct rgn_env_stat **stp)
 	if (env->backing == RGN_BACKING_PRIVATE)
 		st->private_owner = rgn_self_pid();
 	rgn_mutex_stat(&ev->ev_mutex, &st->mutex);
-	rgn_registry_scan(env, procs, RGN_MAX_PROCS, 0, &st->live, &st->stale);
+	rgn_registry_scan(env, procs, rgn_proc_hwm(ev), 0, &st->live,
+			  &st->stale);
 
 	st->procs = calloc(st->live + st->stale + 1, sizeof(*st->procs));
-	for (uint32_t i = 0; st->procs && i < RGN_MAX_PROCS; i++) {
+	for (uint32_t i = 0; st->procs && i < rgn_proc_hwm(ev); i++) {
 		const struct rgn_shm_proc *p = &procs[i];
 		struct rgn_proc_stat *ps;
 
@@ -150,7 +153,7 @@ int rgn_stat_env(rgn_env *env, struct rgn_env_stat **stp)
 	}
 
 	n = 0;
-	for (uint32_t i = 0; i < RGN_MAX_REGIONS; i++)
+	for (uint32_t i = 0; i < rgn_slot_hwm(ev); i++)
 		n += slots[i].sl_state == RGN_SLOT_READY;
 	st->regions = calloc(n + 1, sizeof(*st->regions));
 	if (!st->procs || !st->regions) {
@@ -158,7 +161,7 @@ int rgn_stat_env(rgn_env *env, struct rgn_env_stat **stp)
 		rgn_stat_free(st);
 		return -ENOMEM;
 	}
-	for (uint32_t i = 0; i < RGN_MAX_REGIONS; i++) {
+	for (uint32_t i = 0; i < rgn_slot_hwm(ev); i++) {
 		if (slots[i].sl_state != RGN_SLOT_READY || st->nregions == n)
 			continue;
 		fill_region(env, &slots[i], ev, &st->regions[st->nregions++]);
