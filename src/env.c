@@ -25,6 +25,7 @@
 #include <sys/ipc.h>
 #include <sys/random.h>
 #include <sys/shm.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -231,23 +232,25 @@ int rgn_check_primary(const uint8_t *buf, size_t len)
 
 /*
  * Find out what __db.001 is and how to reach the primary: fills
- * env->primary_slot, env->ops, backing, key, flags and env_id.  Changes
- * nothing on disk.  -ENOENT when there is no __db.001.
+ * env->primary_slot, env->ops, backing, key, flags and env_id.  With MAP,
+ * a files-mode primary is also mapped read-write into env->primary from the
+ * same descriptor (the join's fast path: one open instead of two).
+ * Changes nothing on disk.  -ENOENT when there is no __db.001.
  */
-static int probe_primary(struct rgn_env *env)
+static int probe_primary(struct rgn_env *env, int map)
 {
 	struct rgn_shm_slot *sl = &env->primary_slot;
-	union {
-		struct rgn_file_record fr;
-		struct rgn_shm_region rh;
-		uint8_t raw[RGN_ENV_OFF + sizeof(struct rgn_shm_env)];
-	} *u;
+	const size_t head = RGN_ENV_OFF + sizeof(struct rgn_shm_env);
+	uint8_t *buf = NULL, *mapped = NULL;
+	const uint8_t *raw;
+	uint32_t magic;
 	struct stat st;
 	ssize_t n;
 	int fd, rc = 0;
 
 	fd = openat(env->dirfd, RGN_PRIMARY_FILE,
-		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		    (map ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC |
+			    O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return -ENOENT;
@@ -257,21 +260,37 @@ static int probe_primary(struct rgn_env *env)
 		return rgn_fail(-errno, "open %s/%s", env->home,
 				RGN_PRIMARY_FILE);
 	}
-	u = calloc(1, sizeof(*u));
-	if (!u) {
-		close(fd);
-		return -ENOMEM;
-	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		rc = rgn_fail(RGN_EBADMAGIC, "%s/%s is not a regular file",
 			      env->home, RGN_PRIMARY_FILE);
 		goto out;
 	}
-	n = pread(fd, u, sizeof(*u), 0);
-	if (n < 0) {
-		rc = rgn_fail(-errno, "read %s/%s", env->home,
-			      RGN_PRIMARY_FILE);
-		goto out;
+	if (map && (uint64_t)st.st_size >= RGN_PRIMARY_BYTES) {
+		/* Only a files-mode primary is this large; its size was
+		 * checked, so touching the header cannot fault. */
+		mapped = mmap(NULL, (size_t)st.st_size,
+			      PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (mapped == MAP_FAILED) {
+			mapped = NULL;
+			rc = rgn_fail(-errno, "mmap %s/%s", env->home,
+				      RGN_PRIMARY_FILE);
+			goto out;
+		}
+		raw = mapped;
+		n = (ssize_t)head;
+	} else {
+		buf = calloc(1, head);
+		if (!buf) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		n = pread(fd, buf, head, 0);
+		if (n < 0) {
+			rc = rgn_fail(-errno, "read %s/%s", env->home,
+				      RGN_PRIMARY_FILE);
+			goto out;
+		}
+		raw = buf;
 	}
 	if (n < 4) {
 		rc = rgn_fail(RGN_EBADMAGIC, "%s/%s is %s", env->home,
@@ -282,55 +301,57 @@ static int probe_primary(struct rgn_env *env)
 	sl->sl_id = 1;
 	sl->sl_state = RGN_SLOT_READY;
 	sl->sl_type = RGN_TYPE_ENV;
-	if (u->fr.fr_magic == RGN_RECORD_MAGIC) {
-		const struct rgn_file_record *fr = &u->fr;
+	memcpy(&magic, raw, sizeof(magic));
+	if (magic == RGN_RECORD_MAGIC) {
+		struct rgn_file_record fr;
 
-		if ((size_t)n < sizeof(*fr)) {
+		if ((size_t)n < sizeof(fr)) {
 			rc = rgn_fail(RGN_ECORRUPT, "%s/%s is truncated",
 				      env->home, RGN_PRIMARY_FILE);
 			goto out;
 		}
-		if (fr->fr_format != RGN_FORMAT) {
+		memcpy(&fr, raw, sizeof(fr));
+		if (fr.fr_format != RGN_FORMAT) {
 			rc = rgn_fail(RGN_EVERSION,
 				      "%s/%s has format %u; this library reads "
 				      "format %u",
-				      env->home, RGN_PRIMARY_FILE,
-				      fr->fr_format, RGN_FORMAT);
+				      env->home, RGN_PRIMARY_FILE, fr.fr_format,
+				      RGN_FORMAT);
 			goto out;
 		}
-		if ((fr->fr_backing != RGN_BACKING_SYSV &&
-		     fr->fr_backing != RGN_BACKING_FILES) ||
-		    fr->fr_shmid < 0 || fr->fr_size < RGN_PRIMARY_BYTES) {
+		if ((fr.fr_backing != RGN_BACKING_SYSV &&
+		     fr.fr_backing != RGN_BACKING_FILES) ||
+		    fr.fr_shmid < 0 || fr.fr_size < RGN_PRIMARY_BYTES) {
 			rc = rgn_fail(RGN_ECORRUPT, "%s/%s: inconsistent record",
 				      env->home, RGN_PRIMARY_FILE);
 			goto out;
 		}
 		env->ops = &rgn_backing_sysv;
-		env->backing = fr->fr_backing;
-		env->env_flags = fr->fr_flags;
-		env->shm_key = fr->fr_shm_key;
-		env->env_id = fr->fr_env_id;
-		sl->sl_flags = RGN_RF_SYSV | fr->fr_flags;
-		sl->sl_size = sl->sl_max = fr->fr_size;
-		sl->sl_shmid = fr->fr_shmid;
-		sl->sl_key = fr->fr_shm_key;
-	} else if (u->rh.rh_magic == RGN_REGION_MAGIC) {
-		const struct rgn_shm_env *ev =
-			(const void *)(u->raw + RGN_ENV_OFF);
+		env->backing = fr.fr_backing;
+		env->env_flags = fr.fr_flags;
+		env->shm_key = fr.fr_shm_key;
+		env->env_id = fr.fr_env_id;
+		sl->sl_flags = RGN_RF_SYSV | fr.fr_flags;
+		sl->sl_size = sl->sl_max = fr.fr_size;
+		sl->sl_shmid = fr.fr_shmid;
+		sl->sl_key = fr.fr_shm_key;
+	} else if (magic == RGN_REGION_MAGIC) {
+		const struct rgn_shm_region *rh = (const void *)raw;
+		const struct rgn_shm_env *ev = (const void *)(raw + RGN_ENV_OFF);
 
-		rc = rgn_check_primary(u->raw, (size_t)n);
+		rc = rgn_check_primary(raw, (size_t)n);
 		if (rc < 0) {
 			rgn_fail(rc, "%s/%s: %s", env->home, RGN_PRIMARY_FILE,
 				 rgn_errdetail()[0] ? rgn_errdetail()
 						    : rgn_strerror(rc));
 			goto out;
 		}
-		if ((uint64_t)st.st_size < u->rh.rh_size) {
+		if ((uint64_t)st.st_size < rh->rh_size) {
 			rc = rgn_fail(RGN_ECORRUPT,
 				      "%s/%s is truncated: %lld of %llu bytes",
 				      env->home, RGN_PRIMARY_FILE,
 				      (long long)st.st_size,
-				      (unsigned long long)u->rh.rh_size);
+				      (unsigned long long)rh->rh_size);
 			goto out;
 		}
 		env->ops = &rgn_backing_files;
@@ -338,27 +359,90 @@ static int probe_primary(struct rgn_env *env)
 		env->env_flags = ev->ev_flags;
 		env->shm_key = 0;
 		env->env_id = ev->ev_env_id;
-		sl->sl_size = sl->sl_max = u->rh.rh_size;
+		sl->sl_size = sl->sl_max = rh->rh_size;
 		sl->sl_shmid = -1;
+		if (mapped) {
+			env->primary = (struct rgn_map){
+				.base = mapped,
+				.size = (uint64_t)st.st_size,
+				.shmid = -1,
+			};
+			mapped = NULL; /* kept */
+		}
 	} else {
-		uint32_t magic;
-
-		memcpy(&magic, u->raw, sizeof(magic));
 		rc = rgn_fail(RGN_EBADMAGIC,
 			      "%s/%s starts with 0x%08x, not a regionfs "
 			      "environment",
 			      env->home, RGN_PRIMARY_FILE, magic);
 	}
 out:
-	free(u);
+	if (mapped)
+		munmap(mapped, (size_t)st.st_size);
+	free(buf);
 	close(fd);
+	return rc;
+}
+
+/*
+ * Copy the parts of the primary in use: the headers, then the table and the
+ * registry only up to their high-water marks.  The rest of the buffer is
+ * zero, which reads as free slots, so callers may index it freely.
+ */
+static void copy_primary(uint8_t *dst, const uint8_t *src)
+{
+	const struct rgn_shm_env *ev = (const void *)(dst + RGN_ENV_OFF);
+
+	memcpy(dst, src, RGN_PROCS_OFF);
+	memcpy(dst + RGN_TABLE_OFF, src + RGN_TABLE_OFF,
+	       rgn_slot_hwm(ev) * sizeof(struct rgn_shm_slot));
+	memcpy(dst + RGN_PROCS_OFF, src + RGN_PROCS_OFF,
+	       rgn_proc_hwm(ev) * sizeof(struct rgn_shm_proc));
+}
+
+static int read_primary(struct rgn_env *env, uint8_t *buf)
+{
+	struct rgn_reader rd = {
+		.ops = env->ops, .env = env, .id = 1, .fd = -1};
+	const struct rgn_shm_env *ev = (const void *)(buf + RGN_ENV_OFF);
+	size_t parts[3][2] = {{0, RGN_PROCS_OFF}};
+	ssize_t n;
+	int rc = env->ops->read_open(env, &env->primary_slot, &rd);
+
+	if (rc < 0)
+		return rc;
+	for (int p = 0; p < 3; p++) {
+		if (p == 1) {
+			/* the header is in: bound the rest by it */
+			rc = rgn_check_primary(buf, RGN_PROCS_OFF);
+			if (rc < 0)
+				break;
+			parts[1][0] = RGN_TABLE_OFF;
+			parts[1][1] = rgn_slot_hwm(ev) *
+				      sizeof(struct rgn_shm_slot);
+			parts[2][0] = RGN_PROCS_OFF;
+			parts[2][1] = rgn_proc_hwm(ev) *
+				      sizeof(struct rgn_shm_proc);
+		}
+		n = env->ops->read_at(&rd, buf + parts[p][0], parts[p][1],
+				      parts[p][0]);
+		if (n >= 0 && (size_t)n < parts[p][1])
+			n = rgn_fail(RGN_ECORRUPT, "primary region is truncated");
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+	}
+	env->ops->read_close(&rd);
+	if (rc == 0 && ((struct rgn_shm_region *)buf)->rh_env_id != env->env_id)
+		rc = rgn_fail(RGN_ECORRUPT,
+			      "primary segment belongs to another environment");
 	return rc;
 }
 
 int rgn_primary_snapshot(struct rgn_env *env, uint8_t **bufp)
 {
-	uint8_t *buf = malloc(RGN_PRIMARY_BYTES);
-	ssize_t n;
+	/* calloc of this size maps fresh zero pages: cheap when unused. */
+	uint8_t *buf = calloc(1, RGN_PRIMARY_BYTES);
 	int rc;
 
 	if (!buf)
@@ -369,23 +453,16 @@ int rgn_primary_snapshot(struct rgn_env *env, uint8_t **bufp)
 			free(buf);
 			return rc;
 		}
-		memcpy(buf, env->primary.base, RGN_PRIMARY_BYTES);
+		copy_primary(buf, env->primary.base);
 		if (rc == 0)
 			rgn_env_unlock(env);
 		*bufp = buf;
 		return 0;
 	}
-	n = env->ops->pread(env, &env->primary_slot, buf, RGN_PRIMARY_BYTES, 0);
-	if (n >= 0 && (size_t)n < RGN_PRIMARY_BYTES)
-		n = rgn_fail(RGN_ECORRUPT, "primary region is truncated");
-	if (n >= 0)
-		n = rgn_check_primary(buf, RGN_PRIMARY_BYTES);
-	if (n >= 0 && ((struct rgn_shm_region *)buf)->rh_env_id != env->env_id)
-		n = rgn_fail(RGN_ECORRUPT,
-			     "primary segment belongs to another environment");
-	if (n < 0) {
+	rc = read_primary(env, buf);
+	if (rc < 0) {
 		free(buf);
-		return (int)n;
+		return rc;
 	}
 	*bufp = buf;
 	return 0;
@@ -410,6 +487,8 @@ static int env_recover(void *ctx)
 	 * are judged by liveness, so both heal themselves; what must hold is
 	 * the table's shape.
 	 */
+	uint32_t slot_hwm = 1, proc_hwm = 0;
+
 	for (uint32_t i = 0; i < RGN_MAX_REGIONS; i++) {
 		const struct rgn_shm_slot *sl = &env->slots[i];
 
@@ -417,7 +496,17 @@ static int env_recover(void *ctx)
 		    (sl->sl_state != RGN_SLOT_FREE && sl->sl_id != i + 1))
 			return rgn_fail(RGN_ECORRUPT, "region table slot %u",
 					i);
+		if (sl->sl_state != RGN_SLOT_FREE)
+			slot_hwm = i + 1;
 	}
+	for (uint32_t i = 0; i < RGN_MAX_PROCS; i++)
+		if (env->procs[i].pr_pid)
+			proc_hwm = i + 1;
+	/* Marks are raised before a slot is used, but recount anyway. */
+	if (env->shenv->ev_slot_hwm < slot_hwm)
+		env->shenv->ev_slot_hwm = slot_hwm;
+	if (env->shenv->ev_proc_hwm < proc_hwm)
+		env->shenv->ev_proc_hwm = proc_hwm;
 	return 0;
 }
 
@@ -444,15 +533,24 @@ void rgn_env_unlock(struct rgn_env *env)
  * process of the old boot can be alive: reinitialise it.  Called with the
  * setup lock held, so only one joiner per boot does this.
  */
+static int from_another_boot(const struct rgn_env *env)
+{
+	const struct rgn_shm_region *rh = (const void *)env->primary.base;
+	const char *boot = rgn_boot_id();
+
+	return boot[0] && strncmp(rh->rh_boot_id, boot, RGN_BOOT_ID_LEN) != 0;
+}
+
 static void adopt_boot(struct rgn_env *env)
 {
 	struct rgn_shm_region *rh = (void *)env->primary.base;
 	const char *boot = rgn_boot_id();
 
-	if (!boot[0] || strncmp(rh->rh_boot_id, boot, RGN_BOOT_ID_LEN) == 0)
+	if (!from_another_boot(env))
 		return;
 	rgn_mutex_init(&env->shenv->ev_mutex);
 	memset(env->procs, 0, RGN_MAX_PROCS * sizeof(*env->procs));
+	env->shenv->ev_proc_hwm = 0;
 	snprintf(rh->rh_boot_id, sizeof(rh->rh_boot_id), "%s", boot);
 }
 
@@ -564,6 +662,8 @@ static int create_primary(struct rgn_env *env)
 	ev->ev_generation = 1;
 	ev->ev_max_regions = RGN_MAX_REGIONS;
 	ev->ev_max_procs = RGN_MAX_PROCS;
+	ev->ev_slot_hwm = 1;
+	ev->ev_proc_hwm = 0;
 	ev->ev_table_off = RGN_TABLE_OFF;
 	ev->ev_procs_off = RGN_PROCS_OFF;
 
@@ -594,7 +694,11 @@ fail:
 	return rc;
 }
 
-static int join_primary(struct rgn_env *env, const struct rgn_env_config *cfg)
+/* Map and check the primary that probe_primary found.  Only a caller that
+ * holds the setup lock may ADOPT a primary left by another boot; others get
+ * -EAGAIN. */
+static int join_primary(struct rgn_env *env, const struct rgn_env_config *cfg,
+			int adopt)
 {
 	struct rgn_shm_region *rh;
 	int rc;
@@ -608,9 +712,12 @@ static int join_primary(struct rgn_env *env, const struct rgn_env_config *cfg)
 				: cfg->backing == RGN_BACKING_PRIVATE
 					? "private"
 					: "files");
-	rc = env->ops->attach(env, &env->primary_slot, 0, &env->primary);
-	if (rc < 0)
-		return rc;
+	if (!env->primary.base) {
+		rc = env->ops->attach(env, &env->primary_slot, 0,
+				      &env->primary);
+		if (rc < 0)
+			return rc;
+	}
 	rh = (void *)env->primary.base;
 	rc = rgn_check_primary(env->primary.base, env->primary.size);
 	if (rc == 0 && rh->rh_env_id != env->env_id)
@@ -629,6 +736,11 @@ static int join_primary(struct rgn_env *env, const struct rgn_env_config *cfg)
 		return rgn_fail(RGN_EPANIC,
 				"environment in %s was removed by force",
 				env->home);
+	}
+	if (!adopt && from_another_boot(env)) {
+		env->ops->detach(env, &env->primary);
+		env->shenv = NULL;
+		return -EAGAIN;
 	}
 	env->mode = env->shenv->ev_mode;
 	adopt_boot(env);
@@ -688,7 +800,7 @@ static int open_inspect(struct rgn_env *env)
 		}
 		close(fd);
 	}
-	rc = probe_primary(env);
+	rc = probe_primary(env, 0);
 	if (rc == -ENOENT)
 		return has_debris(env)
 			       ? rgn_fail(RGN_EINCOMPLETE,
@@ -699,11 +811,25 @@ static int open_inspect(struct rgn_env *env)
 	return rc;
 }
 
+/* Headers record the home by its canonical path: resolve it before
+ * creating anything. */
+static int canonical_home(struct rgn_env *env)
+{
+	char real[PATH_MAX];
+
+	if (!realpath(env->home, real))
+		return rgn_fail(-errno, "home %s", env->home);
+	if (strlen(real) >= RGN_HOME_MAX)
+		return rgn_fail(-ENAMETOOLONG, "home %s", real);
+	memcpy(env->home, real, strlen(real) + 1);
+	return 0;
+}
+
 static int open_private(struct rgn_env *env)
 {
 	int rc;
 
-	rc = probe_primary(env);
+	rc = probe_primary(env, 0);
 	if (rc == 0)
 		return rgn_fail(RGN_EBACKING,
 				"%s holds a shared environment; a private one "
@@ -714,6 +840,9 @@ static int open_private(struct rgn_env *env)
 	rc = write_owner(env->lockfd);
 	if (rc < 0)
 		return rgn_fail(rc, "write %s/%s", env->home, RGN_LOCK_FILE);
+	rc = canonical_home(env);
+	if (rc < 0)
+		return rc;
 	env->heap_mem = calloc(RGN_MAX_REGIONS, sizeof(*env->heap_mem));
 	if (!env->heap_mem)
 		return -ENOMEM;
@@ -722,16 +851,66 @@ static int open_private(struct rgn_env *env)
 	return create_primary(env);
 }
 
+/*
+ * Joining an environment that exists needs neither the setup lock nor a
+ * second open of __db.001: the attach read-lock alone keeps removers and
+ * private owners out, a link count above zero proves the lock file is the
+ * one in the home, and the probe maps the primary from its own descriptor.
+ * Anything unusual (no lock file, a lock refused, no __db.001 yet, a
+ * primary from another boot, any error) undoes everything and returns
+ * -EAGAIN, and the careful path runs from the start: this path only ever
+ * skips work, never a decision.
+ */
+static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
+{
+	struct stat st;
+	int fd, rc;
+
+	fd = openat(env->dirfd, RGN_LOCK_FILE,
+		    O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -EAGAIN;
+	if (ofd_lock(fd, F_RDLCK, RGN_LOCK_ATTACH, 0) < 0 ||
+	    fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink == 0) {
+		close(fd);
+		return -EAGAIN;
+	}
+	env->lockfd = fd;
+	rc = probe_primary(env, 1);
+	if (rc == 0)
+		rc = join_primary(env, cfg, 0);
+	if (rc == 0) {
+		rc = rgn_env_lock(env);
+		if (rc == 0) {
+			rc = rgn_registry_add(env);
+			rgn_env_unlock(env);
+		}
+		if (rc == 0)
+			return 0;
+		env->ops->detach(env, &env->primary);
+		env->shenv = NULL;
+		return rc; /* full or panicked: the slow path would agree */
+	}
+	if (env->primary.base)
+		env->ops->detach(env, &env->primary);
+	memset(&env->primary, 0, sizeof(env->primary));
+	env->shenv = NULL;
+	close(fd);
+	env->lockfd = -1;
+	rgn_clear_detail();
+	return -EAGAIN;
+}
+
 static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
 {
-	int rc = probe_primary(env);
+	int rc = probe_primary(env, 0);
 
 	if (rc == 0) {
 		if ((cfg->flags & RGN_CREATE) && (cfg->flags & RGN_EXCL))
 			return rgn_fail(-EEXIST, "%s already holds an "
 						 "environment",
 					env->home);
-		return join_primary(env, cfg);
+		return join_primary(env, cfg, 1);
 	}
 	if (rc != -ENOENT)
 		return rc;
@@ -745,6 +924,8 @@ static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
 			       : rgn_fail(RGN_ENOTENV, "%s has no %s",
 					  env->home, RGN_PRIMARY_FILE);
 	rc = clear_debris(env);
+	if (rc == 0)
+		rc = canonical_home(env);
 	if (rc < 0)
 		return rc;
 	env->backing = cfg->backing ? cfg->backing : RGN_BACKING_FILES;
@@ -806,20 +987,29 @@ static void env_free(struct rgn_env *env)
 	free(env);
 }
 
+/*
+ * An absolute home is used as given (a join must not pay for resolving
+ * every component); a relative one is resolved so that rgn_env_home() is
+ * always absolute.  Creation resolves it fully (canonical_home).
+ */
 static int open_home(struct rgn_env *env, const char *home)
 {
-	struct stat st;
+	size_t len = home ? strlen(home) : 0;
 
-	if (!home || !*home)
+	if (!len)
 		return rgn_fail(-EINVAL, "no home directory given");
-	if (!realpath(home, env->home))
-		return rgn_fail(-errno, "home %s", home);
-	if (strlen(env->home) >= RGN_HOME_MAX)
-		return rgn_fail(-ENAMETOOLONG, "home %s", home);
+	if (home[0] == '/') {
+		if (len >= RGN_HOME_MAX)
+			return rgn_fail(-ENAMETOOLONG, "home %s", home);
+		memcpy(env->home, home, len + 1);
+	} else {
+		if (!realpath(home, env->home))
+			return rgn_fail(-errno, "home %s", home);
+		if (strlen(env->home) >= RGN_HOME_MAX)
+			return rgn_fail(-ENAMETOOLONG, "home %s", home);
+	}
 	env->dirfd = open(env->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (env->dirfd < 0)
-		return rgn_fail(-errno, "home %s", env->home);
-	if (fstat(env->dirfd, &st) < 0)
 		return rgn_fail(-errno, "home %s", env->home);
 	return 0;
 }
@@ -860,11 +1050,20 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 	}
 
 	private_env = cfg->backing == RGN_BACKING_PRIVATE;
+	if (!private_env && !(cfg->flags & RGN_EXCL)) {
+		rc = fast_join(env, cfg);
+		if (rc == 0) {
+			*envp = env;
+			return 0;
+		}
+		if (rc != -EAGAIN)
+			goto fail;
+	}
 	rc = open_lockfile(env, (cfg->flags & RGN_CREATE) || private_env);
 	if (rc == -ENOENT) {
 		/* No lock file: either no environment (leave the directory
 		 * exactly as it was) or one whose lock file was deleted. */
-		rc = probe_primary(env);
+		rc = probe_primary(env, 0);
 		if (rc == -ENOENT)
 			rc = rgn_fail(RGN_ENOTENV, "%s has no %s", env->home,
 				      RGN_PRIMARY_FILE);
@@ -928,7 +1127,7 @@ int rgn_env_close(rgn_env *env)
 		}
 	}
 	if (env->backing == RGN_BACKING_PRIVATE && env->heap_mem) {
-		for (uint32_t i = RGN_MAX_REGIONS; i-- > 1;) {
+		for (uint32_t i = rgn_slot_hwm(env->shenv); i-- > 1;) {
 			if (env->heap_mem[i])
 				env->ops->destroy(env, &env->slots[i]);
 		}
@@ -954,7 +1153,7 @@ static int live_pids(struct rgn_env *env, char *buf, size_t len)
 	int n = 0;
 
 	buf[0] = '\0';
-	for (uint32_t i = 0; i < RGN_MAX_PROCS; i++) {
+	for (uint32_t i = 0; i < rgn_proc_hwm(env->shenv); i++) {
 		const struct rgn_shm_proc *p = &env->procs[i];
 
 		if (p->pr_pid && rgn_proc_alive(p->pr_pid, p->pr_start)) {
@@ -1008,7 +1207,7 @@ int rgn_env_remove(const char *home, uint32_t flags)
 		goto out;
 	rc = open_lockfile(env, 0);
 	if (rc == -ENOENT) {
-		rc = probe_primary(env);
+		rc = probe_primary(env, 0);
 		if (rc == -ENOENT)
 			rc = has_debris(env) ? 0
 					     : rgn_fail(RGN_ENOTENV,
@@ -1033,7 +1232,7 @@ int rgn_env_remove(const char *home, uint32_t flags)
 			goto out;
 		}
 	}
-	rc = probe_primary(env);
+	rc = probe_primary(env, 0);
 	if (rc == -ENOENT) {
 		/* Nothing but a lock file and perhaps a dead creator's
 		 * debris: finish the job. */
@@ -1075,11 +1274,12 @@ int rgn_env_remove(const char *home, uint32_t flags)
 		__atomic_store_n(&env->shenv->ev_panic, 1, __ATOMIC_RELEASE);
 	}
 	/* Regions first, highest id first, the primary last of all. */
-	for (uint32_t i = RGN_MAX_REGIONS; i-- > 1;) {
-		struct rgn_shm_slot sl = env->slots[i];
+	for (uint32_t i = rgn_slot_hwm(env->shenv); i-- > 1;) {
+		struct rgn_shm_slot sl;
 
-		if (sl.sl_state == RGN_SLOT_FREE)
+		if (env->slots[i].sl_state == RGN_SLOT_FREE)
 			continue;
+		sl = env->slots[i];
 		rc = env->ops->destroy(env, &sl);
 		if (rc < 0 && rc != -ENOENT)
 			goto out_detach;

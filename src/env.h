@@ -44,6 +44,22 @@ struct rgn_env {
 	struct rgn_shm_slot primary_slot; /* how to reach the primary */
 };
 
+/* Loop bounds for the table and the registry, clamped so that a damaged
+ * high-water mark can never send a loop past the end. */
+static inline uint32_t rgn_slot_hwm(const struct rgn_shm_env *ev)
+{
+	uint32_t h = ev->ev_slot_hwm;
+
+	return h < RGN_MAX_REGIONS ? h : RGN_MAX_REGIONS;
+}
+
+static inline uint32_t rgn_proc_hwm(const struct rgn_shm_env *ev)
+{
+	uint32_t h = ev->ev_proc_hwm;
+
+	return h < RGN_MAX_PROCS ? h : RGN_MAX_PROCS;
+}
+
 /* Registry (registry.c).  Called with ev_mutex held. */
 int rgn_registry_add(struct rgn_env *env);
 void rgn_registry_remove(struct rgn_env *env);

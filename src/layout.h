@@ -145,19 +145,25 @@ struct rgn_shm_env {
 	uint64_t ev_generation;		/* bumped by each create/remove; ev_mutex */
 	uint32_t ev_max_regions;	/* slots in the table */
 	uint32_t ev_max_procs;		/* slots in the registry */
+	uint32_t ev_slot_hwm;		/* slots [0, hwm) may be in use, so
+					   loops stop there and touch no page
+					   beyond; ev_mutex */
+	uint32_t ev_proc_hwm;		/* likewise for the registry */
 	uint64_t ev_table_off;		/* offset of the region table */
 	uint64_t ev_procs_off;		/* offset of the registry */
 	uint64_t ev_next_handle;	/* handle serials; ev_mutex */
 	struct rgn_shm_mutex ev_mutex;	/* guards table, registry, counters */
 };
 
+/* The registry follows the environment header directly, so that a join,
+ * which touches both, dirties one page of the primary, not two. */
 #define RGN_ENV_OFF RGN_HDR_SIZE
-#define RGN_TABLE_OFF                                                          \
-	(RGN_ENV_OFF + ((sizeof(struct rgn_shm_env) + 63) & ~(uint64_t)63))
 #define RGN_PROCS_OFF                                                          \
-	(RGN_TABLE_OFF + RGN_MAX_REGIONS * sizeof(struct rgn_shm_slot))
-#define RGN_PRIMARY_BYTES                                                      \
+	(RGN_ENV_OFF + ((sizeof(struct rgn_shm_env) + 63) & ~(uint64_t)63))
+#define RGN_TABLE_OFF                                                          \
 	(RGN_PROCS_OFF + RGN_MAX_PROCS * sizeof(struct rgn_shm_proc))
+#define RGN_PRIMARY_BYTES                                                      \
+	(RGN_TABLE_OFF + RGN_MAX_REGIONS * sizeof(struct rgn_shm_slot))
 
 /*
  * __db.001 of an environment whose regions live in System V segments

@@ -174,8 +174,9 @@ static int read_registry(struct cache *c, struct rgn_env *env,
 			 struct home_info *hi)
 {
 	const size_t hdr_len = RGN_ENV_OFF + sizeof(struct rgn_shm_env);
-	const size_t procs_len = RGN_MAX_PROCS * sizeof(struct rgn_shm_proc);
 	const struct rgn_shm_proc *procs;
+	uint32_t nprocs;
+	size_t procs_len;
 	uint8_t *buf = c->buf;
 	ssize_t n;
 	int rc = 0;
@@ -191,6 +192,10 @@ static int read_registry(struct cache *c, struct rgn_env *env,
 					    "environment than __db.001 says");
 	if (rc < 0)
 		goto out;
+	/* Only up to the high-water mark: beyond it nothing was ever
+	 * written, and reading it would populate pages of the segment. */
+	nprocs = rgn_proc_hwm((const void *)(buf + RGN_ENV_OFF));
+	procs_len = nprocs * sizeof(struct rgn_shm_proc);
 	n = env->ops->pread(env, &env->primary_slot, buf, procs_len,
 			    RGN_PROCS_OFF);
 	if (n < 0 || (size_t)n < procs_len) {
@@ -199,7 +204,7 @@ static int read_registry(struct cache *c, struct rgn_env *env,
 		goto out;
 	}
 	procs = (const void *)buf;
-	for (uint32_t i = 0; i < RGN_MAX_PROCS; i++) {
+	for (uint32_t i = 0; i < nprocs; i++) {
 		uint64_t start;
 
 		if (!procs[i].pr_pid)

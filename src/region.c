@@ -98,7 +98,7 @@ static int writable(struct rgn_env *env)
  */
 static void reclaim_dead_slots(struct rgn_env *env)
 {
-	for (uint32_t i = 1; i < RGN_MAX_REGIONS; i++) {
+	for (uint32_t i = 1; i < rgn_slot_hwm(env->shenv); i++) {
 		struct rgn_shm_slot *sl = &env->slots[i];
 
 		if (sl->sl_state != RGN_SLOT_CREATING &&
@@ -140,7 +140,7 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 	struct rgn_shm_region *rh;
 	struct rgn_map map = {0};
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint32_t id = 0;
+	uint32_t id = 0, hwm;
 	int rc;
 
 	rgn_clear_detail();
@@ -163,7 +163,8 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 	if (rc < 0)
 		return rc;
 	reclaim_dead_slots(env);
-	for (uint32_t i = 0; i < RGN_MAX_REGIONS; i++) {
+	hwm = rgn_slot_hwm(env->shenv);
+	for (uint32_t i = 0; i < hwm; i++) {
 		struct rgn_shm_slot *s = &env->slots[i];
 
 		if (s->sl_state == RGN_SLOT_FREE) {
@@ -174,6 +175,13 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 			return rgn_fail(-EEXIST, "region \"%s\" exists (id %u)",
 					name, s->sl_id);
 		}
+	}
+	if (!sl && hwm < RGN_MAX_REGIONS) {
+		/* Raise the mark before the slot is written, so a crash in
+		 * between leaves a slot the loops still see. */
+		env->shenv->ev_slot_hwm = hwm + 1;
+		sl = &env->slots[hwm];
+		id = hwm + 1;
 	}
 	if (!sl) {
 		rgn_env_unlock(env);
@@ -245,6 +253,7 @@ static int find_slot(struct rgn_env *env, const char *name, uint32_t id,
 {
 	uint8_t *snap = NULL;
 	const struct rgn_shm_slot *slots;
+	uint32_t hwm;
 	int rc, found = 0;
 
 	if (env->backing == RGN_BACKING_PRIVATE && !env->shenv)
@@ -262,13 +271,15 @@ static int find_slot(struct rgn_env *env, const char *name, uint32_t id,
 			return rc;
 		slots = (const void *)(snap + RGN_TABLE_OFF);
 	}
-	if (!name && id >= 1 && id <= RGN_MAX_REGIONS) {
+	hwm = rgn_slot_hwm(env->shenv ? env->shenv
+				      : (const void *)(snap + RGN_ENV_OFF));
+	if (!name && id >= 1 && id <= hwm) {
 		if (slots[id - 1].sl_state == RGN_SLOT_READY) {
 			*out = slots[id - 1];
 			found = 1;
 		}
 	} else if (name) {
-		for (uint32_t i = 0; i < RGN_MAX_REGIONS && !found; i++) {
+		for (uint32_t i = 0; i < hwm && !found; i++) {
 			if (slots[i].sl_state == RGN_SLOT_READY &&
 			    strcmp(slots[i].sl_name, name) == 0) {
 				*out = slots[i];
@@ -385,7 +396,7 @@ int rgn_region_remove(rgn_env *env, const char *name)
 	rc = rgn_env_lock(env);
 	if (rc < 0)
 		return rc;
-	for (uint32_t i = 1; i < RGN_MAX_REGIONS; i++) {
+	for (uint32_t i = 1; i < rgn_slot_hwm(env->shenv); i++) {
 		if (env->slots[i].sl_state == RGN_SLOT_READY &&
 		    strcmp(env->slots[i].sl_name, name) == 0) {
 			sl = &env->slots[i];

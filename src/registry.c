@@ -41,12 +41,16 @@ int rgn_registry_add(struct rgn_env *env)
 {
 	uint32_t live, stale;
 
-	rgn_registry_scan(env, env->procs, RGN_MAX_PROCS, 1, &live, &stale);
+	uint32_t hwm = rgn_proc_hwm(env->shenv);
+
+	rgn_registry_scan(env, env->procs, hwm, 1, &live, &stale);
 	for (uint32_t i = 0; i < RGN_MAX_PROCS; i++) {
 		struct rgn_shm_proc *p = &env->procs[i];
 
 		if (p->pr_pid)
 			continue;
+		if (i >= hwm)
+			env->shenv->ev_proc_hwm = i + 1;
 		env->handle_serial = ++env->shenv->ev_next_handle;
 		p->pr_start = rgn_self_start();
 		p->pr_attach_time = time(NULL);
