@@ -24,12 +24,11 @@ void rgn_region_file(uint32_t id, char *buf, size_t len)
 	snprintf(buf, len, RGN_FILE_FMT, id);
 }
 
-/* Open a region file of the home, refusing anything but a regular file. */
-static int open_region_file(struct rgn_env *env, const char *name, int flags,
-			    struct stat *st)
+int rgn_open_in_home(struct rgn_env *env, const char *name, int flags,
+		     mode_t mode, struct stat *st)
 {
 	int fd = openat(env->dirfd, name,
-			flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+			flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
 
 	if (fd < 0) {
 		if (errno == ELOOP)
@@ -43,6 +42,12 @@ static int open_region_file(struct rgn_env *env, const char *name, int flags,
 				env->home, name);
 	}
 	return fd;
+}
+
+static int open_region_file(struct rgn_env *env, const char *name, int flags,
+			    struct stat *st)
+{
+	return rgn_open_in_home(env, name, flags, 0, st);
 }
 
 static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,

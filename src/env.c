@@ -128,31 +128,17 @@ static int open_lockfile(struct rgn_env *env, int create)
 		struct stat st, path_st;
 		int fd, made = 0, rc;
 
-		fd = openat(env->dirfd, RGN_LOCK_FILE,
-			    O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-		if (fd < 0 && errno == ENOENT && create) {
-			fd = openat(env->dirfd, RGN_LOCK_FILE,
-				    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-					    O_CLOEXEC,
-				    env->mode);
+		fd = rgn_open_in_home(env, RGN_LOCK_FILE, O_RDWR, 0, &st);
+		if (fd == -ENOENT && create) {
+			fd = rgn_open_in_home(env, RGN_LOCK_FILE,
+					      O_RDWR | O_CREAT | O_EXCL,
+					      env->mode, &st);
 			made = fd >= 0;
-			if (fd < 0 && errno == EEXIST)
+			if (fd == -EEXIST)
 				continue;
 		}
-		if (fd < 0) {
-			if (errno == ENOENT)
-				return -ENOENT;
-			if (errno == ELOOP)
-				return rgn_fail(-ELOOP, "%s/%s is a symbolic link",
-						env->home, RGN_LOCK_FILE);
-			return rgn_fail(-errno, "open %s/%s", env->home,
-					RGN_LOCK_FILE);
-		}
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
-			return rgn_fail(-EINVAL, "%s/%s is not a regular file",
-					env->home, RGN_LOCK_FILE);
-		}
+		if (fd < 0)
+			return fd;
 		if (made)
 			fchmod(fd, env->mode);
 		rc = ofd_lock(fd, F_WRLCK, RGN_LOCK_SETUP, 1);
@@ -248,23 +234,13 @@ static int probe_primary(struct rgn_env *env, int map)
 	ssize_t n;
 	int fd, rc = 0;
 
-	fd = openat(env->dirfd, RGN_PRIMARY_FILE,
-		    (map ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC |
-			    O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return -ENOENT;
-		if (errno == ELOOP)
-			return rgn_fail(-ELOOP, "%s/%s is a symbolic link",
-					env->home, RGN_PRIMARY_FILE);
-		return rgn_fail(-errno, "open %s/%s", env->home,
-				RGN_PRIMARY_FILE);
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rc = rgn_fail(RGN_EBADMAGIC, "%s/%s is not a regular file",
-			      env->home, RGN_PRIMARY_FILE);
-		goto out;
-	}
+	fd = rgn_open_in_home(env, RGN_PRIMARY_FILE, map ? O_RDWR : O_RDONLY,
+			      0, &st);
+	if (fd == -EINVAL) /* a directory, fifo or device: not ours */
+		return rgn_fail(RGN_EBADMAGIC, "%s/%s is not a regular file",
+				env->home, RGN_PRIMARY_FILE);
+	if (fd < 0)
+		return fd;
 	if (map && (uint64_t)st.st_size >= RGN_PRIMARY_BYTES) {
 		/* Only a files-mode primary is this large; its size was
 		 * checked, so touching the header cannot fault. */

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include "backing.h"
 #include "layout.h"
@@ -76,6 +77,15 @@ void rgn_env_unlock(struct rgn_env *env);
 void rgn_init_region_hdr(struct rgn_env *env, struct rgn_shm_region *rh,
 			 uint32_t id, enum rgn_region_type type, uint64_t size,
 			 const char *name, int32_t key);
+
+/*
+ * Open NAME in the home without following a symlink, and only if it is a
+ * regular file (*ST gets its stat).  Returns the descriptor, or -ELOOP for
+ * a symlink, -EINVAL for anything not a regular file, -errno, each with a
+ * detail naming the path.
+ */
+int rgn_open_in_home(struct rgn_env *env, const char *name, int flags,
+		     mode_t mode, struct stat *st);
 
 /* Region file name of an id. */
 void rgn_region_file(uint32_t id, char *buf, size_t len);
