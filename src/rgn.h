@@ -264,6 +264,11 @@ struct rgn_env_stat {
 
 /* One consistent snapshot of ENV.  Free it with rgn_stat_free(). */
 RGN_API int rgn_stat_env(rgn_env *env, struct rgn_env_stat **stp);
+/* The same snapshot with only region ID in st->regions (nregions 1): one
+ * region's figures without reading every other region.  -ENOENT if there
+ * is no region ID. */
+RGN_API int rgn_stat_region(rgn_env *env, uint32_t id,
+			    struct rgn_env_stat **stp);
 RGN_API void rgn_stat_free(struct rgn_env_stat *st);
 
 /* Read LEN bytes at OFF of region ID into BUF without mapping it; returns

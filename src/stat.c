@@ -85,7 +85,9 @@ static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 	free(rh);
 }
 
-int rgn_stat_env(rgn_env *env, struct rgn_env_stat **stp)
+/* The snapshot behind rgn_stat_env (ONLY == 0: every region) and
+ * rgn_stat_region (only region ONLY, -ENOENT if it is not there). */
+static int snapshot(rgn_env *env, uint32_t only, struct rgn_env_stat **stp)
 {
 	struct rgn_env_stat *st;
 	const struct rgn_shm_region *rh;
@@ -154,7 +156,13 @@ int rgn_stat_env(rgn_env *env, struct rgn_env_stat **stp)
 
 	n = 0;
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev); i++)
-		n += slots[i].sl_state == RGN_SLOT_READY;
+		n += slots[i].sl_state == RGN_SLOT_READY &&
+		     (!only || i + 1 == only);
+	if (only && !n) {
+		free(snap);
+		rgn_stat_free(st);
+		return rgn_fail(-ENOENT, "no region %u in %s", only, env->home);
+	}
 	st->regions = calloc(n + 1, sizeof(*st->regions));
 	if (!st->procs || !st->regions) {
 		free(snap);
@@ -162,13 +170,29 @@ int rgn_stat_env(rgn_env *env, struct rgn_env_stat **stp)
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev); i++) {
-		if (slots[i].sl_state != RGN_SLOT_READY || st->nregions == n)
+		if (slots[i].sl_state != RGN_SLOT_READY || st->nregions == n ||
+		    (only && i + 1 != only))
 			continue;
 		fill_region(env, &slots[i], ev, &st->regions[st->nregions++]);
 	}
 	free(snap);
 	*stp = st;
 	return 0;
+}
+
+int rgn_stat_env(rgn_env *env, struct rgn_env_stat **stp)
+{
+	return snapshot(env, 0, stp);
+}
+
+int rgn_stat_region(rgn_env *env, uint32_t id, struct rgn_env_stat **stp)
+{
+	if (id == 0) {
+		if (stp)
+			*stp = NULL;
+		return rgn_fail(-ENOENT, "no region 0");
+	}
+	return snapshot(env, id, stp);
 }
 
 void rgn_stat_free(struct rgn_env_stat *st)
