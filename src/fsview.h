@@ -1,0 +1,133 @@
+/*
+ * fsview.h - what the regionfs mount needs from an inspecting handle beyond
+ * the public API: a light snapshot of the region table, a cheap generation
+ * probe, and region readers that keep a file descriptor (or a segment's
+ * identity) for the life of one open file.
+ *
+ * Why not rgn_stat_env: a full snapshot reads every region's header and
+ * walks its allocator; `ls -l` of 1000 regions needs only names, sizes,
+ * modes and times, which the primary's table holds.  Why not
+ * rgn_region_pread: it looks the slot up in a fresh copy of the primary
+ * and opens the region's storage on every call, 256 times for one 256 MiB
+ * read, and its copy into a buffer rules out splicing file pages.
+ *
+ * Library code (it reaches env.h internals) that never prints; calls return
+ * 0 or a negative code (-errno or RGN_E*) with a detail for rgn_errdetail().
+ * Nothing here maps a region file: readers use pread, segments are attached
+ * read-only only for the duration of one copy, so an observer never takes
+ * SIGBUS and never shows up as an attached process for longer than a read.
+ */
+#ifndef RGN_FSVIEW_H
+#define RGN_FSVIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rgn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One region as the mount shows it. */
+struct rgn_fsview_region {
+	uint32_t id;			/* region id, 1 = primary */
+	uint32_t type;			/* enum rgn_region_type */
+	uint32_t flags;			/* RGN_RF_* */
+	int32_t shmid;			/* segment id, -1 for a file */
+	int32_t key;			/* segment key, 0 if none/IPC_PRIVATE */
+	uint32_t uid;			/* owner of the file or segment */
+	uint32_t gid;			/* (the environment's when unknown) */
+	uint32_t pad0;			/* zero */
+	uint64_t size;			/* bytes */
+	int64_t ctime;			/* creation, seconds since the epoch */
+	int64_t mtime;			/* last change */
+	char name[RGN_NAME_MAX + 1];	/* region name */
+};
+
+/* The region table of an environment, without any region's header. */
+struct rgn_fsview {
+	uint64_t generation;		/* ev_generation at the snapshot */
+	enum rgn_backing backing;	/* private: seen from outside */
+	uint32_t mode;			/* the environment's file mode */
+	int32_t private_owner;		/* private backing: the owner pid */
+	uint32_t uid;			/* owner of __db.001 (of the home */
+	uint32_t gid;			/*   directory for a private one) */
+	uint32_t pad0;			/* zero */
+	int64_t ctime;			/* environment creation */
+	int64_t mtime;			/* last region create or remove */
+	size_t nregions;		/* entries in regions */
+	struct rgn_fsview_region regions[]; /* ascending id */
+};
+
+/*
+ * Snapshot ENV's region table (ready regions only) with each region's
+ * owner.  A private environment seen from outside yields backing private,
+ * its owner pid and no regions.  Free with rgn_fsview_free().
+ * Errors: those of reading the primary (-ENOENT when __db.001 is gone,
+ * RGN_ECORRUPT when the home now holds another environment), -ENOMEM.
+ */
+int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp);
+void rgn_fsview_free(struct rgn_fsview *v);
+
+/* The region of V with id ID, or NULL (binary search). */
+const struct rgn_fsview_region *rgn_fsview_find(const struct rgn_fsview *v,
+						uint32_t id);
+
+/*
+ * Read only the environment header to learn its generation (bumped by every
+ * region create and remove), so an unchanged table need not be copied.
+ * 0 for a private environment seen from outside.  Errors as for
+ * rgn_fsview_snapshot.
+ */
+int rgn_fsview_generation(rgn_env *env, uint64_t *gen);
+
+/*
+ * A region opened for reading.  Files: FD is the region file, opened
+ * O_NOFOLLOW through the home's directory descriptor and checked to hold
+ * this region's header.  Segments: the id and the creation time seen at
+ * open, re-checked before every attach so a recycled id is never read.
+ */
+struct rgn_fsview_reader {
+	uint32_t id;			/* region id */
+	uint32_t pad0;			/* zero */
+	uint64_t size;			/* region bytes: reads stop here */
+	int fd;				/* files: the region file, else -1 */
+	int32_t shmid;			/* segments: the id, else -1 */
+	int32_t key;			/* segments: the key (0 = private) */
+	int32_t pad1;			/* zero */
+	int64_t seg_ctime;		/* segments: shm_ctime at open */
+};
+
+/*
+ * Open region ID of ENV for reading.  Errors: -ENOENT (no such region, or
+ * its file or segment is gone), RGN_EPRIVATE, RGN_EBADMAGIC/RGN_ECORRUPT
+ * (the file or segment is not this region's), -EACCES, -EIO (truncated
+ * below its header).
+ */
+int rgn_fsview_reader_open(rgn_env *env, uint32_t id,
+			   struct rgn_fsview_reader *r);
+void rgn_fsview_reader_close(struct rgn_fsview_reader *r);
+
+/*
+ * Segments only: re-check that R's segment is still the one opened, and
+ * attach it read-only; *BASE gets the address and *SEGSZ its size.  The
+ * caller copies what it needs and detaches with shmdt() at once.
+ * Errors: -ENOENT (removed, or the id now names another segment), -EACCES.
+ */
+int rgn_fsview_segment_attach(const struct rgn_fsview_reader *r,
+			      const void **base, uint64_t *segsz);
+
+/*
+ * Files only: how many of LEN bytes at OFF the file can still supply
+ * (it may have been truncated under us): LEN, less, or 0.  A negative code
+ * if fstat fails.
+ */
+ssize_t rgn_fsview_file_avail(const struct rgn_fsview_reader *r, size_t len,
+			      uint64_t off);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RGN_FSVIEW_H */
