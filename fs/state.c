@@ -1,0 +1,505 @@
+/*
+ * state.c - the daemon's view of its environment and of the IPC namespace,
+ * cached briefly.
+ *
+ * Two kinds of question reach the daemon.  Attributes (lookup, getattr,
+ * readdir) come by the thousand for one `ls -l`, and may be up to a second
+ * old, so they are answered from a snapshot of the region table that is
+ * reused for RFS_CACHE_NS and, past that, re-taken only if the
+ * environment's generation moved (one small read of its header).
+ * Contents (stat, metrics, ...) are rendered from a full snapshot taken
+ * at open, never from a cache.
+ *
+ * Snapshots are refcounted and immutable once published, so a request
+ * keeps using the one it took while another thread publishes a newer one.
+ * fs->lock guards only pointer swaps; the I/O of a refresh runs under
+ * view_refresh (or scan_lock), so cached answers never wait on a disk.
+ *
+ * The environment handle itself is replaced when a refresh fails and a
+ * fresh open succeeds: the home may have been removed and created again,
+ * and an inspecting handle holds the old directory.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include "regionfs.h"
+
+int64_t rfs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void ref(unsigned *refs)
+{
+	__atomic_add_fetch(refs, 1, __ATOMIC_RELAXED);
+}
+
+/* 1 when the last reference went. */
+static int unref(unsigned *refs)
+{
+	return __atomic_sub_fetch(refs, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+/* ---- the environment handle --------------------------------------------- */
+
+static struct rfs_env *env_wrap(struct regionfs *fs, rgn_env *env)
+{
+	struct rfs_env *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->refs = 1;
+	e->env = env;
+	e->serial = __atomic_add_fetch(&fs->env_serial, 1, __ATOMIC_RELAXED);
+	return e;
+}
+
+struct rfs_env *rfs_env_get(struct regionfs *fs)
+{
+	struct rfs_env *e;
+
+	pthread_mutex_lock(&fs->lock);
+	e = fs->env;
+	ref(&e->refs);
+	pthread_mutex_unlock(&fs->lock);
+	return e;
+}
+
+void rfs_env_put(struct rfs_env *e)
+{
+	if (e && unref(&e->refs)) {
+		rgn_env_close(e->env);
+		free(e);
+	}
+}
+
+static int env_private(const struct rfs_env *e)
+{
+	return rgn_env_backing(e->env) == RGN_BACKING_PRIVATE;
+}
+
+/*
+ * Open the home again and, if that works, make it the current handle.
+ * OLD is the caller's reference; the result is the caller's reference to
+ * the handle to use: the new one, or OLD when the open fails.
+ */
+static struct rfs_env *env_reopen(struct regionfs *fs, struct rfs_env *old)
+{
+	struct rgn_env_config cfg;
+	struct rfs_env *e, *prev;
+	rgn_env *env;
+
+	rgn_env_config_init(&cfg);
+	cfg.flags = RGN_INSPECT;
+	if (rgn_env_open(fs->home, &cfg, &env) < 0)
+		return old;
+	e = env_wrap(fs, env);
+	if (!e) {
+		rgn_env_close(env);
+		return old;
+	}
+	ref(&e->refs); /* one for fs->env, one for the caller */
+	pthread_mutex_lock(&fs->lock);
+	prev = fs->env;
+	fs->env = e;
+	pthread_mutex_unlock(&fs->lock);
+	rfs_env_put(prev);
+	rfs_env_put(old);
+	return e;
+}
+
+/* ---- the table snapshot ------------------------------------------------- */
+
+static struct rfs_view *view_new(struct rgn_fsview *v, int err,
+				 uint64_t serial)
+{
+	struct rfs_view *view = calloc(1, sizeof(*view));
+
+	if (!view) {
+		rgn_fsview_free(v);
+		return NULL;
+	}
+	view->refs = 1;
+	view->v = v;
+	view->err = v ? 0 : (err ? err : -ENOMEM);
+	view->env_serial = serial;
+	return view;
+}
+
+void rfs_view_put(struct rfs_view *view)
+{
+	if (view && unref(&view->refs)) {
+		rgn_fsview_free(view->v);
+		free(view);
+	}
+}
+
+/* Make VIEW the cached one, stamped NOW; the caller keeps its reference. */
+static void view_publish(struct regionfs *fs, struct rfs_view *view,
+			 int64_t now)
+{
+	struct rfs_view *old;
+
+	ref(&view->refs);
+	pthread_mutex_lock(&fs->lock);
+	old = fs->view;
+	fs->view = view;
+	fs->view_ns = now;
+	pthread_mutex_unlock(&fs->lock);
+	rfs_view_put(old);
+}
+
+/* The cached view if it answers a request made at ASKED (FRESH) or now. */
+static struct rfs_view *view_cached(struct regionfs *fs, int fresh,
+				    int64_t asked)
+{
+	struct rfs_view *view = NULL;
+	int64_t now = rfs_now_ns();
+
+	pthread_mutex_lock(&fs->lock);
+	if (fs->view && (fresh ? fs->view_ns >= asked
+			       : now - fs->view_ns < RFS_CACHE_NS)) {
+		view = fs->view;
+		ref(&view->refs);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return view;
+}
+
+/* Re-take the table, or re-stamp CUR when nothing changed.  Called with
+ * view_refresh held. */
+static struct rfs_view *view_refresh(struct regionfs *fs,
+				     struct rfs_view *cur)
+{
+	struct rfs_env *e = rfs_env_get(fs);
+	struct rgn_fsview *v = NULL;
+	struct rfs_view *view;
+	uint64_t gen = 0;
+	int rc;
+
+	rc = rgn_fsview_generation(e->env, &gen);
+	/* Failing: the home may have been made anew.  Private: its owner
+	 * may have exited and a shared environment been made in its place.
+	 * Either way only a fresh open can tell. */
+	if (rc < 0 || env_private(e)) {
+		struct rfs_env *n = env_reopen(fs, e);
+
+		if (n != e)
+			rc = rgn_fsview_generation(n->env, &gen);
+		e = n;
+	}
+	if (rc == 0 && !env_private(e) && cur && cur->v &&
+	    cur->env_serial == e->serial && cur->v->generation == gen) {
+		ref(&cur->refs);
+		view = cur;
+	} else {
+		if (rc == 0)
+			rc = rgn_fsview_snapshot(e->env, &v);
+		view = view_new(v, rc, e->serial);
+	}
+	rfs_env_put(e);
+	return view;
+}
+
+struct rfs_view *rfs_view_get(struct regionfs *fs, int fresh)
+{
+	static struct rfs_view oom = {.refs = 1u << 30, .err = -ENOMEM};
+	int64_t asked = rfs_now_ns();
+	struct rfs_view *view, *cur;
+
+	view = view_cached(fs, fresh, asked);
+	if (view)
+		return view;
+	pthread_mutex_lock(&fs->view_refresh);
+	/* Somebody may have refreshed while we waited for the lock. */
+	view = view_cached(fs, fresh, asked);
+	if (!view) {
+		pthread_mutex_lock(&fs->lock);
+		cur = fs->view;
+		if (cur)
+			ref(&cur->refs);
+		pthread_mutex_unlock(&fs->lock);
+		view = view_refresh(fs, cur);
+		rfs_view_put(cur);
+		if (view)
+			view_publish(fs, view, rfs_now_ns());
+	}
+	pthread_mutex_unlock(&fs->view_refresh);
+	if (!view) {
+		/* Out of memory even for an error record. */
+		ref(&oom.refs);
+		view = &oom;
+	}
+	return view;
+}
+
+/* ---- full snapshots for rendering ---------------------------------------- */
+
+/*
+ * Run FN on the environment handle.  As in view_refresh, only a fresh open
+ * can tell a home made anew or a private owner replaced: a private handle
+ * is re-opened first, and a failing call is retried once on a re-opened
+ * handle.
+ */
+static int on_env(struct regionfs *fs, int (*fn)(rgn_env *env, void *arg),
+		  void *arg)
+{
+	struct rfs_env *e = rfs_env_get(fs);
+	int rc;
+
+	if (env_private(e))
+		e = env_reopen(fs, e);
+	rc = fn(e->env, arg);
+	if (rc < 0) {
+		struct rfs_env *n = env_reopen(fs, e);
+
+		if (n != e)
+			rc = fn(n->env, arg);
+		e = n;
+	}
+	rfs_env_put(e);
+	return rc;
+}
+
+static int stat_env_fn(rgn_env *env, void *arg)
+{
+	return rgn_stat_env(env, arg);
+}
+
+int rfs_stat_env(struct regionfs *fs, struct rgn_env_stat **stp)
+{
+	return on_env(fs, stat_env_fn, stp);
+}
+
+struct stat_region_arg {
+	uint32_t id;
+	struct rgn_env_stat **stp;
+};
+
+static int stat_region_fn(rgn_env *env, void *arg)
+{
+	struct stat_region_arg *a = arg;
+
+	return rgn_stat_region(env, a->id, a->stp);
+}
+
+int rfs_stat_region(struct regionfs *fs, uint32_t id,
+		    struct rgn_env_stat **stp)
+{
+	struct stat_region_arg a = {id, stp};
+
+	return on_env(fs, stat_region_fn, &a);
+}
+
+/* ---- the segment index --------------------------------------------------- */
+
+static struct rfs_segs *segs_from_scan(const struct rgn_leak_scan *scan,
+				       int err)
+{
+	size_t n = scan ? scan->nsegs : 0;
+	struct rfs_segs *s = calloc(1, sizeof(*s) + n * sizeof(s->seg[0]));
+
+	if (!s)
+		return NULL;
+	s->refs = 1;
+	s->err = err;
+	if (!scan)
+		return s;
+	s->time = scan->time;
+	for (size_t i = 0; i < n; i++) {
+		const struct rgn_leak *r = &scan->segs[i];
+		struct rfs_seg *g = &s->seg[s->n++];
+		int64_t t = r->ctime;
+
+		if (r->atime > t)
+			t = r->atime;
+		if (r->dtime > t)
+			t = r->dtime;
+		g->shmid = r->shmid;
+		g->key = r->key;
+		g->ctime = r->ctime;
+		g->mtime = t;
+		g->size = r->size;
+		g->uid = r->uid;
+		g->gid = r->gid;
+		g->cuid = r->cuid;
+		g->cgid = r->cgid;
+		g->mode = r->mode;
+		g->cls = (uint8_t)r->cls;
+		g->leaked = (uint8_t)rgn_leak_is_leaked(r);
+	}
+	return s;
+}
+
+void rfs_segs_put(struct rfs_segs *segs)
+{
+	if (segs && unref(&segs->refs))
+		free(segs);
+}
+
+static void segs_publish(struct regionfs *fs, struct rfs_segs *s, int64_t now)
+{
+	struct rfs_segs *old;
+
+	pthread_mutex_lock(&fs->lock);
+	old = fs->segs;
+	fs->segs = s;
+	fs->segs_ns = now;
+	pthread_mutex_unlock(&fs->lock);
+	rfs_segs_put(old);
+}
+
+static struct rfs_segs *segs_cached(struct regionfs *fs, int fresh,
+				    int64_t asked)
+{
+	struct rfs_segs *s = NULL;
+	int64_t now = rfs_now_ns();
+
+	pthread_mutex_lock(&fs->lock);
+	if (fs->segs && (fresh ? fs->segs_ns >= asked
+			       : now - fs->segs_ns < RFS_CACHE_NS)) {
+		s = fs->segs;
+		ref(&s->refs);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return s;
+}
+
+/* Scan and publish the index; called with scan_lock held. */
+static int scan_locked(struct regionfs *fs, struct rgn_leak_scan **scanp)
+{
+	struct rgn_leak_scan *scan = NULL;
+	struct rfs_segs *s;
+	int rc;
+
+	rc = rgn_leak_scan(0, &scan);
+	s = segs_from_scan(scan, rc);
+	if (s)
+		segs_publish(fs, s, rfs_now_ns());
+	if (scanp)
+		*scanp = scan;
+	else
+		rgn_leak_free(scan);
+	return rc;
+}
+
+struct rfs_segs *rfs_segs_get(struct regionfs *fs, int fresh)
+{
+	int64_t asked = rfs_now_ns();
+	struct rfs_segs *s;
+
+	s = segs_cached(fs, fresh, asked);
+	if (s)
+		return s;
+	pthread_mutex_lock(&fs->scan_lock);
+	s = segs_cached(fs, fresh, asked);
+	if (!s) {
+		scan_locked(fs, NULL);
+		s = segs_cached(fs, 1, asked);
+	}
+	pthread_mutex_unlock(&fs->scan_lock);
+	if (!s) {
+		static struct rfs_segs oom = {.refs = 1u << 30, .err = -ENOMEM};
+
+		ref(&oom.refs);
+		s = &oom;
+	}
+	return s;
+}
+
+const struct rfs_seg *rfs_segs_find(const struct rfs_segs *segs, int32_t shmid)
+{
+	size_t lo = 0, hi = segs ? segs->n : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (segs->seg[mid].shmid == shmid)
+			return &segs->seg[mid];
+		if (segs->seg[mid].shmid < shmid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void rfs_segs_invalidate(struct regionfs *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->segs_ns = INT64_MIN / 2;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+int rfs_scan(struct regionfs *fs, struct rgn_leak_scan **scanp)
+{
+	int rc;
+
+	pthread_mutex_lock(&fs->scan_lock);
+	rc = scan_locked(fs, scanp);
+	if (rc < 0)
+		pthread_mutex_unlock(&fs->scan_lock);
+	return rc;
+}
+
+void rfs_scan_release(struct regionfs *fs, struct rgn_leak_scan *scan)
+{
+	rgn_leak_free(scan);
+	/* The scan's records came from mmap (see rfs_init): freeing them
+	 * returned the memory, so the next scan starts from zero again. */
+	pthread_mutex_unlock(&fs->scan_lock);
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+int rfs_init(struct regionfs *fs, rgn_env *env)
+{
+	memset(fs, 0, sizeof(*fs));
+	/* Resolved once: a home removed and made again at the same path is
+	 * found again, whatever the daemon's working directory. */
+	fs->home = strdup(rgn_env_home(env));
+	fs->uid = geteuid();
+	fs->gid = getegid();
+	fs->start = time(NULL);
+	fs->env = env_wrap(fs, env);
+	if (!fs->home || !fs->env) {
+		free(fs->home);
+		free(fs->env);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->view_refresh, NULL);
+	pthread_mutex_init(&fs->scan_lock, NULL);
+	/*
+	 * Large, short-lived buffers (a leak scan, a snapshot of the
+	 * primary, a rendering of 1000 regions) must go back to the kernel
+	 * when freed.  glibc raises its mmap threshold after the first such
+	 * free and would then keep them on the heap; a fixed threshold
+	 * stops that, and two arenas are plenty for a handful of threads.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 2);
+	return 0;
+}
+
+void rfs_fini(struct regionfs *fs)
+{
+	rfs_view_put(fs->view);
+	rfs_segs_put(fs->segs);
+	rfs_env_put(fs->env);
+	fs->view = NULL;
+	fs->segs = NULL;
+	fs->env = NULL;
+	pthread_mutex_destroy(&fs->scan_lock);
+	pthread_mutex_destroy(&fs->view_refresh);
+	pthread_mutex_destroy(&fs->lock);
+	free(fs->home);
+	fs->home = NULL;
+}
