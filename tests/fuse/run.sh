@@ -1,0 +1,560 @@
+#!/bin/bash
+# tests/fuse/run.sh - the fuse suite: mount environments for real with
+# regionfs and check what ordinary tools see against what libregion wrote.
+#
+#   run.sh REGIONFS FSHELPER [REGIONCTL]
+#
+# Exit status: 0 all passed, 1 some failed, 77 skipped (no FUSE here, or no
+# way to get a private IPC namespace).  Everything runs inside one private
+# IPC namespace (unshare --ipc), the daemons included, so no System V
+# segment of the machine is ever seen or touched.  The EXIT trap unmounts
+# every mount, kills every process and removes every home and segment, also
+# when a test fails half-way.
+set -u
+
+abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+REGIONFS=$(abspath "${1:?usage: run.sh REGIONFS FSHELPER [REGIONCTL]}")
+HELPER=$(abspath "${2:?usage: run.sh REGIONFS FSHELPER [REGIONCTL]}")
+REGIONCTL=${3:-}
+[ -n "$REGIONCTL" ] && REGIONCTL=$(abspath "$REGIONCTL")
+[ -n "$REGIONCTL" ] && [ ! -x "$REGIONCTL" ] && REGIONCTL=
+
+if [ -z "${RFS_IN_IPC_NS:-}" ]; then
+	if [ ! -c /dev/fuse ] || [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; then
+		echo "SKIP: /dev/fuse is missing or not accessible"; exit 77
+	fi
+	command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
+	unshare --ipc true 2>/dev/null ||
+		{ echo "SKIP: cannot make a private IPC namespace"; exit 77; }
+	RFS_IN_IPC_NS=1 exec unshare --ipc -- "$BASH" "$0" "$@"
+fi
+
+T=$(mktemp -d /tmp/regionfs-fuse.XXXXXX) || exit 1
+chmod 755 "$T" # other users must reach the allow_other mount point
+MOUNTS=()
+PIDS=()
+passed=0
+failed=0
+LOG=$T/daemon.log # every daemon's stderr: sanitizer reports land here
+: >"$LOG"
+
+cleanup() {
+	local m p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for m in "${MOUNTS[@]}"; do
+		grep -qs " $m fuse" /proc/mounts || continue
+		fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null ||
+			fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	ipcrm --all=shm 2>/dev/null # this namespace's only
+	[ -n "${RFS_KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- harness ----------------------------------------------------------------
+
+# need 'SHELL CONDITION' [what]: report and fail the test when false.
+need() {
+	if ! eval "$1"; then
+		echo "    failed: $1${2:+  ($2)}" >&2
+		return 1
+	fi
+}
+
+run() {
+	local name=$1
+	if "t_$name"; then
+		passed=$((passed + 1)); echo "ok - $name"
+	else
+		failed=$((failed + 1)); echo "not ok - $name"
+	fi
+}
+
+is_mounted() { grep -qs " $1 fuse" /proc/mounts; }
+
+wait_mounted() {
+	for _ in $(seq 200); do is_mounted "$1" && return 0; sleep 0.025; done
+	echo "    $1 never got mounted" >&2
+	return 1
+}
+
+wait_gone() { # PID: wait for a process that is not our child
+	for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.025; done
+	return 1
+}
+
+# mount_fs HOME MNT [regionfs options]: a foreground daemon in the
+# background; DAEMON_PID is its pid.
+mount_fs() {
+	local home=$1 mnt=$2
+	shift 2
+	mkdir -p "$mnt"
+	MOUNTS+=("$mnt")
+	"$REGIONFS" "$home" "$mnt" -f "$@" 2>>"$LOG" &
+	DAEMON_PID=$!
+	PIDS+=("$DAEMON_PID")
+	wait_mounted "$mnt"
+}
+
+# unmount_fs MNT PID: unmount and check that the daemon exits with 0.
+unmount_fs() {
+	local rc
+	fusermount3 -u "$1" || return 1
+	wait "$2"
+	rc=$?
+	need '[ $rc -eq 0 ]' "daemon exit status $rc" && need '! is_mounted "$1"'
+}
+
+# wait_ready FILE: a helper printed "ready" (it is attached, or holds).
+wait_ready() {
+	for _ in $(seq 400); do grep -qs '^ready$' "$1" && return 0; sleep 0.025; done
+	echo "    helper never got ready" >&2
+	return 1
+}
+
+nattch_of() { awk -v id="$1" '$2 == id { print $7 }' /proc/sysvipc/shm; }
+segment_exists() { awk -v id="$1" '$2 == id { f = 1 } END { exit !f }' /proc/sysvipc/shm; }
+nolocal() { grep -v $'\tLocal time$'; }
+
+# ---- the environments under test ------------------------------------------------
+
+HF=$T/files		# files backing, mode 0640
+HS=$T/sysv		# system memory backing, mode 0600
+MF=$T/mf		# HF, read-only
+MS=$T/ms		# HS, read-only
+MSW=$T/msw		# HS, rw
+mkdir -p "$HF" "$HS"
+"$HELPER" create "$HF" files 0 640 4 $((256 * 1024)) &&
+	"$HELPER" add "$HF" small $((64 * 1024)) &&
+	"$HELPER" add "$HF" large $((8 * 1024 * 1024)) &&
+	"$HELPER" create "$HS" sysv 0x5eed0100 600 3 $((512 * 1024)) ||
+	{ echo "Bail out! cannot create the test environments"; exit 1; }
+mount_fs "$HF" "$MF" || { echo "Bail out! cannot mount"; exit 1; }
+MF_PID=$DAEMON_PID
+mount_fs "$HS" "$MS" || { echo "Bail out! cannot mount"; exit 1; }
+MS_PID=$DAEMON_PID
+MSW_PID=
+
+# ---- tests -------------------------------------------------------------------------
+
+t_bad_home_missing() {
+	local out rc
+	mkdir -p "$T/m-bad"
+	out=$("$REGIONFS" "$T/no-such-home" "$T/m-bad" 2>&1)
+	rc=$?
+	need '[ $rc -ne 0 ]' &&
+		need 'grep -q "^regionfs: cannot open environment \"$T/no-such-home\": " <<<"$out"' "$out" &&
+		need '! is_mounted "$T/m-bad"'
+}
+
+t_bad_home_not_an_environment() {
+	local out rc
+	mkdir -p "$T/not-env" "$T/m-bad"
+	out=$("$REGIONFS" "$T/not-env" "$T/m-bad" 2>&1)
+	rc=$?
+	need '[ $rc -ne 0 ]' &&
+		need 'grep -q "^regionfs: cannot open environment \"$T/not-env\": home holds no environment" <<<"$out"' "$out" &&
+		need '! is_mounted "$T/m-bad"'
+}
+
+t_dead_mountpoint_explained() {
+	local m=$T/m-dead out rc
+	mount_fs "$HF" "$m" || return 1
+	kill -KILL "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null
+	need '! stat "$m" >/dev/null 2>&1' "the mount should be dead" || return 1
+	out=$("$REGIONFS" "$HF" "$m" 2>&1)
+	rc=$?
+	fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m"
+	need '[ $rc -ne 0 ]' &&
+		need 'grep -q "dead FUSE mount" <<<"$out"' "$out" &&
+		need 'grep -qF "fusermount3 -u $m" <<<"$out"' "$out"
+}
+
+t_ls_matches_regions() {
+	local want got
+	want=$("$HELPER" list "$HF" | awk '{ print $1, $2, $3 }')
+	got=$(cd "$MF" && stat -c '%n %s %a' __db.*)
+	need '[ "$want" = "$got" ]' "$(diff <(echo "$want") <(echo "$got"))" || return 1
+	want=$("$HELPER" list "$HS" | awk '{ print $1, $2, $3 }')
+	got=$(cd "$MS" && stat -c '%n %s %a' __db.*)
+	need '[ "$want" = "$got" ]' "$(diff <(echo "$want") <(echo "$got"))" || return 1
+	want=$( { "$HELPER" list "$HF" | awk '{ print $1 }'; printf '%s\n' metrics processes regions stat stat.json sysv; } | LC_ALL=C sort)
+	got=$(LC_ALL=C ls "$MF")
+	need '[ "$want" = "$got" ]' "$(diff <(echo "$want") <(echo "$got"))" &&
+		need '[ "$(ls "$MF/regions" | wc -l)" = "$("$HELPER" list "$HF" | wc -l)" ]'
+}
+
+# Region bytes through the mount are the bytes libregion reads itself.
+cmp_regions() { # HOME MNT
+	local home=$1 mnt=$2 file size mode name type shmid key id
+	while read -r file size mode name type shmid key; do
+		id=$((10#${file#__db.}))
+		"$HELPER" dump "$home" "$id" "$T/dump" || return 1
+		need 'cmp -s "$T/dump" "$mnt/$file"' "$file differs" || return 1
+		need '[ "$(stat -c %s "$T/dump")" = "$size" ]' || return 1
+	done < <("$HELPER" list "$home")
+}
+
+t_region_bytes_files() {
+	cmp_regions "$HF" "$MF" &&
+		need 'cmp -s "$HF/__db.006" "$MF/__db.006"' &&
+		need 'dd if="$MF/__db.007" bs=1M status=none | cmp -s - "$HF/__db.007"' &&
+		need 'dd if="$MF/__db.007" bs=4097 skip=3 status=none | cmp -s - <(dd if="$HF/__db.007" bs=4097 skip=3 status=none)' &&
+		need 'cp "$MF/__db.007" "$T/copy" && cmp -s "$T/copy" "$HF/__db.007"' cp &&
+		need 'python3 -c "import sys; sys.exit(open(sys.argv[1], \"rb\").read() != open(sys.argv[2], \"rb\").read())" "$MF/__db.007" "$HF/__db.007"' python3
+}
+
+t_region_bytes_sysv_detached_after() {
+	local shmid
+	cmp_regions "$HS" "$MS" || return 1
+	# The mount attaches only while it reads: nobody stays attached.
+	for shmid in $("$HELPER" list "$HS" | awk '{ print $6 }'); do
+		need '[ "$(nattch_of "$shmid")" = 0 ]' "shmid $shmid" || return 1
+	done
+	need 'grep -q "^0	Live attached processes$" "$MS/stat"'
+}
+
+t_stat_equals_regionctl() {
+	local ref
+	if [ -n "$REGIONCTL" ]; then
+		ref=$("$REGIONCTL" stat -e -h "$HF" | nolocal)
+	else
+		echo "    (regionctl not built: comparing with rgn_render_env_text)" >&2
+		ref=$("$HELPER" stat "$HF" | nolocal)
+	fi
+	need '[ "$ref" = "$(nolocal <"$MF/stat")" ]' "$(diff <(echo "$ref") <(nolocal <"$MF/stat"))" || return 1
+	[ -n "$REGIONCTL" ] || return 0
+	need 'python3 - "$MF/stat.json" <("$REGIONCTL" stat -e --json -h "$HF") <<"EOF"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for d in (a, b):
+    d.pop("local_time", None)
+sys.exit(a != b)
+EOF' "stat.json differs from regionctl --json" &&
+		need '[ "$("$REGIONCTL" stat -e -h "$HF" --region 2)" = "$(cat "$MF/regions/__db.002/stat")" ]' &&
+		need '[ "$("$REGIONCTL" stat -e -h "$HF" --region 1)" = "$(cat "$MF/regions/__db.001/stat")" ]' &&
+		need '[ "$("$REGIONCTL" stat -e -h "$HS" --region 3)" = "$(cat "$MS/regions/__db.003/stat")" ]' &&
+		need '[ "$("$REGIONCTL" stat -e -h "$HF" --json --region 2)" = "$(cat "$MF/regions/__db.002/stat.json")" ]' &&
+		need '[ "$("$REGIONCTL" stat -e -h "$HF" --processes)" = "$(cat "$MF/processes")" ]'
+}
+
+t_tools_see_full_stat() {
+	local ref n
+	ref=$(nolocal <"$MF/stat")
+	n=$(wc -l <<<"$ref")
+	need '[ "$n" -gt 20 ]' "stat has only $n lines" &&
+		need '[ "$(cat "$MF/stat" | nolocal)" = "$ref" ]' cat &&
+		need '[ "$(less -F "$MF/stat" </dev/null | nolocal)" = "$ref" ]' less &&
+		need 'cp "$MF/stat" "$T/stat.copy" && [ "$(nolocal <"$T/stat.copy")" = "$ref" ]' cp &&
+		need '[ "$(grep -c "" "$MF/stat")" = $((n + 1)) ]' grep &&
+		need '[ "$(tail -n 7 "$MF/stat")" = "$(tail -n 7 <<<"$ref")" ]' tail &&
+		need '[ "$(tail -c 300 "$MF/stat")" = "$(tail -c 300 <<<"$ref")" ]' "tail -c" &&
+		need '[ "$(python3 -c "import sys; sys.stdout.write(open(sys.argv[1]).read())" "$MF/stat" | nolocal)" = "$ref" ]' python3 &&
+		need '[ "$(dd if="$MF/stat" bs=7 status=none | nolocal)" = "$ref" ]' "dd bs=7" &&
+		need '[ "$(head -c 20 "$MF/stat" | wc -c)" = 20 ]' head &&
+		need '[ "$(wc -c <"$MF/stat")" -eq $(( $(wc -c <<<"$ref") + $(head -1 "$MF/stat" | wc -c) )) ]' "wc -c" &&
+		need 'TERM=xterm LINES=200 COLUMNS=200 script -qefc "timeout 1.5 watch -t -n 0.5 cat $MF/stat" /dev/null </dev/null 2>/dev/null | tr -d "\033" | grep -q "Registered processes"' watch
+}
+
+t_region_appears_and_vanishes() {
+	local file
+	"$HELPER" add "$HF" late $((128 * 1024)) || return 1
+	file=$("$HELPER" list "$HF" | awk '$4 == "late" { print $1 }')
+	need '[ -n "$file" ]' &&
+		need 'ls "$MF" | grep -qx "$file"' "new region not listed" &&
+		need '[ "$(wc -c <"$MF/$file")" = 131072 ]' &&
+		need '[ -r "$MF/regions/$file/stat" ]' &&
+		need 'grep -q "late	Region name" "$MF/regions/$file/stat"' || return 1
+	"$HELPER" remove "$HF" late || return 1
+	need '! ls "$MF" | grep -qx "$file"' "removed region still listed" &&
+		need '! ls "$MF/regions" | grep -qx "$file"' || return 1
+	sleep 1.1 # the kernel may trust a name it was given for a second
+	need '[ ! -e "$MF/$file" ]' && need '[ ! -e "$MF/regions/$file" ]'
+}
+
+t_xattrs() {
+	need 'python3 - "$MF" "$MS" <("$HELPER" list "$HF") <("$HELPER" list "$HS") <<"EOF"
+import os, sys
+ok = True
+for mnt, listing, backing in ((sys.argv[1], sys.argv[3], "files"), (sys.argv[2], sys.argv[4], "sysv")):
+    for line in open(listing):
+        f, size, mode, name, typ, shmid, key = line.split()
+        p = os.path.join(mnt, f)
+        want = {"user.region.name": name, "user.region.type": typ,
+                "user.region.backing": backing, "user.region.id": str(int(f[5:]))}
+        if backing == "sysv":
+            want["user.region.key"] = key
+            want["user.region.shmid"] = shmid
+        got = {n: os.getxattr(p, n).decode() for n in os.listxattr(p)}
+        if got != want:
+            print("   ", p, got, "!=", want, file=sys.stderr)
+            ok = False
+try:
+    os.getxattr(os.path.join(sys.argv[1], "stat"), "user.region.name")
+    ok = False
+except OSError:
+    pass
+sys.exit(not ok)
+EOF' || return 1
+	if command -v getfattr >/dev/null; then
+		need 'getfattr -n user.region.type --only-values "$MF/__db.002" | grep -qx user'
+	fi
+}
+
+t_private_environment() {
+	local hp=$T/private m=$T/mp pid out
+	mkdir -p "$hp"
+	"$HELPER" private "$hp" >"$T/private.out" &
+	pid=$!
+	PIDS+=("$pid")
+	wait_ready "$T/private.out" && mount_fs "$hp" "$m" || return 1
+	out=$(ls "$m")
+	need '! grep -q "^__db" <<<"$out"' "region files shown: $out" &&
+		need 'grep -qx stat <<<"$out"' &&
+		need 'grep -qx private <<<"$(cut -f1 "$m/stat")"' &&
+		need 'grep -q "$pid" "$m/stat"' "owner pid $pid not named" &&
+		need '[ ! -e "$m/regions" ]' || return 1
+	kill -TERM "$pid"
+	wait "$pid"
+	unmount_fs "$m" "$DAEMON_PID"
+}
+
+t_leaked_after_kill9() {
+	local hp ids id
+	"$HELPER" hold "$HS" >"$T/hold.out" &
+	hp=$!
+	PIDS+=("$hp")
+	wait_ready "$T/hold.out" || return 1
+	ids=$("$HELPER" list "$HS" | awk '{ print $6 }')
+	for id in $ids; do
+		need 'grep -q "class live" "$MS/sysv/$id/stat"' "shmid $id" &&
+			need '[ ! -e "$MS/sysv/leaked/$id" ]' || return 1
+	done
+	kill -KILL "$hp"
+	wait "$hp" 2>/dev/null
+	for id in $ids; do
+		need 'grep -q "class orphaned" "$MS/sysv/$id/stat"' "shmid $id" &&
+			need 'ls "$MS/sysv/leaked" | grep -qx "$id"' &&
+			need '[ "$(readlink "$MS/sysv/leaked/$id")" = "../$id" ]' &&
+			need '[ -d "$MS/sysv/leaked/$id/" ]' &&
+			need 'python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d[\"class\"] != \"orphaned\")" "$MS/sysv/$id/stat.json"' || return 1
+	done
+	need 'grep -q "orphaned" "$MS/sysv/stat"'
+}
+
+t_segment_data() {
+	local id
+	id=$("$HELPER" list "$HS" | awk 'NR == 2 { print $6 }')
+	"$HELPER" dump "$HS" 2 "$T/dump" || return 1
+	need 'cmp -s "$T/dump" <(head -c "$(stat -c %s "$T/dump")" "$MS/sysv/$id/data")' &&
+		need '[ "$(nattch_of "$id")" = 0 ]'
+}
+
+t_rm_leaked_refused_read_only() {
+	local id out
+	id=$("$HELPER" list "$HS" | awk 'NR == 3 { print $6 }')
+	need '[ -L "$MS/sysv/leaked/$id" ]' || return 1
+	out=$(rm "$MS/sysv/leaked/$id" 2>&1)
+	need '[ $? -ne 0 ]' && need 'grep -q "Read-only file system" <<<"$out"' "$out" &&
+		need 'segment_exists "$id"'
+}
+
+t_writes_refused() {
+	need '! touch "$MF/new" 2>/dev/null' && need '! sh -c "echo x >\"$MF/__db.002\"" 2>/dev/null' &&
+		need '[ "$(LC_ALL=C touch "$MF/new" 2>&1 | grep -c "Read-only file system")" = 1 ]' &&
+		need '! mkdir "$MF/d" 2>/dev/null' && need '! rm -f "$MF/stat" 2>/dev/null' &&
+		need '[ -e "$MF/stat" ]' || return 1
+	mount_fs "$HS" "$MSW" -o rw || return 1
+	MSW_PID=$DAEMON_PID
+	need '[ "$(LC_ALL=C touch "$MSW/new" 2>&1 | grep -c "Permission denied")" = 1 ]' &&
+		need '! sh -c "echo x >\"$MSW/__db.002\"" 2>/dev/null' &&
+		need '! mkdir "$MSW/d" 2>/dev/null' && need '! rm -f "$MSW/stat" 2>/dev/null' &&
+		need '! rm -f "$MSW/__db.002" 2>/dev/null' && need '[ -e "$MSW/__db.002" ]'
+}
+
+t_rm_leaked_rw_removes() {
+	local id
+	id=$("$HELPER" list "$HS" | awk 'NR == 3 { print $6 }')
+	need 'is_mounted "$MSW"' && need '[ -L "$MSW/sysv/leaked/$id" ]' || return 1
+	need 'rm "$MSW/sysv/leaked/$id"' && need '! segment_exists "$id"' "shmid $id still in /proc/sysvipc/shm" &&
+		need '! ls "$MSW/sysv/leaked" | grep -qx "$id"' && need '[ ! -e "$MSW/sysv/$id" ]'
+}
+
+t_foreign_segments_not_removable() {
+	local fp fid did out
+	"$HELPER" shmget 65536 600 "$T/fpat" hold >"$T/foreign.out" &
+	fp=$!
+	PIDS+=("$fp")
+	wait_ready "$T/foreign.out" || return 1
+	fid=$(head -1 "$T/foreign.out")
+	# Idle, creator alive: foreign-idle, not leaked, and not removable.
+	need 'grep -q "class foreign-idle" "$MSW/sysv/$fid/stat"' &&
+		need '! ls "$MSW/sysv/leaked" | grep -qx "$fid"' &&
+		need '! rm "$MSW/sysv/leaked/$fid" 2>/dev/null' &&
+		need '! rm -f "$MSW/sysv/$fid/stat" 2>/dev/null' &&
+		need 'cmp -s "$T/fpat" "$MSW/sysv/$fid/data"' &&
+		need 'segment_exists "$fid"' || return 1
+	# Creator dead: leaked (nobody will free it), yet rm refuses: only
+	# `regionctl leaks --remove --force-foreign SHMID` may remove it.
+	did=$("$HELPER" shmget 65536 600 "$T/dpat") || return 1
+	need '[ -L "$MSW/sysv/leaked/$did" ]' || return 1
+	out=$(rm "$MSW/sysv/leaked/$did" 2>&1)
+	need '[ $? -ne 0 ]' && need 'grep -q "Operation not permitted" <<<"$out"' "$out" &&
+		need 'segment_exists "$did"'
+}
+
+t_permissions_allow_other() {
+	local m=$T/mao fid as_nobody
+	fid=$(head -1 "$T/foreign.out")
+	as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	# Without allow_other nobody else gets in at all.
+	need '! $as_nobody ls "$MS" >/dev/null 2>&1' || return 1
+	mount_fs "$HS" "$m" -o allow_other || return 1
+	need '$as_nobody ls "$m" >/dev/null' &&
+		need '$as_nobody cat "$m/sysv/$fid/stat" >/dev/null' "segment stat is for all" &&
+		need '! $as_nobody cat "$m/sysv/$fid/data" >/dev/null 2>&1' "0600 segment data" &&
+		need 'cat "$m/sysv/$fid/data" >/dev/null' "root reads it" &&
+		need '! $as_nobody cat "$m/__db.002" >/dev/null 2>&1' "0600 region" &&
+		need '! $as_nobody cat "$m/stat" >/dev/null 2>&1' "0600 environment" &&
+		unmount_fs "$m" "$DAEMON_PID"
+}
+
+t_survives_truncate_and_remove() {
+	local h=$T/trunc m=$T/mt
+	mkdir -p "$h"
+	"$HELPER" create "$h" files 0 640 3 $((1024 * 1024)) && mount_fs "$h" "$m" || return 1
+	# Truncated under an open reader, and before an open; removed.
+	need 'python3 - "$m/__db.002" "$h/__db.002" <<"EOF"
+import os, sys
+f = open(sys.argv[1], "rb", buffering=0)
+assert len(f.read(65536)) == 65536
+os.truncate(sys.argv[2], 4096)
+try:
+    rest = f.read()
+    sys.exit(len(rest) >= 1024 * 1024 - 65536)
+except OSError as e:
+    import errno
+    sys.exit(e.errno not in (errno.EIO, errno.ENOENT))
+EOF' "reader of a truncated region" || return 1
+	truncate -s 4096 "$h/__db.003"
+	rm "$h/__db.004"
+	need '! cat "$m/__db.003" >/dev/null 2>&1' && need '! cat "$m/__db.004" >/dev/null 2>&1' &&
+		need 'kill -0 "$DAEMON_PID"' && need 'grep -q "Home" "$m/stat"' || return 1
+	# The whole home goes.
+	rm -rf "$h"
+	need '! cat "$m/stat" >/dev/null 2>&1' && need 'ls "$m" >/dev/null' &&
+		need 'kill -0 "$DAEMON_PID"' && unmount_fs "$m" "$DAEMON_PID"
+}
+
+# A daemon (it chdirs to /) given a relative HOME follows the home when it
+# is removed and an environment made anew at the same path.
+t_home_made_anew() {
+	local h=$T/anew m=$T/manew pid
+	mkdir -p "$h" "$m"
+	"$HELPER" create "$h" files 0 640 1 65536 || return 1
+	(cd "$T" && "$REGIONFS" anew manew 2>>"$LOG") || return 1
+	MOUNTS+=("$m")
+	need 'is_mounted "$m"' && need '[ "$(ls "$m" | grep -c "^__db")" = 2 ]' || return 1
+	rm -rf "$h"
+	need '! cat "$m/stat" >/dev/null 2>&1' || return 1
+	mkdir -p "$h"
+	"$HELPER" create "$h" files 0 640 3 65536 || return 1
+	need '[ "$(ls "$m" | grep -c "^__db")" = 4 ]' "$(ls "$m")" &&
+		need '[ "$("$HELPER" stat "$h" | nolocal)" = "$(nolocal <"$m/stat")" ]' &&
+		need 'cmp -s "$h/__db.004" "$m/__db.004"' || return 1
+	pid=$(pgrep -f -- "regionfs anew manew\$")
+	need '[ -n "$pid" ]' && kill -TERM $pid && need 'wait_gone $pid' && need '! is_mounted "$m"'
+}
+
+t_metrics_and_sysv_summary() {
+	local nseg
+	nseg=$(($(wc -l </proc/sysvipc/shm) - 1))
+	need 'grep -q "^regionfs_env_info{" "$MF/metrics"' &&
+		need 'grep -q "^regionfs_region_size_bytes{" "$MF/metrics"' &&
+		need 'grep -q "^regionfs_shm_segments{" "$MF/metrics"' &&
+		need '[ "$(head -1 "$MF/sysv/stat" | cut -f1)" = "$nseg" ]' "sysv/stat counts $(head -1 "$MF/sysv/stat")"
+}
+
+t_sigterm_and_sigint_unmount() {
+	local m=$T/msig pid rc
+	for sig in TERM INT; do
+		mount_fs "$HF" "$m" || return 1
+		kill -"$sig" "$DAEMON_PID"
+		wait "$DAEMON_PID"
+		rc=$?
+		need '[ $rc -eq 0 ]' "SIG$sig: exit status $rc" && need '! is_mounted "$m"' || return 1
+	done
+	# As a daemon (no -f): it detaches once mounted.
+	"$REGIONFS" "$HF" "$m" 2>>"$LOG" || return 1
+	MOUNTS+=("$m")
+	need 'is_mounted "$m"' || return 1
+	pid=$(pgrep -f -- "regionfs $HF $m\$")
+	need '[ -n "$pid" ]' && kill -TERM $pid && need 'wait_gone $pid' && need '! is_mounted "$m"'
+}
+
+# mount(8) hands helpers no PATH, so mount.fuse3's `sh -c "regionfs HOME
+# MNT -o ..."` finds regionfs only in sh's default PATH (/usr/local/sbin
+# first): an installed regionfs.  Installed here by bind-mounting a
+# directory over /usr/local/sbin inside a private mount namespace, which
+# also takes the mount away if anything below fails.
+mount_helper_check() { # run inside: unshare --mount
+	local m=$T/mmount rc
+	mount --bind "$T/bin" /usr/local/sbin || return 1
+	mount -t fuse.regionfs "$HF" "$m" -o ro,nofail 2>>"$LOG"
+	rc=$?
+	need '[ $rc -eq 0 ]' "mount -t fuse.regionfs: $rc" && need 'wait_mounted "$m"' &&
+		need 'grep -q "^$HF $m fuse.regionfs ro," /proc/mounts' "$(grep " $m " /proc/mounts)" &&
+		need 'grep -q "Home" "$m/stat"' && need 'umount "$m"' && need '! is_mounted "$m"' || return 1
+	printf '%s %s fuse.regionfs ro,nofail,noauto,_netdev,x-systemd.automount 0 0\n' "$HF" "$m" >"$T/fstab"
+	mount -T "$T/fstab" "$m" 2>>"$LOG"
+	rc=$?
+	need '[ $rc -eq 0 ]' "mount -T fstab: $rc" && need 'wait_mounted "$m"' &&
+		need 'grep -q "^$HF $m fuse.regionfs ro," /proc/mounts' &&
+		need 'grep -q "Home" "$m/stat"' && need 'umount "$m"'
+}
+
+t_mount_fuse_type_and_fstab() {
+	if [ "$(id -u)" != 0 ] || ! unshare --mount true 2>/dev/null; then
+		echo "    (needs root and mount namespaces: skipped)" >&2
+		return 0
+	fi
+	mkdir -p "$T/bin" "$T/mmount"
+	ln -sf "$REGIONFS" "$T/bin/regionfs"
+	export -f mount_helper_check need wait_mounted is_mounted
+	T=$T HF=$HF LOG=$LOG unshare --mount --propagation private -- "$BASH" -c mount_helper_check
+}
+
+t_fstab_words_ignored() {
+	local m=$T/mopts
+	mount_fs "$HF" "$m" -o ro,nofail,noauto,_netdev,user,users,defaults,x-systemd.automount,fsname=myhome,subtype=regionfs || return 1
+	need 'grep -q "^myhome $m fuse.regionfs ro," /proc/mounts' "$(grep " $m " /proc/mounts)" &&
+		unmount_fs "$m" "$DAEMON_PID"
+}
+
+t_no_mount_left() {
+	if is_mounted "$MSW"; then unmount_fs "$MSW" "$MSW_PID" || return 1; fi
+	unmount_fs "$MF" "$MF_PID" && unmount_fs "$MS" "$MS_PID" || return 1
+	need '! grep -q "$T" /proc/mounts' "$(grep "$T" /proc/mounts)"
+}
+
+t_daemon_logs_clean() {
+	need '! grep -E "AddressSanitizer|LeakSanitizer|runtime error|SIGBUS" "$LOG"' "$(head -40 "$LOG")"
+}
+
+for t in bad_home_missing bad_home_not_an_environment dead_mountpoint_explained \
+	ls_matches_regions region_bytes_files region_bytes_sysv_detached_after \
+	stat_equals_regionctl tools_see_full_stat region_appears_and_vanishes \
+	xattrs private_environment leaked_after_kill9 segment_data \
+	rm_leaked_refused_read_only writes_refused rm_leaked_rw_removes \
+	foreign_segments_not_removable permissions_allow_other \
+	survives_truncate_and_remove home_made_anew metrics_and_sysv_summary \
+	sigterm_and_sigint_unmount mount_fuse_type_and_fstab \
+	fstab_words_ignored no_mount_left daemon_logs_clean; do
+	run "$t"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
