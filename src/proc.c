@@ -40,7 +40,11 @@ int rgn_proc_start(pid_t pid, uint64_t *start)
 	/* comm (field 2) may hold spaces and parentheses: skip to the last
 	 * ')' and count fields from there; starttime is field 22. */
 	char *p = strrchr(buf, ')');
-	if (!p)
+	if (!p || !p[1] || !p[2])
+		return -ESRCH;
+	/* A zombie has exited: it holds no mapping, lock or attachment any
+	 * more, whatever its parent's reaping delay. */
+	if (p[2] == 'Z' || p[2] == 'X' || p[2] == 'x')
 		return -ESRCH;
 	p++;
 	for (int field = 3; field < 22; field++) {

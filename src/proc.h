@@ -9,7 +9,8 @@
 #include <sys/types.h>
 
 /* Start time of PID in clock ticks since boot (/proc/PID/stat field 22).
- * -ESRCH if there is no such process. */
+ * -ESRCH if there is no such process, or it has exited and is a zombie
+ * waiting to be reaped. */
 int rgn_proc_start(pid_t pid, uint64_t *start);
 
 /* 1 if (pid, start) is still running, 0 if it exited or the pid was reused. */

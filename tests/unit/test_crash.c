@@ -310,6 +310,58 @@ static void killed_holders_are_stale_and_do_not_block_remove(void **state)
 	close(fds[1]);
 }
 
+/* The state letter of PID from /proc, or 0 if it is gone. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	n = tu_read_file(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] && p[2] ? p[2] : 0;
+}
+
+static void killed_holder_not_yet_reaped_is_already_stale(void **state)
+{
+	const char *home = tu_mkhome();
+	struct rgn_env_stat *st;
+	rgn_env *env;
+	int fds[2];
+	pid_t child;
+	char c;
+
+	(void)state;
+	tu_ok(open_env(home, RGN_BACKING_FILES, RGN_CREATE, &env));
+	assert_int_equal(pipe(fds), 0);
+	child = tu_fork();
+	if (child == 0) {
+		rgn_env *e;
+
+		if (open_env(home, 0, 0, &e) || write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	kill(child, SIGKILL);
+	/* wait for the zombie, but do not reap it */
+	while (proc_state(child) != 'Z')
+		usleep(1000);
+	tu_ok(rgn_stat_env(env, &st));
+	assert_int_equal(st->live, 1);
+	assert_int_equal(st->stale, 1);
+	rgn_stat_free(st);
+	assert_int_equal(tu_wait(child), 128 + SIGKILL);
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +373,7 @@ int main(void)
 		cmocka_unit_test(
 			holder_of_region_mutex_killed_does_not_wedge_others),
 		cmocka_unit_test(killed_holders_are_stale_and_do_not_block_remove),
+		cmocka_unit_test(killed_holder_not_yet_reaped_is_already_stale),
 	};
 
 	tu_private_ipc();
