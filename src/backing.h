@@ -41,6 +41,7 @@ struct rgn_map {
 	int32_t shmid;		/* segment id, -1 for files and heap */
 	int32_t key;		/* segment key, 0 for none/IPC_PRIVATE */
 	int rdonly;		/* mapped without write access */
+	int64_t seg_ctime;	/* segments: shm_ctime when created */
 };
 
 /* An observer's open view of one region's storage (see read_open). */

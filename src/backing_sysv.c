@@ -118,6 +118,7 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		       struct rgn_map *map)
 {
 	int32_t key = key_of(env, id);
+	struct shmid_ds ds;
 	int shmid = -1, rc;
 	void *base;
 
@@ -137,8 +138,10 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 				(unsigned)key, (unsigned long long)size);
 	}
 	base = shmat(shmid, NULL, 0);
-	if (base == (void *)-1) {
+	if (base == (void *)-1 || shmctl(shmid, IPC_STAT, &ds) < 0) {
 		rc = rgn_fail(-errno, "shmat shmid %d", shmid);
+		if (base != (void *)-1)
+			shmdt(base);
 		shmctl(shmid, IPC_RMID, NULL);
 		return rc;
 	}
@@ -147,6 +150,7 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 	map->shmid = shmid;
 	map->key = key;
 	map->rdonly = 0;
+	map->seg_ctime = ds.shm_ctime;
 	return 0;
 }
 
@@ -249,6 +253,12 @@ static int sysv_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 				"0x%08x; left untouched",
 				slot->sl_shmid, (unsigned)ds.shm_perm.__key,
 				slot->sl_id, (unsigned)slot->sl_key);
+	/* The identity recorded at creation (shmid, key, creator pid and
+	 * creation time) proves the segment is the one made here without
+	 * attaching it; otherwise its header must say so. */
+	if (slot->sl_seg_ctime && ds.shm_ctime == slot->sl_seg_ctime &&
+	    ds.shm_cpid == slot->sl_creator_pid)
+		goto ours;
 	memset(&rh, 0, sizeof(rh));
 	rc = peek(slot->sl_shmid, &rh, sizeof(rh), 0, &got);
 	if (rc < 0)
@@ -267,6 +277,7 @@ static int sysv_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 	    again.shm_perm.__key != ds.shm_perm.__key)
 		return rgn_fail(-EAGAIN, "shmid %d changed while removing",
 				slot->sl_shmid);
+ours:
 	if (shmctl(slot->sl_shmid, IPC_RMID, NULL) < 0)
 		return rgn_fail(-errno, "remove shmid %d", slot->sl_shmid);
 	return 0;

@@ -652,6 +652,7 @@ static int create_primary(struct rgn_env *env)
 	sl->sl_size = sl->sl_max = size;
 	sl->sl_shmid = env->primary.shmid;
 	sl->sl_key = env->primary.key;
+	sl->sl_seg_ctime = env->primary.seg_ctime;
 	sl->sl_creator_pid = rgn_self_pid();
 	sl->sl_ctime = sl->sl_mtime = rh->rh_ctime;
 	snprintf(sl->sl_name, sizeof(sl->sl_name), "env");

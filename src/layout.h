@@ -118,6 +118,9 @@ struct rgn_shm_slot {
 	int64_t sl_ctime;		/* creation, seconds since the epoch */
 	int64_t sl_mtime;		/* last state change */
 	char sl_name[RGN_NAME_MAX + 1];	/* unique in the environment */
+	int64_t sl_seg_ctime;		/* segments: shm_ctime at creation; with
+					   shmid, key and creator pid it proves
+					   a segment is the one made here */
 } __attribute__((aligned(64)));
 
 /* One registry entry per attached handle; guarded by ev_mutex. */

@@ -225,6 +225,7 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 	sl->sl_state = RGN_SLOT_READY;
 	sl->sl_shmid = map.shmid;
 	sl->sl_key = map.key;
+	sl->sl_seg_ctime = map.seg_ctime;
 	sl->sl_flags = (env->ops == &rgn_backing_sysv ? RGN_RF_SYSV : 0) |
 		       env->env_flags;
 	sl->sl_actor_pid = 0;
