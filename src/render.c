@@ -794,11 +794,13 @@ static const char *user_name(struct names *c, uint32_t uid)
 }
 
 enum { COL_SHMID, COL_KEY, COL_OWNER, COL_PERMS, COL_SIZE, COL_NATTCH,
-       COL_CPID, COL_LPID, COL_IDLE, COL_CLASS, COL_WHERE, NCOLS };
+       COL_CPID, COL_LPID, COL_ATIME, COL_DTIME, COL_IDLE, COL_CLASS,
+       COL_REGION, COL_WHERE, NCOLS };
 
 static const char *const col_head[NCOLS] = {
 	"SHMID", "KEY", "OWNER", "PERMS", "SIZE", "NATTCH",
-	"CPID", "LPID", "IDLE", "CLASS", "WHERE",
+	"CPID", "LPID", "ATTACHED", "DETACHED", "IDLE", "CLASS",
+	"REGION", "WHERE",
 };
 /* Numbers align right, words left. */
 static const int col_right[NCOLS] = {
@@ -838,8 +840,23 @@ static char *fmt_i64(char *buf, int64_t v)
 	return fmt_u64(buf, (uint64_t)v);
 }
 
+/* A last attach or detach time in ipcs's spirit but short: the time of
+ * day within a day of the scan, else the date; "-" for never. */
+static void fmt_when(int64_t t, int64_t now, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !localtime_r(&tt, &tm)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	strftime(buf, len, now - t < 86400 && t <= now ? "%H:%M:%S" : "%b%d",
+		 &tm);
+}
+
 static void fill_row(struct row *r, const struct rgn_leak *g,
-		     struct names *names)
+		     struct names *names, int64_t now)
 {
 	static const char hex[] = "0123456789abcdef";
 	char *key = r->cell[COL_KEY], *perms = r->cell[COL_PERMS];
@@ -865,8 +882,15 @@ static void fill_row(struct row *r, const struct rgn_leak *g,
 		r->cell[COL_CPID][n + 1] = '\0';
 	}
 	fmt_i64(r->cell[COL_LPID], g->lpid);
+	fmt_when(g->atime, now, r->cell[COL_ATIME], 40);
+	fmt_when(g->dtime, now, r->cell[COL_DTIME], 40);
 	fmt_age(g->idle, r->cell[COL_IDLE], 40);
 	snprintf(r->cell[COL_CLASS], 40, "%s", rgn_leak_class_name(g->cls));
+	if (g->ours == RGN_LEAK_YES)
+		snprintf(r->cell[COL_REGION], 40, "%u:%.30s", g->region_id,
+			 g->region_name);
+	else
+		snprintf(r->cell[COL_REGION], 40, "-");
 	r->where = g->ours == RGN_LEAK_YES ? g->home : "-";
 }
 
@@ -917,7 +941,7 @@ int rgn_render_leaks_table(const struct rgn_leak_scan *scan, char **out,
 	for (int c = 0; c < NCOLS; c++)
 		width[c] = (int)strlen(col_head[c]);
 	for (size_t i = 0; i < scan->nsegs; i++) {
-		fill_row(&rows[i], &scan->segs[i], &names);
+		fill_row(&rows[i], &scan->segs[i], &names, scan->time);
 		for (int c = 0; c < NCOLS - 1; c++) {
 			int w = (int)strlen(rows[i].cell[c]);
 

@@ -10,7 +10,7 @@
 #   removing        another program's segment marked IPC_RMID while attached
 . "$(dirname "$0")/lib.sh" "$@"
 
-class_of() { leak_col "$1" 10; }
+class_of() { leak_col "$1" 12; }
 
 # ---- make one of each --------------------------------------------------------
 HL=$(mkhome)
@@ -46,7 +46,7 @@ done
 # ---- the scan ---------------------------------------------------------------------
 expect_status 0 "leaks" "$RC" leaks
 T=$OUT
-check "table header like ipcs" contains "$T" '^SHMID +KEY +OWNER +PERMS +SIZE +NATTCH +CPID +LPID +IDLE +CLASS +WHERE$'
+check "table header like ipcs" contains "$T" '^SHMID +KEY +OWNER +PERMS +SIZE +NATTCH +CPID +LPID +ATTACHED +DETACHED +IDLE +CLASS +REGION +WHERE$'
 check "live holder's primary is live" [ "$(class_of "$LIVE1")" = live ]
 check "live holder's idle region is live" [ "$(class_of "$LIVE3")" = live ]
 check "killed holder's segments are orphaned" \
@@ -59,9 +59,9 @@ check "its dead creator is starred" \
 check "attached foreign segment is foreign-in-use" [ "$(class_of "$FUSE")" = foreign-in-use ]
 check "IPC_RMID'd attached segment is removing" [ "$(class_of "$FRM")" = removing ]
 check "ours show their home" \
-	[ "$(awk -v id="$KILLED1" '$1 == id { print $11 }' <<<"$T")" = "$HK" ]
+	[ "$(awk -v id="$KILLED1" '$1 == id { print $14 }' <<<"$T")" = "$HK" ]
 check "columns are aligned" \
-	bash -c '[ "$(sed "/^=-=/,\$d" <<<"$1" | awk "{ print index(\$0, \$10) }" | sort -u | wc -l)" -eq 1 ]' _ "$T"
+	bash -c '[ "$(sed "/^=-=/,\$d" <<<"$1" | awk "{ print index(\$0, \$12) }" | sort -u | wc -l)" -eq 1 ]' _ "$T"
 check "summary: 8 orphaned (6 of the killed holder, 2 of the deleted home)" \
 	contains "$T" $'^8\torphaned segments \\('
 check "summary: kernel limits" contains "$T" $'^[0-9]+\tshmmni: most segments$'
@@ -134,7 +134,7 @@ if setpriv --reuid=65534 --regid=65534 --clear-groups "$RC" --version >/dev/null
 	expect_status 0 "non-root can still scan" setpriv --reuid=65534 \
 		--regid=65534 --clear-groups "$RC" leaks
 	check "  ... and sees root's 0660 segments as unknown" \
-		bash -c '[ "$(awk -v id="$1" "\$1 == id { print \$10 }" <<<"$2")" = unknown ]' _ "$KILLED2" "$OUT"
+		bash -c '[ "$(awk -v id="$1" "\$1 == id { print \$12 }" <<<"$2")" = unknown ]' _ "$KILLED2" "$OUT"
 else
 	echo "# skip: uid 65534 cannot run $RC (build directory not reachable)"
 fi
