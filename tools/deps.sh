@@ -3,7 +3,7 @@
 # apt-get).  Otherwise say what is missing and stop.
 
 rgn_deps_pkgs="meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3
-libcmocka-dev libjson-c-dev util-linux attr python3 jq"
+libcmocka-dev libjson-c-dev util-linux mount attr python3 jq procps less"
 
 rgn_install_deps() {
 	local missing=() p
