@@ -16,24 +16,28 @@
 #include "internal.h"
 #include "proc.h"
 
-void rgn_registry_scan(struct rgn_env *env, struct rgn_shm_proc *procs,
-		       uint32_t nprocs, int reclaim, uint32_t *live,
-		       uint32_t *stale)
+void rgn_registry_scan(struct rgn_shm_proc *procs, uint32_t nprocs,
+		       int reclaim, uint32_t *nlive, uint32_t *nstale,
+		       uint8_t *live)
 {
-	(void)env;
-	*live = *stale = 0;
+	*nlive = *nstale = 0;
 	for (uint32_t i = 0; i < nprocs; i++) {
 		struct rgn_shm_proc *p = &procs[i];
+		int alive;
 
+		if (live)
+			live[i] = 0;
 		if (!p->pr_pid)
 			continue;
-		if (rgn_proc_alive(p->pr_pid, p->pr_start)) {
-			(*live)++;
-		} else if (reclaim) {
+		alive = rgn_proc_alive(p->pr_pid, p->pr_start);
+		if (live)
+			live[i] = (uint8_t)alive;
+		if (alive)
+			(*nlive)++;
+		else if (reclaim)
 			memset(p, 0, sizeof(*p));
-		} else {
-			(*stale)++;
-		}
+		else
+			(*nstale)++;
 	}
 }
 
@@ -43,7 +47,7 @@ int rgn_registry_add(struct rgn_env *env)
 
 	uint32_t hwm = rgn_proc_hwm(env->shenv);
 
-	rgn_registry_scan(env, env->procs, hwm, 1, &live, &stale);
+	rgn_registry_scan(env->procs, hwm, 1, &live, &stale, NULL);
 	for (uint32_t i = 0; i < RGN_MAX_PROCS; i++) {
 		struct rgn_shm_proc *p = &env->procs[i];
 

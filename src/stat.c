@@ -94,7 +94,7 @@ static int snapshot(rgn_env *env, uint32_t only, struct rgn_env_stat **stp)
 	const struct rgn_shm_env *ev;
 	const struct rgn_shm_slot *slots;
 	struct rgn_shm_proc *procs;
-	uint8_t *snap = NULL;
+	uint8_t *snap = NULL, *live;
 	size_t n;
 	int rc;
 
@@ -137,11 +137,13 @@ static int snapshot(rgn_env *env, uint32_t only, struct rgn_env_stat **stp)
 	if (env->backing == RGN_BACKING_PRIVATE)
 		st->private_owner = rgn_self_pid();
 	rgn_mutex_stat(&ev->ev_mutex, &st->mutex);
-	rgn_registry_scan(env, procs, rgn_proc_hwm(ev), 0, &st->live,
-			  &st->stale);
-
+	/* Each process is judged once: counts and list always agree. */
+	live = calloc(rgn_proc_hwm(ev) + 1, 1);
+	if (live)
+		rgn_registry_scan(procs, rgn_proc_hwm(ev), 0, &st->live,
+				  &st->stale, live);
 	st->procs = calloc(st->live + st->stale + 1, sizeof(*st->procs));
-	for (uint32_t i = 0; st->procs && i < rgn_proc_hwm(ev); i++) {
+	for (uint32_t i = 0; live && st->procs && i < rgn_proc_hwm(ev); i++) {
 		const struct rgn_shm_proc *p = &procs[i];
 		struct rgn_proc_stat *ps;
 
@@ -151,8 +153,14 @@ static int snapshot(rgn_env *env, uint32_t only, struct rgn_env_stat **stp)
 		ps->pid = p->pr_pid;
 		ps->start = p->pr_start;
 		ps->attach_time = p->pr_attach_time;
-		ps->live = rgn_proc_alive(p->pr_pid, p->pr_start);
+		ps->live = live[i];
 	}
+	if (!live) {
+		free(snap);
+		rgn_stat_free(st);
+		return -ENOMEM;
+	}
+	free(live);
 
 	n = 0;
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev); i++)
