@@ -87,6 +87,10 @@ extern const struct rgn_backing_ops rgn_backing_files;
 extern const struct rgn_backing_ops rgn_backing_sysv;
 extern const struct rgn_backing_ops rgn_backing_heap;
 
+/* The System V key of region ID: base key + ID - 1, or IPC_PRIVATE (0)
+ * when the environment has no base key (files without mmap). */
+int32_t rgn_sysv_key(const struct rgn_env *env, uint32_t id);
+
 /* Check a region header read from storage against what the table says.
  * Returns 0, RGN_EBADMAGIC, RGN_EVERSION or RGN_ECORRUPT with a detail. */
 int rgn_check_region_hdr(const struct rgn_shm_region *rh, uint64_t env_id,

@@ -4,8 +4,13 @@
  * No file and no segment: the memory is anonymous and private to the one
  * handle that may open a private environment (env.c enforces "one").
  * Anonymous mappings rather than malloc: they come zeroed and page-aligned
- * like the other backings, and are returned to the system on destroy.
+ * like the other backings.  Another thread of the process may be reading a
+ * region (a stat, a pread) while one removes it, so a removed region's
+ * memory is kept in a graveyard until the environment closes: a reader
+ * sees old bytes, never an unmapped page.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -22,7 +27,7 @@ static int heap_create(struct rgn_env *env, uint32_t id, uint64_t size,
 	if (base == MAP_FAILED)
 		return rgn_fail(-errno, "allocate %llu bytes for region %u",
 				(unsigned long long)size, id);
-	env->heap_mem[id - 1] = base;
+	__atomic_store_n(&env->heap_mem[id - 1], base, __ATOMIC_RELEASE);
 	map->base = base;
 	map->size = size;
 	map->shmid = -1;
@@ -46,10 +51,15 @@ static void heap_discard(struct rgn_env *env, uint32_t id, struct rgn_map *map)
 	env->heap_mem[id - 1] = NULL;
 }
 
+static uint8_t *heap_base(struct rgn_env *env, uint32_t id)
+{
+	return __atomic_load_n(&env->heap_mem[id - 1], __ATOMIC_ACQUIRE);
+}
+
 static int heap_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
 		       int rdonly, struct rgn_map *map)
 {
-	uint8_t *base = env->heap_mem[slot->sl_id - 1];
+	uint8_t *base = heap_base(env, slot->sl_id);
 
 	if (!base)
 		return rgn_fail(-ENOENT, "private region %u has no memory",
@@ -71,19 +81,32 @@ static void heap_detach(struct rgn_env *env, struct rgn_map *map)
 
 static int heap_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 {
-	uint8_t *base = env->heap_mem[slot->sl_id - 1];
+	uint8_t *base = heap_base(env, slot->sl_id);
+	struct rgn_map *grave;
+	int rc = 0;
 
 	if (!base)
 		return -ENOENT;
-	munmap(base, slot->sl_size);
-	env->heap_mem[slot->sl_id - 1] = NULL;
-	return 0;
+	pthread_mutex_lock(&env->lock);
+	grave = realloc(env->heap_graveyard,
+			(env->heap_ngrave + 1) * sizeof(*grave));
+	if (grave) {
+		env->heap_graveyard = grave;
+		grave[env->heap_ngrave++] = (struct rgn_map){
+			.base = base, .size = slot->sl_size, .shmid = -1};
+		__atomic_store_n(&env->heap_mem[slot->sl_id - 1], NULL,
+				 __ATOMIC_RELEASE);
+	} else {
+		rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&env->lock);
+	return rc;
 }
 
 static int heap_read_open(struct rgn_env *env, const struct rgn_shm_slot *slot,
 			  struct rgn_reader *rd)
 {
-	const uint8_t *base = env->heap_mem[slot->sl_id - 1];
+	const uint8_t *base = heap_base(env, slot->sl_id);
 
 	if (!base)
 		return -ENOENT;

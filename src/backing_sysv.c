@@ -23,7 +23,11 @@
 #include "env.h"
 #include "internal.h"
 
-static int32_t key_of(const struct rgn_env *env, uint32_t id)
+#ifndef SHM_STAT_ANY
+#define SHM_STAT_ANY 15 /* Linux >= 4.17; older glibc lacks the name */
+#endif
+
+int32_t rgn_sysv_key(const struct rgn_env *env, uint32_t id)
 {
 	if (env->shm_key == IPC_PRIVATE)
 		return IPC_PRIVATE;
@@ -50,33 +54,74 @@ static int peek(int shmid, void *buf, size_t len, uint64_t off, size_t *got)
 	return 0;
 }
 
+/* The segment at KEY found by kernel index, which needs no permission on
+ * it: for a key held by a segment we may not open.  Its id, or -ENOENT. */
+static int stat_by_key(int32_t key, struct shmid_ds *ds)
+{
+	struct shm_info info;
+	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info);
+
+	for (int i = 0; i <= max; i++) {
+		int id = shmctl(i, SHM_STAT_ANY, ds);
+
+		if (id >= 0 && ds->shm_perm.__key == key)
+			return id;
+	}
+	return -ENOENT;
+}
+
 /*
- * KEY is taken.  Reclaim the segment if it is a leftover of this home that
- * nobody has attached; otherwise say exactly whose it is and leave it.
+ * Made by the creator recorded in ENV->crashed, which died under the setup
+ * lock right after writing its intent: same key, created by that pid
+ * within a minute of the intent.  Its header may never have been written.
+ */
+static int left_by_crashed_creator(const struct rgn_env *env, int32_t key,
+				   const struct shmid_ds *ds)
+{
+	const struct rgn_intent *c = &env->crashed;
+
+	return c->pid > 0 && c->key == key && ds->shm_cpid == c->pid &&
+	       (int64_t)ds->shm_ctime >= c->time &&
+	       (int64_t)ds->shm_ctime <= c->time + 60;
+}
+
+/*
+ * KEY is taken.  Reclaim the segment if it is provably a leftover of this
+ * home that nobody has attached: its header names this home, or the dead
+ * creator whose intent __db.lck kept made it.  Otherwise say exactly whose
+ * it is and leave it untouched.
  */
 static int judge_taken_key(struct rgn_env *env, int32_t key)
 {
 	struct rgn_shm_region rh;
 	struct shmid_ds ds, again;
 	size_t got = 0;
-	int shmid, rc, alive;
+	int shmid, rc, alive, ours;
 
 	shmid = shmget(key, 0, 0);
+	if (shmid < 0 && errno == ENOENT)
+		return 0; /* gone meanwhile: just try again */
 	if (shmid < 0) {
-		if (errno == ENOENT)
-			return 0; /* gone meanwhile: just try again */
+		shmid = stat_by_key(key, &ds);
+		if (shmid < 0)
+			return 0;
 		return rgn_fail(RGN_EFOREIGN,
-				"key 0x%08x is held by a segment we may not "
-				"inspect (%s)",
-				(unsigned)key, strerror(errno));
+				"key 0x%08x: shmid %d, owner uid %u, creator "
+				"pid %d, %lu attached, which we may not read; "
+				"left untouched",
+				(unsigned)key, shmid, (unsigned)ds.shm_perm.uid,
+				(int)ds.shm_cpid,
+				(unsigned long)ds.shm_nattch);
 	}
 	if (shmctl(shmid, IPC_STAT, &ds) < 0)
 		return errno == EINVAL || errno == EIDRM ? 0 : -errno;
-	alive = kill(ds.shm_cpid, 0) == 0 || errno == EPERM;
+	alive = ds.shm_cpid > 0 &&
+		(kill(ds.shm_cpid, 0) == 0 || errno == EPERM);
 	memset(&rh, 0, sizeof(rh));
 	rc = peek(shmid, &rh, sizeof(rh), 0, &got);
-	if (rc < 0 || got < sizeof(rh) || rh.rh_magic != RGN_REGION_MAGIC ||
-	    strncmp(rh.rh_home, env->home, sizeof(rh.rh_home)) != 0) {
+	ours = rc == 0 && got >= sizeof(rh) && rh.rh_magic == RGN_REGION_MAGIC &&
+	       strncmp(rh.rh_home, env->home, sizeof(rh.rh_home)) == 0;
+	if (!ours && !left_by_crashed_creator(env, key, &ds)) {
 		const char *whose = "another program";
 		char other[RGN_HOME_MAX + 64];
 
@@ -117,7 +162,7 @@ static int judge_taken_key(struct rgn_env *env, int32_t key)
 static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		       struct rgn_map *map)
 {
-	int32_t key = key_of(env, id);
+	int32_t key = rgn_sysv_key(env, id);
 	struct shmid_ds ds;
 	int shmid = -1, rc;
 	void *base;
@@ -137,6 +182,7 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		return rgn_fail(-errno, "shmget key 0x%08x, %llu bytes",
 				(unsigned)key, (unsigned long long)size);
 	}
+	rgn_test_point("sysv-create:segment");
 	base = shmat(shmid, NULL, 0);
 	if (base == (void *)-1 || shmctl(shmid, IPC_STAT, &ds) < 0) {
 		rc = rgn_fail(-errno, "shmat shmid %d", shmid);
@@ -239,20 +285,32 @@ static void sysv_detach(struct rgn_env *env, struct rgn_map *map)
 
 static int sysv_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 {
+	int creating = slot->sl_state == RGN_SLOT_CREATING;
+	int shmid = slot->sl_shmid;
 	struct rgn_shm_region rh;
 	struct shmid_ds ds, again;
 	size_t got = 0;
 	int rc;
 
-	if (shmctl(slot->sl_shmid, IPC_STAT, &ds) < 0)
+	if (shmid < 0) {
+		/* Its creator died between shmget and recording the id: the
+		 * slot knows the key it was taking, and the segment must
+		 * have been made by that very process. */
+		if (!creating || slot->sl_key == IPC_PRIVATE)
+			return -ENOENT;
+		shmid = shmget(slot->sl_key, 0, 0);
+		if (shmid < 0)
+			return -ENOENT;
+	}
+	if (shmctl(shmid, IPC_STAT, &ds) < 0)
 		return rgn_fail(-ENOENT, "segment shmid %d of region %u is gone",
-				slot->sl_shmid, slot->sl_id);
+				shmid, slot->sl_id);
 	if (slot->sl_key != IPC_PRIVATE && ds.shm_perm.__key != slot->sl_key)
 		return rgn_fail(RGN_EFOREIGN,
 				"shmid %d now has key 0x%08x, not region %u's "
 				"0x%08x; left untouched",
-				slot->sl_shmid, (unsigned)ds.shm_perm.__key,
-				slot->sl_id, (unsigned)slot->sl_key);
+				shmid, (unsigned)ds.shm_perm.__key, slot->sl_id,
+				(unsigned)slot->sl_key);
 	/* The identity recorded at creation (shmid, key, creator pid and
 	 * creation time) proves the segment is the one made here without
 	 * attaching it; otherwise its header must say so. */
@@ -260,26 +318,29 @@ static int sysv_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 	    ds.shm_cpid == slot->sl_creator_pid)
 		goto ours;
 	memset(&rh, 0, sizeof(rh));
-	rc = peek(slot->sl_shmid, &rh, sizeof(rh), 0, &got);
+	rc = peek(shmid, &rh, sizeof(rh), 0, &got);
 	if (rc < 0)
-		return rgn_fail(rc, "read shmid %d", slot->sl_shmid);
-	if (!(rh.rh_magic == 0 && slot->sl_state == RGN_SLOT_CREATING)) {
+		return rgn_fail(rc, "read shmid %d", shmid);
+	/* A creator that died before writing the header left zeros; the
+	 * segment is ours only if that creator made it. */
+	if (!(creating && rh.rh_magic == 0 &&
+	      ds.shm_cpid == slot->sl_actor_pid)) {
 		rc = rgn_check_region_hdr(&rh, env->env_id, slot->sl_id, 0);
 		if (rc < 0)
 			return rgn_fail(RGN_EFOREIGN,
 					"refusing to remove shmid %d: %s",
-					slot->sl_shmid, rgn_strerror(rc));
+					shmid, rgn_strerror(rc));
 	}
 	/* Re-check right before acting: the same segment as inspected. */
-	if (shmctl(slot->sl_shmid, IPC_STAT, &again) < 0)
+	if (shmctl(shmid, IPC_STAT, &again) < 0)
 		return -ENOENT;
 	if (again.shm_ctime != ds.shm_ctime ||
 	    again.shm_perm.__key != ds.shm_perm.__key)
 		return rgn_fail(-EAGAIN, "shmid %d changed while removing",
-				slot->sl_shmid);
+				shmid);
 ours:
-	if (shmctl(slot->sl_shmid, IPC_RMID, NULL) < 0)
-		return rgn_fail(-errno, "remove shmid %d", slot->sl_shmid);
+	if (shmctl(shmid, IPC_RMID, NULL) < 0)
+		return rgn_fail(-errno, "remove shmid %d", shmid);
 	return 0;
 }
 

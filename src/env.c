@@ -89,31 +89,59 @@ static int ofd_write_locked(int fd, off_t byte)
 	return fl.l_type == F_WRLCK;
 }
 
-/* The private owner's record: text, so `cat __db.lck` tells a person. */
-static int read_owner(int fd, pid_t *pid)
+/*
+ * Records in __db.lck, one line of text so `cat __db.lck` tells a person:
+ *   "private pid P start S"          the owner of a private environment;
+ *   "creating pid P start S key K time T"   a creator of a segment-backed
+ *                                    primary, written under the setup
+ *                                    lock right before its shmget.
+ * A shared environment at rest leaves the file empty.
+ */
+static int read_record(int fd, const char *what, struct rgn_intent *rec)
 {
-	char buf[128];
-	long long start = 0;
-	int p = 0;
+	char buf[160], word[16];
+	unsigned long long start = 0;
+	long long when = 0;
+	unsigned key = 0;
+	int pid = 0;
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 
 	if (n <= 0)
 		return -ENOENT;
 	buf[n] = '\0';
-	if (sscanf(buf, "private pid %d start %lld", &p, &start) < 1)
+	if (sscanf(buf, "%15s pid %d start %llu key %x time %lld", word, &pid,
+		   &start, &key, &when) < 3 ||
+	    strcmp(word, what) != 0 || pid <= 0)
 		return -ENOENT;
-	*pid = p;
+	rec->pid = pid;
+	rec->start = start;
+	rec->key = (int32_t)key;
+	rec->time = when;
 	return 0;
 }
 
-static int write_owner(int fd)
+static int write_record(int fd, const char *what, int32_t key)
 {
-	char buf[128];
-	int n = snprintf(buf, sizeof(buf), "private pid %d start %" PRIu64 "\n",
-			 (int)rgn_self_pid(), rgn_self_start());
+	char buf[160];
+	int n = snprintf(buf, sizeof(buf),
+			 "%s pid %d start %" PRIu64 " key %x time %lld\n", what,
+			 (int)rgn_self_pid(), rgn_self_start(), (unsigned)key,
+			 (long long)time(NULL));
 
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
 		return -errno;
+	return 0;
+}
+
+/* The private owner named in the lock file, if it is still running. */
+static int read_owner(int fd, pid_t *pid)
+{
+	struct rgn_intent rec;
+
+	if (read_record(fd, "private", &rec) < 0 ||
+	    !rgn_proc_alive(rec.pid, rec.start))
+		return -ENOENT;
+	*pid = rec.pid;
 	return 0;
 }
 
@@ -167,6 +195,14 @@ static void setup_unlock(struct rgn_env *env)
 	};
 
 	fcntl(env->lockfd, F_OFD_SETLK, &fl);
+}
+
+static int owns_private_record(struct rgn_env *env)
+{
+	struct rgn_intent rec;
+
+	return read_record(env->lockfd, "private", &rec) == 0 &&
+	       rec.pid == rgn_self_pid() && rec.start == rgn_self_start();
 }
 
 /* Unlink __db.lck, which we hold locked, if the path still names it. */
@@ -671,13 +707,50 @@ fail:
 	return rc;
 }
 
+/*
+ * Map the primary that probe_primary found (unless the probe mapped it
+ * already) and prove it is this environment's before anything in it is
+ * read or written: a record's shmid may name another program's segment
+ * after a reboot.  -ENOENT when the segment is gone or is not ours.
+ */
+static int attach_primary(struct rgn_env *env)
+{
+	const struct rgn_shm_region *rh;
+	int rc = 0;
+
+	if (!env->primary.base)
+		rc = env->ops->attach(env, &env->primary_slot, 0,
+				      &env->primary);
+	if (rc == 0) {
+		rh = (const void *)env->primary.base;
+		rc = rgn_check_primary(env->primary.base, env->primary.size);
+		if (rc == 0 && rh->rh_env_id != env->env_id)
+			rc = RGN_ECORRUPT;
+		if (rc < 0)
+			env->ops->detach(env, &env->primary);
+	}
+	if (rc < 0) {
+		memset(&env->primary, 0, sizeof(env->primary));
+		if (env->ops != &rgn_backing_sysv ||
+		    (rc != -ENOENT && rc < RGN_ELAST))
+			return rc;
+		return rgn_fail(-ENOENT,
+				"primary segment shmid %d named by %s/%s is not "
+				"this environment's any more (removed, or the "
+				"machine rebooted)",
+				env->primary_slot.sl_shmid, env->home,
+				RGN_PRIMARY_FILE);
+	}
+	point_into_primary(env);
+	return 0;
+}
+
 /* Map and check the primary that probe_primary found.  Only a caller that
  * holds the setup lock may ADOPT a primary left by another boot; others get
  * -EAGAIN. */
 static int join_primary(struct rgn_env *env, const struct rgn_env_config *cfg,
 			int adopt)
 {
-	struct rgn_shm_region *rh;
 	int rc;
 
 	if (cfg->backing && cfg->backing != env->backing)
@@ -689,24 +762,9 @@ static int join_primary(struct rgn_env *env, const struct rgn_env_config *cfg,
 				: cfg->backing == RGN_BACKING_PRIVATE
 					? "private"
 					: "files");
-	if (!env->primary.base) {
-		rc = env->ops->attach(env, &env->primary_slot, 0,
-				      &env->primary);
-		if (rc < 0)
-			return rc;
-	}
-	rh = (void *)env->primary.base;
-	rc = rgn_check_primary(env->primary.base, env->primary.size);
-	if (rc == 0 && rh->rh_env_id != env->env_id)
-		rc = rgn_fail(RGN_ECORRUPT,
-			      "primary segment shmid %d belongs to another "
-			      "environment",
-			      env->primary_slot.sl_shmid);
-	if (rc < 0) {
-		env->ops->detach(env, &env->primary);
+	rc = attach_primary(env);
+	if (rc < 0)
 		return rc;
-	}
-	point_into_primary(env);
 	if (env->shenv->ev_panic) {
 		env->ops->detach(env, &env->primary);
 		env->shenv = NULL;
@@ -814,7 +872,7 @@ static int open_private(struct rgn_env *env)
 				env->home);
 	if (rc != -ENOENT)
 		return rc;
-	rc = write_owner(env->lockfd);
+	rc = write_record(env->lockfd, "private", 0);
 	if (rc < 0)
 		return rgn_fail(rc, "write %s/%s", env->home, RGN_LOCK_FILE);
 	rc = canonical_home(env);
@@ -878,6 +936,29 @@ static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
 	return -EAGAIN;
 }
 
+/* Unlink the record file of a segment-backed environment, if ours. */
+static int unlink_record(struct rgn_env *env)
+{
+	struct rgn_file_record fr;
+	int fd = openat(env->dirfd, RGN_PRIMARY_FILE,
+			O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	ssize_t n;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = pread(fd, &fr, sizeof(fr), 0);
+	close(fd);
+	if (n != sizeof(fr) || fr.fr_magic != RGN_RECORD_MAGIC ||
+	    fr.fr_env_id != env->env_id)
+		return rgn_fail(RGN_EBADMAGIC,
+				"%s/%s changed while removing; left alone",
+				env->home, RGN_PRIMARY_FILE);
+	if (unlinkat(env->dirfd, RGN_PRIMARY_FILE, 0) < 0)
+		return rgn_fail(-errno, "unlink %s/%s", env->home,
+				RGN_PRIMARY_FILE);
+	return 0;
+}
+
 static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
 {
 	int rc = probe_primary(env, 0);
@@ -887,10 +968,21 @@ static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
 			return rgn_fail(-EEXIST, "%s already holds an "
 						 "environment",
 					env->home);
-		return join_primary(env, cfg, 1);
-	}
-	if (rc != -ENOENT)
+		rc = join_primary(env, cfg, 1);
+		if (rc != -ENOENT || !(cfg->flags & RGN_CREATE) ||
+		    env->ops != &rgn_backing_sysv)
+			return rc;
+		/* The record names a primary segment that is gone: nothing
+		 * is left to join (and with the setup lock held nobody is
+		 * using it).  A creator starts afresh. */
+		rc = unlink_record(env);
+		if (rc < 0)
+			return rc;
+		env->env_flags = 0;
+		env->shm_key = 0;
+	} else if (rc != -ENOENT) {
 		return rc;
+	}
 	if (!(cfg->flags & RGN_CREATE))
 		return has_debris(env)
 			       ? rgn_fail(RGN_EINCOMPLETE,
@@ -918,7 +1010,19 @@ static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
 	} else {
 		env->ops = &rgn_backing_files;
 	}
-	return create_primary(env);
+	/* A dead creator's intent lets the sysv backing reclaim what it left
+	 * at the base key; then ours replaces it until we are published. */
+	if (read_record(env->lockfd, "creating", &env->crashed) < 0 ||
+	    rgn_proc_alive(env->crashed.pid, env->crashed.start))
+		memset(&env->crashed, 0, sizeof(env->crashed));
+	rc = write_record(env->lockfd, "creating", env->shm_key);
+	if (rc < 0)
+		return rgn_fail(rc, "write %s/%s", env->home, RGN_LOCK_FILE);
+	rc = create_primary(env);
+	if (rc == 0 && ftruncate(env->lockfd, 0) < 0)
+		rc = rgn_fail(-errno, "truncate %s/%s", env->home,
+			      RGN_LOCK_FILE);
+	return rc;
 }
 
 /* Take the attach lock, or say who holds the home. */
@@ -938,6 +1042,65 @@ static int take_attach_lock(struct rgn_env *env, int exclusive)
 				"%s is open as a private environment by pid %d",
 				env->home, (int)owner);
 	return rgn_fail(-EBUSY, "%s has attached processes", env->home);
+}
+
+/*
+ * A fork()ed child shares its parent's open file descriptions, and OFD
+ * locks belong to those: a child holding __db.lck open would keep the
+ * parent's locks alive after the parent exits, and its close would release
+ * or unlink what belongs to the parent.  So every open handle is listed,
+ * and in the child its lock file descriptor is closed at once and the
+ * handle marked: closing it there only unmaps.
+ */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rgn_env *open_envs;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&open_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void fork_child(void)
+{
+	for (struct rgn_env *e = open_envs; e; e = e->next_open) {
+		if (e->lockfd >= 0)
+			close(e->lockfd);
+		e->lockfd = -1;
+		e->forked = 1;
+	}
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void fork_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void list_open(struct rgn_env *env)
+{
+	pthread_once(&fork_once, fork_init);
+	pthread_mutex_lock(&open_lock);
+	env->next_open = open_envs;
+	open_envs = env;
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void unlist_open(struct rgn_env *env)
+{
+	pthread_mutex_lock(&open_lock);
+	for (struct rgn_env **pp = &open_envs; *pp; pp = &(*pp)->next_open) {
+		if (*pp == env) {
+			*pp = env->next_open;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_lock);
 }
 
 static struct rgn_env *env_alloc(void)
@@ -960,6 +1123,7 @@ static void env_free(struct rgn_env *env)
 	if (env->dirfd >= 0)
 		close(env->dirfd);
 	free(env->heap_mem);
+	free(env->heap_graveyard);
 	pthread_mutex_destroy(&env->lock);
 	free(env);
 }
@@ -1022,17 +1186,14 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 		rc = open_inspect(env);
 		if (rc < 0)
 			goto fail;
-		*envp = env;
-		return 0;
+		goto done;
 	}
 
 	private_env = cfg->backing == RGN_BACKING_PRIVATE;
 	if (!private_env && !(cfg->flags & RGN_EXCL)) {
 		rc = fast_join(env, cfg);
-		if (rc == 0) {
-			*envp = env;
-			return 0;
-		}
+		if (rc == 0)
+			goto done;
 		if (rc != -EAGAIN)
 			goto fail;
 	}
@@ -1069,11 +1230,15 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 		goto fail_unlock;
 	}
 	setup_unlock(env);
+done:
+	list_open(env);
+	rgn_clear_detail(); /* what the careful path tried is no failure */
 	*envp = env;
 	return 0;
 fail_unlock:
-	/* We hold the attach lock: a private owner's lock file is ours. */
-	if (private_env)
+	/* A private owner's lock file goes with a failed open only if this
+	 * open wrote the owner record into it. */
+	if (private_env && owns_private_record(env))
 		unlink_lockfile(env);
 fail:
 	env_free(env);
@@ -1087,6 +1252,7 @@ int rgn_env_close(rgn_env *env)
 	rgn_clear_detail();
 	if (!env)
 		return -EINVAL;
+	unlist_open(env);
 	pthread_mutex_lock(&env->lock);
 	for (r = env->regions; r; r = next) {
 		next = r->next;
@@ -1108,10 +1274,15 @@ int rgn_env_close(rgn_env *env)
 			if (env->heap_mem[i])
 				env->ops->destroy(env, &env->slots[i]);
 		}
+		for (size_t i = 0; i < env->heap_ngrave; i++)
+			munmap(env->heap_graveyard[i].base,
+			       env->heap_graveyard[i].size);
 		env->ops->discard(env, 1, &env->primary);
 		/* Close removes the lock file, under the setup lock so a
-		 * concurrent opener re-checks the inode it locked. */
-		if (ofd_lock(env->lockfd, F_WRLCK, RGN_LOCK_SETUP, 1) == 0) {
+		 * concurrent opener re-checks the inode it locked; a forked
+		 * child's copy leaves it to the parent. */
+		if (!env->forked &&
+		    ofd_lock(env->lockfd, F_WRLCK, RGN_LOCK_SETUP, 1) == 0) {
 			if (ftruncate(env->lockfd, 0) == 0)
 				unlink_lockfile(env);
 		}
@@ -1142,29 +1313,6 @@ static int live_pids(struct rgn_env *env, char *buf, size_t len)
 		}
 	}
 	return n;
-}
-
-/* Unlink the record file of a segment-backed environment, if ours. */
-static int unlink_record(struct rgn_env *env)
-{
-	struct rgn_file_record fr;
-	int fd = openat(env->dirfd, RGN_PRIMARY_FILE,
-			O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	ssize_t n;
-
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	n = pread(fd, &fr, sizeof(fr), 0);
-	close(fd);
-	if (n != sizeof(fr) || fr.fr_magic != RGN_RECORD_MAGIC ||
-	    fr.fr_env_id != env->env_id)
-		return rgn_fail(RGN_EBADMAGIC,
-				"%s/%s changed while removing; left alone",
-				env->home, RGN_PRIMARY_FILE);
-	if (unlinkat(env->dirfd, RGN_PRIMARY_FILE, 0) < 0)
-		return rgn_fail(-errno, "unlink %s/%s", env->home,
-				RGN_PRIMARY_FILE);
-	return 0;
 }
 
 int rgn_env_remove(const char *home, uint32_t flags)
@@ -1220,8 +1368,9 @@ int rgn_env_remove(const char *home, uint32_t flags)
 	}
 	if (rc < 0)
 		goto out;
-	rc = env->ops->attach(env, &env->primary_slot, 0, &env->primary);
-	if (rc == -ENOENT && env->ops == &rgn_backing_sysv) {
+	rc = attach_primary(env);
+	if ((rc == -ENOENT || rc == RGN_ECORRUPT) &&
+	    env->ops == &rgn_backing_sysv) {
 		/* The primary segment is gone (a reboot, or ipcrm): nothing
 		 * is left to attach to and its region table is lost with it.
 		 * Remove the record; segments of other regions, if any
@@ -1235,7 +1384,6 @@ int rgn_env_remove(const char *home, uint32_t flags)
 	}
 	if (rc < 0)
 		goto out;
-	point_into_primary(env);
 	if (busy) {
 		int n = live_pids(env, pids, sizeof(pids));
 

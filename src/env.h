@@ -21,8 +21,22 @@ struct rgn_region {
 	struct rgn_region *next;	/* env's attached list; env->lock */
 };
 
+/*
+ * A creator of a segment-backed primary writes its intent into __db.lck
+ * (under the setup lock) before shmget, so that the next creator can prove
+ * that a segment left at the base key, even one whose header was never
+ * written, was made here by a process that died.
+ */
+struct rgn_intent {
+	pid_t pid;			/* the creator, 0 if none recorded */
+	uint64_t start;			/* its start time */
+	int64_t time;			/* when it was about to shmget */
+	int32_t key;			/* the key it was about to take */
+};
+
 struct rgn_env {
-	pthread_mutex_t lock;		/* guards regions, heap_mem */
+	pthread_mutex_t lock;		/* guards regions, heap_graveyard */
+	struct rgn_env *next_open;	/* all open handles, for fork */
 	char home[PATH_MAX];		/* absolute, resolved */
 	int dirfd;			/* the home, O_DIRECTORY */
 	int lockfd;			/* __db.lck, -1 when inspecting */
@@ -40,9 +54,16 @@ struct rgn_env {
 	int proc_slot;			/* our registry index, -1 if none */
 	uint64_t handle_serial;		/* our registry pr_handle */
 	struct rgn_region *regions;	/* attached through this handle */
-	uint8_t **heap_mem;		/* private: memory of region id i+1 */
+	uint8_t **heap_mem;		/* private: memory of region id i+1,
+					   atomic loads and stores */
+	struct rgn_map *heap_graveyard;	/* private: removed regions' memory,
+					   unmapped at close so a reader in
+					   another thread never faults */
+	size_t heap_ngrave;		/* entries in heap_graveyard */
 	int32_t private_owner;		/* inspect of a private home: owner */
 	struct rgn_shm_slot primary_slot; /* how to reach the primary */
+	struct rgn_intent crashed;	/* a dead creator's intent, if any */
+	int forked;			/* this is a fork()ed child's copy */
 };
 
 /* Loop bounds for the table and the registry, clamped so that a damaged
@@ -64,10 +85,12 @@ static inline uint32_t rgn_proc_hwm(const struct rgn_shm_env *ev)
 /* Registry (registry.c).  Called with ev_mutex held. */
 int rgn_registry_add(struct rgn_env *env);
 void rgn_registry_remove(struct rgn_env *env);
-/* Count live and stale entries; reclaim the stale ones if RECLAIM. */
-void rgn_registry_scan(struct rgn_env *env, struct rgn_shm_proc *procs,
-		       uint32_t nprocs, int reclaim, uint32_t *live,
-		       uint32_t *stale);
+/* Count live and stale entries; reclaim the stale ones if RECLAIM.  LIVE
+ * (optional, NPROCS entries) gets each entry's verdict, so a caller never
+ * judges the same process twice. */
+void rgn_registry_scan(struct rgn_shm_proc *procs, uint32_t nprocs,
+		       int reclaim, uint32_t *nlive, uint32_t *nstale,
+		       uint8_t *live);
 
 /* Lock the environment mutex (ev_mutex), recovering it if its holder died. */
 int rgn_env_lock(struct rgn_env *env);

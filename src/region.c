@@ -194,6 +194,10 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 	sl->sl_type = type;
 	sl->sl_size = sl->sl_max = size;
 	sl->sl_shmid = -1;
+	/* The key about to be taken: if we die before the segment's id is
+	 * recorded, the next create still finds what we left. */
+	if (env->ops == &rgn_backing_sysv)
+		sl->sl_key = rgn_sysv_key(env, id);
 	sl->sl_actor_pid = sl->sl_creator_pid = rgn_self_pid();
 	sl->sl_actor_start = rgn_self_start();
 	sl->sl_ctime = sl->sl_mtime = time(NULL);
@@ -204,6 +208,17 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 	rc = env->ops->create(env, id, size, &map);
 	if (rc < 0)
 		goto fail_slot;
+	/* Record the storage at once, so a crash from here on leaves a slot
+	 * that names exactly what to reclaim. */
+	rc = rgn_env_lock(env);
+	if (rc < 0) {
+		env->ops->discard(env, id, &map);
+		goto fail_slot;
+	}
+	sl->sl_shmid = map.shmid;
+	sl->sl_key = map.key;
+	sl->sl_seg_ctime = map.seg_ctime;
+	rgn_env_unlock(env);
 	rgn_test_point("region-create:storage");
 	rh = (struct rgn_shm_region *)map.base;
 	rgn_init_region_hdr(env, rh, id, type, size, name, map.key);
@@ -223,9 +238,6 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 		return rc;
 	}
 	sl->sl_state = RGN_SLOT_READY;
-	sl->sl_shmid = map.shmid;
-	sl->sl_key = map.key;
-	sl->sl_seg_ctime = map.seg_ctime;
 	sl->sl_flags = (env->ops == &rgn_backing_sysv ? RGN_RF_SYSV : 0) |
 		       env->env_flags;
 	sl->sl_actor_pid = 0;
@@ -321,26 +333,40 @@ static int attach(rgn_env *env, const char *name, uint32_t id,
 {
 	struct rgn_shm_slot sl;
 	struct rgn_map map = {0};
-	int rdonly, rc;
+	int rc;
 
 	rgn_clear_detail();
 	if (!env || !regionp)
 		return -EINVAL;
 	*regionp = NULL;
+	/* An observer must never take SIGBUS from a file truncated under
+	 * it, so it never maps a region: it reads with rgn_region_pread. */
+	if (env->flags & RGN_INSPECT)
+		return rgn_fail(-EROFS,
+				"%s is open for inspection: read regions with "
+				"rgn_region_pread",
+				env->home);
 	rc = find_slot(env, name, id, &sl);
 	if (rc < 0)
 		return rc;
-	rdonly = (env->flags & RGN_INSPECT) != 0;
-	rc = env->ops->attach(env, &sl, rdonly, &map);
+	rc = env->ops->attach(env, &sl, 0, &map);
 	if (rc < 0)
 		return rc;
 	rc = rgn_check_region_hdr((struct rgn_shm_region *)map.base,
 				  env->env_id, sl.sl_id, sl.sl_size);
+	/* The slot was copied under the lock, the mapping made after it: a
+	 * remove and a create reusing the id in between are told apart by
+	 * the name. */
+	if (rc == 0 && strncmp(((struct rgn_shm_region *)map.base)->rh_name,
+			       sl.sl_name, sizeof(sl.sl_name)) != 0)
+		rc = rgn_fail(-ENOENT, "region %u of %s was replaced while "
+				       "attaching",
+			      sl.sl_id, env->home);
 	if (rc < 0) {
 		env->ops->detach(env, &map);
 		return rc;
 	}
-	if (!rdonly && sl.sl_id > 1)
+	if (sl.sl_id > 1)
 		adopt_region_boot(env, (struct rgn_shm_region *)map.base);
 	*regionp = new_handle(env, sl.sl_id, &map);
 	if (!*regionp) {
@@ -415,22 +441,8 @@ int rgn_region_remove(rgn_env *env, const char *name)
 	copy = *sl;
 	rgn_env_unlock(env);
 
-	/* Handles of this process on the region keep their mapping; for the
-	 * heap backing the memory must outlive them, so it goes at close. */
-	if (env->backing == RGN_BACKING_PRIVATE) {
-		int in_use = 0;
-
-		pthread_mutex_lock(&env->lock);
-		for (struct rgn_region *r = env->regions; r; r = r->next)
-			in_use |= r->id == copy.sl_id;
-		pthread_mutex_unlock(&env->lock);
-		if (in_use) {
-			rc = rgn_fail(-EBUSY,
-				      "private region \"%s\" is still attached",
-				      name);
-			goto restore;
-		}
-	}
+	/* Handles on the region keep their mapping until they detach (the
+	 * heap backing keeps removed memory until close). */
 	rgn_test_point("region-remove:before-destroy");
 	rc = env->ops->destroy(env, &copy);
 	if (rc < 0 && rc != -ENOENT)
@@ -490,8 +502,7 @@ uint64_t rgn_region_root(const rgn_region *region)
 
 void rgn_region_set_root(rgn_region *region, uint64_t off)
 {
-	if (!region->map.rdonly)
-		__atomic_store_n(&region->hdr->rh_root, off, __ATOMIC_RELEASE);
+	__atomic_store_n(&region->hdr->rh_root, off, __ATOMIC_RELEASE);
 }
 
 static int heap_recover(void *ctx)
@@ -503,16 +514,11 @@ static int heap_recover(void *ctx)
 
 int rgn_region_lock(rgn_region *region)
 {
-	if (region->map.rdonly)
-		return rgn_fail(-EROFS, "region %u is attached read-only",
-				region->id);
 	return rgn_mutex_lock(&region->hdr->rh_mutex, heap_recover, region);
 }
 
 int rgn_region_unlock(rgn_region *region)
 {
-	if (region->map.rdonly)
-		return -EROFS;
 	rgn_mutex_unlock(&region->hdr->rh_mutex);
 	return 0;
 }
@@ -563,18 +569,8 @@ static int read_mapping(void *ctx, uint64_t off, void *buf, size_t len)
 
 int rgn_alloc_stat(rgn_region *region, struct rgn_alloc_stat *st)
 {
-	struct rgn_heap copy;
-	int rc;
+	int rc = rgn_region_lock(region);
 
-	if (region->map.rdonly) {
-		/* No lock for an observer: retry while the copy is torn. */
-		do {
-			copy = region->hdr->rh_heap;
-			rc = rgn_heap_stat(&copy, read_mapping, region, st);
-		} while (rc == -EAGAIN);
-		return rc;
-	}
-	rc = rgn_region_lock(region);
 	if (rc < 0)
 		return rc;
 	rc = rgn_heap_stat(&region->hdr->rh_heap, read_mapping, region, st);

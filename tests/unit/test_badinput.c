@@ -346,7 +346,7 @@ static void record_naming_a_vanished_segment_is_a_clear_error(void **state)
 	assert_int_equal(tu_count_segments(), 0);
 }
 
-static void env_whose_primary_segment_vanished_can_still_be_removed(
+static void env_whose_primary_segment_vanished_is_recreated_or_removed(
 	void **state)
 {
 	const char *home = tu_mkhome();
@@ -367,6 +367,14 @@ static void env_whose_primary_segment_vanished_can_still_be_removed(
 	/* as after a reboot or an ipcrm */
 	assert_int_equal(shmctl(fr.fr_shmid, IPC_RMID, NULL), 0);
 	assert_int_equal(open_join(home, &env), -ENOENT);
+	assert_non_null(strstr(rgn_errdetail(), "rebooted"));
+	/* a creator starts afresh: nothing was left to join */
+	tu_ok(rgn_env_open(home, &cfg, &env));
+	assert_int_equal(tu_count_segments(), 1);
+	tu_ok(rgn_env_close(env));
+	path_in(path, sizeof(path), home, "__db.001");
+	assert_int_equal(tu_read_file(path, &fr, sizeof(fr)), sizeof(fr));
+	assert_int_equal(shmctl(fr.fr_shmid, IPC_RMID, NULL), 0);
 	tu_ok(rgn_env_remove(home, 0));
 	assert_int_equal(rmdir(home), 0); /* nothing left */
 	assert_int_equal(mkdir(home, 0700), 0);
@@ -386,7 +394,7 @@ int main(void)
 		cmocka_unit_test(
 			record_naming_a_vanished_segment_is_a_clear_error),
 		cmocka_unit_test(
-			env_whose_primary_segment_vanished_can_still_be_removed),
+			env_whose_primary_segment_vanished_is_recreated_or_removed),
 	};
 
 	tu_private_ipc();

@@ -139,6 +139,67 @@ static void sysv_creator_killed_mid_create_leaves_a_reclaimable_segment(
 	assert_int_equal(tu_count_segments(), before);
 }
 
+static void sysv_creator_killed_before_writing_anything_is_reclaimed(
+	void **state)
+{
+	static const char *const points[] = {"sysv-create:segment",
+					     "env-create:storage"};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		const char *home = tu_mkhome();
+		int before = tu_count_segments();
+		rgn_env *env;
+
+		/* the segment exists with a header of zeros: only the intent
+		 * the creator left in __db.lck proves it was made here */
+		kill_child_at(points[i], create_sysv_env, home);
+		assert_int_equal(tu_count_segments(), before + 1);
+		tu_ok(open_env(home, RGN_BACKING_SYSV, RGN_CREATE, &env));
+		assert_int_equal(tu_count_segments(), before + 1);
+		tu_ok(rgn_env_close(env));
+		tu_ok(rgn_env_remove(home, 0));
+		assert_int_equal(tu_count_segments(), before);
+	}
+}
+
+static void create_sysv_region_child(const char *home)
+{
+	rgn_env *env;
+	rgn_region *r;
+
+	if (open_env(home, 0, 0, &env) != 0)
+		_exit(4);
+	rgn_region_create(env, "doomed", RGN_TYPE_USER, 1 << 16, &r);
+}
+
+static void sysv_region_creator_killed_leaves_nothing_behind(void **state)
+{
+	static const char *const points[] = {"sysv-create:segment",
+					     "region-create:storage"};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		const char *home = tu_mkhome();
+		int before = tu_count_segments();
+		rgn_env *env;
+		rgn_region *r;
+
+		tu_ok(open_env(home, RGN_BACKING_SYSV, RGN_CREATE, &env));
+		kill_child_at(points[i], create_sysv_region_child, home);
+		assert_int_equal(tu_count_segments(), before + 2);
+		/* the next create finishes off the dead one's slot and
+		 * segment, and may take the same id and key */
+		tu_ok(rgn_region_create(env, "next", RGN_TYPE_USER, 1 << 16,
+					&r));
+		assert_int_equal(rgn_region_id(r), 2);
+		assert_int_equal(tu_count_segments(), before + 2);
+		tu_ok(rgn_env_close(env));
+		tu_ok(rgn_env_remove(home, 0));
+		assert_int_equal(tu_count_segments(), before);
+	}
+}
+
 static const char *region_home;
 
 static void create_region_child(const char *home)
@@ -368,6 +429,10 @@ int main(void)
 		cmocka_unit_test(creator_killed_mid_create_is_recognised_at_once),
 		cmocka_unit_test(
 			sysv_creator_killed_mid_create_leaves_a_reclaimable_segment),
+		cmocka_unit_test(
+			sysv_creator_killed_before_writing_anything_is_reclaimed),
+		cmocka_unit_test(
+			sysv_region_creator_killed_leaves_nothing_behind),
 		cmocka_unit_test(
 			region_creator_or_remover_killed_is_finished_by_the_next_create),
 		cmocka_unit_test(

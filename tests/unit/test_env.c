@@ -272,10 +272,13 @@ static void inspect_is_not_counted_as_attached(void **state)
 	rgn_stat_free(st);
 	assert_int_equal(rgn_region_pread(obs, 2, buf, 13, 8192), 13);
 	assert_string_equal(buf, "hello region");
-	/* an observer cannot change anything */
+	/* an observer cannot change anything, nor map a region (a file
+	 * truncated under a mapping would kill it with SIGBUS) */
 	assert_int_equal(rgn_region_create(obs, "y", RGN_TYPE_USER, 1 << 16,
 					   &r),
 			 -EROFS);
+	assert_int_equal(rgn_region_attach(obs, "x", &r), -EROFS);
+	assert_non_null(strstr(rgn_errdetail(), "rgn_region_pread"));
 	tu_ok(rgn_env_close(obs));
 	/* and does not hold the environment busy */
 	tu_ok(rgn_env_close(env));

@@ -187,7 +187,8 @@ static void inspecting_a_private_home_reports_its_owner(void **state)
 	assert_int_equal(st->private_owner, getpid());
 	assert_int_equal(st->nregions, 0);
 	rgn_stat_free(st);
-	assert_int_equal(rgn_region_attach_id(obs, 1, &r), RGN_EPRIVATE);
+	assert_int_equal(rgn_region_pread(obs, 1, &r, sizeof(r), 0),
+			 RGN_EPRIVATE);
 	tu_ok(rgn_env_close(obs));
 	tu_ok(rgn_env_close(env));
 }
@@ -204,6 +205,65 @@ static void removing_an_open_private_home_is_refused(void **state)
 	tu_ok(rgn_env_close(env));
 }
 
+static void a_forked_child_closing_its_copy_leaves_the_owner_alone(
+	void **state)
+{
+	const char *home = tu_mkhome();
+	rgn_env *env, *other;
+	pid_t child;
+
+	(void)state;
+	tu_ok(open_private(home, &env));
+	child = tu_fork();
+	if (child == 0) /* a worker that closes what it inherited */
+		_exit(rgn_env_close(env) == 0 ? 0 : 1);
+	assert_int_equal(tu_wait(child), 0);
+	/* the parent still owns the home, and says so to everyone */
+	assert_true(lock_file_exists(home));
+	child = tu_fork();
+	if (child == 0)
+		_exit(open_private(home, &other) == RGN_EPRIVATE ? 0 : 1);
+	assert_int_equal(tu_wait(child), 0);
+	tu_ok(rgn_env_close(env));
+	assert_false(lock_file_exists(home));
+}
+
+static void a_forked_child_does_not_keep_a_dead_owners_lock(void **state)
+{
+	const char *home = tu_mkhome();
+	int fds[2];
+	pid_t owner, worker = 0;
+	rgn_env *env;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	owner = tu_fork();
+	if (owner == 0) {
+		/* the owner forks a long-lived worker, then dies */
+		if (open_private(home, &env) != 0)
+			_exit(1);
+		worker = fork();
+		if (worker == 0) {
+			alarm(60); /* never outlives a failed test for long */
+			pause();
+			_exit(0);
+		}
+		if (write(fds[1], &worker, sizeof(worker)) != sizeof(worker))
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &worker, sizeof(worker)),
+			 sizeof(worker));
+	assert_int_equal(tu_wait(owner), 0);
+	/* the worker still runs, but it holds nothing */
+	assert_int_equal(kill(worker, 0), 0);
+	tu_ok(open_private(home, &env));
+	tu_ok(rgn_env_close(env));
+	kill(worker, SIGKILL);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +278,10 @@ int main(void)
 		cmocka_unit_test(lock_of_a_killed_owner_is_stale_and_taken_over),
 		cmocka_unit_test(inspecting_a_private_home_reports_its_owner),
 		cmocka_unit_test(removing_an_open_private_home_is_refused),
+		cmocka_unit_test(
+			a_forked_child_closing_its_copy_leaves_the_owner_alone),
+		cmocka_unit_test(
+			a_forked_child_does_not_keep_a_dead_owners_lock),
 	};
 
 	tu_private_ipc();

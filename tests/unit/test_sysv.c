@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "rgn.h"
 #include "testutil.h"
 
@@ -197,6 +198,60 @@ static void leftover_of_same_home_is_reclaimed_only_when_unattached(
 	close(fds[1]);
 }
 
+/* Make the next segment created in this namespace get id ID. */
+static void set_next_shmid(int id)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", id);
+	tu_write_file("/proc/sys/kernel/shm_next_id", buf, strlen(buf));
+}
+
+static void record_naming_a_recycled_shmid_never_touches_that_segment(
+	void **state)
+{
+	const char *home = tu_mkhome();
+	struct rgn_env_config cfg;
+	char path[4200];
+	int primary, id;
+	struct rgn_file_record fr;
+	uint8_t *copy, *p;
+	rgn_env *env;
+	struct shmid_ds ds;
+
+	(void)state;
+	/* files without mmap: segments with private keys, so only the
+	 * shmid in __db.001 leads to the primary */
+	rgn_env_config_init(&cfg);
+	cfg.flags = RGN_CREATE | RGN_NOMMAP;
+	tu_ok(rgn_env_open(home, &cfg, &env));
+	tu_ok(rgn_env_close(env));
+	snprintf(path, sizeof(path), "%s/__db.001", home);
+	assert_int_equal(tu_read_file(path, &fr, sizeof(fr)), sizeof(fr));
+	primary = fr.fr_shmid;
+	assert_int_equal(shmctl(primary, IPC_STAT, &ds), 0);
+	/* as after a reboot: the primary is gone and another program's
+	 * segment of the same size gets the very same id */
+	assert_int_equal(shmctl(primary, IPC_RMID, NULL), 0);
+	set_next_shmid(primary);
+	id = shmget(IPC_PRIVATE, ds.shm_segsz, IPC_CREAT | 0600);
+	assert_int_equal(id, primary);
+	p = shmat(id, NULL, 0);
+	memset(p, 0x01, ds.shm_segsz);
+	copy = malloc(ds.shm_segsz);
+	memcpy(copy, p, ds.shm_segsz);
+	shmdt(p);
+
+	assert_int_equal(rgn_env_open(home, NULL, &env), -ENOENT);
+	tu_ok(rgn_env_remove(home, RGN_FORCE));
+	p = shmat(id, NULL, SHM_RDONLY);
+	assert_memory_equal(p, copy, ds.shm_segsz);
+	shmdt(p);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(shmctl(id, IPC_RMID, NULL), 0);
+	free(copy);
+}
+
 static void remove_leaves_no_segments_and_no_files(void **state)
 {
 	const char *home = tu_mkhome();
@@ -229,6 +284,8 @@ int main(void)
 		cmocka_unit_test(
 			leftover_of_same_home_is_reclaimed_only_when_unattached),
 		cmocka_unit_test(remove_leaves_no_segments_and_no_files),
+		cmocka_unit_test(
+			record_naming_a_recycled_shmid_never_touches_that_segment),
 	};
 
 	tu_private_ipc();
