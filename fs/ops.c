@@ -895,6 +895,7 @@ static void regionfs_removexattr(fuse_req_t req, fuse_ino_t ino,
 
 /* ---- extended attributes ------------------------------------------------------ */
 
+#define XATTR_USER_PREFIX "user."
 #define XATTR_PREFIX "user.region."
 
 /* The region an inode names, from the cached view; NULL if none. */
@@ -929,10 +930,21 @@ static void regionfs_getxattr(fuse_req_t req, fuse_ino_t ino,
 	char val[128];
 	int len = -ENODATA;
 
-	/* ls asks every file for security.* and ACLs: answer those without
-	 * touching a snapshot. */
-	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0 &&
-	    (rg = xattr_region(&c, ino)) != NULL)
+	/*
+	 * Only user.* is ours.  Other namespaces (security.*, system.*,
+	 * trusted.*) are not supported, and saying so with EOPNOTSUPP, as the
+	 * VFS does for a file system with no handler for a prefix, matters:
+	 * `ls -l` asks every file for security.selinux and
+	 * system.posix_acl_access, and GNU ls stops asking a device that
+	 * answered EOPNOTSUPP, where ENODATA costs one round trip per file
+	 * and name (2000 for 1000 regions, most of the time of `ls -l`).
+	 * The kernel remembers nothing from it: only ENOSYS would make it
+	 * stop forwarding getxattr, user.region.* included.
+	 */
+	if (strncmp(name, XATTR_USER_PREFIX, strlen(XATTR_USER_PREFIX)) != 0)
+		len = -EOPNOTSUPP;
+	else if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0 &&
+		 (rg = xattr_region(&c, ino)) != NULL)
 		len = rfs_xattr_get(c.view->v, rg, name, val, sizeof(val));
 	rfs_ctx_done(&c);
 	if (len < 0)

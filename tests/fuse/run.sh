@@ -297,6 +297,20 @@ try:
     ok = False
 except OSError:
     pass
+# Only user.* is ours: other namespaces are "not supported" (ls -l then
+# stops asking), user names we lack are "no such attribute".
+import errno
+region = os.path.join(sys.argv[1], "__db.001")
+for name, want in (("security.selinux", errno.EOPNOTSUPP),
+                   ("system.posix_acl_access", errno.EOPNOTSUPP),
+                   ("user.foo", errno.ENODATA)):
+    try:
+        os.getxattr(region, name)
+        ok = False
+    except OSError as e:
+        if e.errno != want:
+            print("   ", name, e.errno, "!=", want, file=sys.stderr)
+            ok = False
 sys.exit(not ok)
 EOF' || return 1
 	if command -v getfattr >/dev/null; then
