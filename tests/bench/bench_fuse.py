@@ -7,8 +7,9 @@
 Measures (regionfs against tmpfs holding the very same files, interleaved
 A B A B after a warm-up, medians and the median of per-pair ratios):
   - sequential read of a 256 MiB region file, through the mount vs the
-    region file itself in the (tmpfs) home                         [MiB/s]
-  - `ls -l` of the mount root with 1000 regions vs `ls -l` of the home [ms]
+    region file itself in the (tmpfs) home; target ratio >= 0.5    [MiB/s]
+  - `ls -l` of the mount root with 1000 regions vs `ls -l` of the home;
+    target ratio <= 2.5                                               [ms]
   - `cat stat` through the mount, 5 and 1000 regions; absolute target
     <= 20 ms                                                          [ms]
   - peak resident memory of the regionfs daemon (VmHWM) after the
@@ -263,13 +264,13 @@ def measures(ctx, base):
         ctx.run(seq, "MiB/s",
                 lambda: read_mibs(os.path.join(mnts["seq"], region), size),
                 lambda: read_mibs(os.path.join(homes["seq"], region), size),
-                peer="tmpfs", higher=True,
+                peer="tmpfs", higher=True, target=(">=", 0.5, "ratio"),
                 note="the region file read through the mount vs the same "
                      "file in the home (a private tmpfs)")
         ctx.run(ls, "ms",
                 lambda: timed_cmd(["ls", "-l", mnts["many"]]),
                 lambda: timed_cmd(["ls", "-l", homes["many"]]),
-                peer="tmpfs",
+                peer="tmpfs", target=("<=", 2.5, "ratio"),
                 note="exec'd, stdout to /dev/null; the mount root vs the "
                      "home (tmpfs) with the same __db files")
         ctx.run(cat5, "ms",
