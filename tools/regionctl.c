@@ -304,9 +304,10 @@ static const char create_help[] =
 	"      --help           this text\n"
 	"\n"
 	"A private environment lives in the heap of the one process that opens\n"
-	"it and dies with it, so creating one here would be pointless: create\n"
-	"refuses --backing private (exit 2); use `regionctl hold --create\n"
-	"--backing private` to keep one alive.\n";
+	"it and goes with it: with --backing private, create makes it and its\n"
+	"regions (so the home, the sizes and the one-owner rule are checked)\n"
+	"and says that it was released when regionctl exits.  Use `regionctl\n"
+	"hold --create --backing private` to keep one alive.\n";
 
 static int cmd_create(int argc, char **argv)
 {
@@ -363,10 +364,6 @@ static int cmd_create(int argc, char **argv)
 	no_operands(argc, argv);
 	if (!home)
 		usage_error("missing -h HOME");
-	if (cfg.backing == RGN_BACKING_PRIVATE)
-		usage_error("a private environment dies with the process that "
-			    "creates it; use `regionctl hold --create --backing "
-			    "private -h HOME` to keep one alive");
 	cfg.flags = RGN_CREATE | RGN_EXCL;
 	rc = rgn_env_open(home, &cfg, &env);
 	if (rc < 0) {
@@ -377,13 +374,25 @@ static int cmd_create(int argc, char **argv)
 		    : create_regions(env, home, typical,
 				     sizeof(typical) / sizeof(typical[0]));
 	rgn_env_close(env);
+	if (rc == 0 && cfg.backing == RGN_BACKING_PRIVATE)
+		printf("private environment in %s created with %zu regions and "
+		       "released as regionctl exits; `regionctl hold --create "
+		       "--backing private -h HOME` keeps one alive\n",
+		       home, nspecs ? nspecs + 1 : 1 + sizeof(typical) /
+							    sizeof(typical[0]));
 	free(specs);
-	if (rc != 0) {
-		/* We made it (RGN_EXCL): do not leave half of it behind. */
-		rgn_env_remove(home, RGN_FORCE);
-		return rc;
+	if (rc != 0 && cfg.backing != RGN_BACKING_PRIVATE) {
+		/* We made it (RGN_EXCL): do not leave half of it behind, but
+		 * never by force: someone may have joined meanwhile. */
+		int rrc = rgn_env_remove(home, 0);
+
+		if (rrc < 0)
+			fprintf(stderr,
+				"%s: the half-made environment in \"%s\" was "
+				"left: %s: %s\n",
+				prog, home, rgn_strerror(rrc), rgn_errdetail());
 	}
-	return 0;
+	return rc;
 }
 
 /* ---- stat --------------------------------------------------------------- */

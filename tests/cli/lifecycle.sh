@@ -172,6 +172,12 @@ expect_status 0 "stat --json of a private environment" "$RC" stat -e -h "$H" --j
 check "private JSON: private true, owner pid" \
 	bash -c '[ "$(jq -r "[.private, .private_owner] | @tsv" <<<"$1")" = "$(printf "true\t%s" "$2")" ]' _ "$OUT" "$HP"
 check "private makes no segments" [ "$(awk 'NR > 1' /proc/sysvipc/shm | wc -l)" -eq 0 ]
+expect_fail 1 "private environment" "create refuses a home a private owner holds" \
+	"$RC" create -h "$H" --backing private
+H2=$(mkhome)
+expect_status 0 "create --backing private makes and releases one" "$RC" create -h "$H2" --backing private
+check "  ... and says it was released" contains "$OUT" 'released as regionctl exits'
+check "  ... leaving the home empty" [ -z "$(ls -A "$H2")" ]
 expect_fail 1 "private environment" "remove refuses a private environment in use" \
 	"$RC" remove -h "$H"
 stop_bg "$HP" TERM

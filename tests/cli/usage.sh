@@ -46,9 +46,6 @@ expect_fail 2 'invalid --seconds value "-1"' "negative seconds" \
 	"$RC" hold -h "$H" --seconds -1
 expect_fail 2 'invalid --alloc value "many"' "malformed alloc count" \
 	"$RC" hold -h "$H" --alloc many
-expect_fail 2 'private environment dies with the process' \
-	"create refuses a private environment, saying why" \
-	"$RC" create -h "$H" --backing private
 check "nothing was created by the refused commands" \
 	bash -c '[ -z "$(ls -A "$1")" ]' _ "$H"
 
