@@ -70,9 +70,6 @@ struct rgn_backing_ops {
 	ssize_t (*read_at)(struct rgn_reader *rd, void *buf, size_t len,
 			   uint64_t off);
 	void (*read_close)(struct rgn_reader *rd);
-	/* One read between an open and a close: rgn_backing_pread. */
-	ssize_t (*pread)(struct rgn_env *env, const struct rgn_shm_slot *slot,
-			 void *buf, size_t len, uint64_t off);
 };
 
 /* Open, read once, close: for the odd single read. */

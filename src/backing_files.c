@@ -262,5 +262,4 @@ const struct rgn_backing_ops rgn_backing_files = {
 	.read_open = files_read_open,
 	.read_at = files_read_at,
 	.read_close = files_read_close,
-	.pread = rgn_backing_pread,
 };

@@ -131,5 +131,4 @@ const struct rgn_backing_ops rgn_backing_heap = {
 	.read_open = heap_read_open,
 	.read_at = rgn_reader_copy,
 	.read_close = heap_read_close,
-	.pread = rgn_backing_pread,
 };

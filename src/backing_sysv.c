@@ -387,5 +387,4 @@ const struct rgn_backing_ops rgn_backing_sysv = {
 	.read_open = sysv_read_open,
 	.read_at = rgn_reader_copy,
 	.read_close = sysv_read_close,
-	.pread = rgn_backing_pread,
 };

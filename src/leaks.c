@@ -181,7 +181,7 @@ static int read_registry(struct cache *c, struct rgn_env *env,
 	ssize_t n;
 	int rc = 0;
 
-	n = env->ops->pread(env, &env->primary_slot, buf, hdr_len, 0);
+	n = rgn_backing_pread(env, &env->primary_slot, buf, hdr_len, 0);
 	if (n >= 0)
 		rc = rgn_check_primary(buf, (size_t)n);
 	else
@@ -196,7 +196,7 @@ static int read_registry(struct cache *c, struct rgn_env *env,
 	 * written, and reading it would populate pages of the segment. */
 	nprocs = rgn_proc_hwm((const void *)(buf + RGN_ENV_OFF));
 	procs_len = nprocs * sizeof(struct rgn_shm_proc);
-	n = env->ops->pread(env, &env->primary_slot, buf, procs_len,
+	n = rgn_backing_pread(env, &env->primary_slot, buf, procs_len,
 			    RGN_PROCS_OFF);
 	if (n < 0 || (size_t)n < procs_len) {
 		rc = n < 0 ? (int)n : rgn_fail(RGN_ECORRUPT, "registry is "

@@ -594,5 +594,5 @@ ssize_t rgn_region_pread(rgn_env *env, uint32_t id, void *buf, size_t len,
 		return 0;
 	if (len > sl.sl_size - off)
 		len = (size_t)(sl.sl_size - off);
-	return env->ops->pread(env, &sl, buf, len, off);
+	return rgn_backing_pread(env, &sl, buf, len, off);
 }
