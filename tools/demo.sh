@@ -46,6 +46,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 run() {
 	printf '\n$ %s\n' "$*"

@@ -256,7 +256,7 @@ t_tools_see_full_stat() {
 		need '[ "$(dd if="$MF/stat" bs=7 status=none | nolocal)" = "$ref" ]' "dd bs=7" &&
 		need '[ "$(head -c 20 "$MF/stat" | wc -c)" = 20 ]' head &&
 		need '[ "$(wc -c <"$MF/stat")" -eq $(( $(wc -c <<<"$ref") + $(head -1 "$MF/stat" | wc -c) )) ]' "wc -c" &&
-		need 'TERM=xterm LINES=200 COLUMNS=200 script -qefc "timeout 1.5 watch -t -n 0.5 cat $MF/stat" /dev/null </dev/null 2>/dev/null | tr -d "\033" | grep -q "Registered processes"' watch
+		need 'TERM=xterm LINES=200 COLUMNS=200 SHELL=/bin/sh script -qefc "timeout --foreground -k 1 1.5 watch -t -n 0.5 cat $MF/stat" /dev/null </dev/null 2>/dev/null | tr -d "\033" | grep -q "Registered processes"' watch
 }
 
 t_region_appears_and_vanishes() {
