@@ -850,10 +850,18 @@ static int open_inspect(struct rgn_env *env)
  * creating anything. */
 static int canonical_home(struct rgn_env *env)
 {
-	char real[PATH_MAX];
+	char real[PATH_MAX], link[64];
+	ssize_t n;
 
-	if (!realpath(env->home, real))
+	/* The directory we hold open, resolved by the kernel in one call;
+	 * realpath() where /proc is not mounted. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", env->dirfd);
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n > 0 && real[0] == '/') {
+		real[n] = '\0';
+	} else if (!realpath(env->home, real)) {
 		return rgn_fail(-errno, "home %s", env->home);
+	}
 	if (strlen(real) >= RGN_HOME_MAX)
 		return rgn_fail(-ENAMETOOLONG, "home %s", real);
 	memcpy(env->home, real, strlen(real) + 1);
@@ -1409,6 +1417,12 @@ int rgn_env_remove(const char *home, uint32_t flags)
 		if (rc < 0 && rc != -ENOENT)
 			goto out_detach;
 		memset(&env->slots[i], 0, sizeof(env->slots[i]));
+	}
+	/* The table's own slot for the primary knows the segment's identity
+	 * (creation time, creator), which spares destroy an attach. */
+	if (env->slots[0].sl_shmid == env->primary_slot.sl_shmid) {
+		env->primary_slot.sl_seg_ctime = env->slots[0].sl_seg_ctime;
+		env->primary_slot.sl_creator_pid = env->slots[0].sl_creator_pid;
 	}
 	env->ops->detach(env, &env->primary);
 	rc = env->ops->destroy(env, &env->primary_slot);
