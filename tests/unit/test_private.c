@@ -244,13 +244,18 @@ static void a_forked_child_does_not_keep_a_dead_owners_lock(void **state)
 			_exit(1);
 		worker = fork();
 		if (worker == 0) {
+			/* fork() returns here only after the child handlers
+			 * ran: report from the worker itself, so the parent
+			 * never races the handler that drops the lock */
+			worker = getpid();
+			if (write(fds[1], &worker, sizeof(worker)) !=
+			    sizeof(worker))
+				_exit(1);
 			alarm(60); /* never outlives a failed test for long */
 			pause();
 			_exit(0);
 		}
-		if (write(fds[1], &worker, sizeof(worker)) != sizeof(worker))
-			_exit(1);
-		_exit(0);
+		_exit(worker > 0 ? 0 : 1);
 	}
 	assert_int_equal(read(fds[0], &worker, sizeof(worker)),
 			 sizeof(worker));
