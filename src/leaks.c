@@ -100,6 +100,8 @@ enum home_state {
 	HOME_PRIVATE,		/* a private environment holds it */
 	HOME_BROKEN,		/* __db.001 names a primary that is gone */
 	HOME_SKIPPED,		/* not looked up (RGN_LEAK_SCAN_NOENV) */
+	HOME_REPLACED,		/* the home itself is now a symbolic link */
+	HOME_UNTRUSTED,		/* not entered: detail says why */
 	HOME_ERROR		/* could not tell: err says why */
 };
 
@@ -128,6 +130,10 @@ struct cache {
 	size_t npid_slots;		/* power of two */
 	size_t npids;			/* entries in pids */
 	uint8_t *buf;			/* registry reads, RGN_REGISTRY_BUF */
+	char **fuse_mnts;		/* FUSE mount points, read at the
+					   first home lookup */
+	size_t nfuse_mnts;
+	int fuse_read;			/* 1 once fuse_mnts was read */
 };
 
 /* Big enough for the primary's headers and for the registry. */
@@ -220,67 +226,289 @@ out:
 	return rc;
 }
 
+/* ---- entering a home named by a header ---------------------------------- */
+
+/* Undo the octal escapes of /proc/self/mountinfo (\040 for a space...). */
+static void unescape_mnt(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+					(s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/*
+ * The mount points of every FUSE file system (fuse, fuseblk, fuse.NAME)
+ * in our mount namespace, once per cache.  From mountinfo, not statfs:
+ * statfs of a FUSE mount is itself a request to its daemon.  Unreadable
+ * mountinfo leaves the list empty (homes are then entered as before).
+ */
+static void read_fuse_mounts(struct cache *c)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+
+	c->fuse_read = 1;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - TYPE ... */
+		char *mnt = NULL, *type = NULL, *save = NULL, *tok, **v;
+		int i = 0, dash = 0;
+
+		for (tok = strtok_r(line, " \n", &save); tok;
+		     tok = strtok_r(NULL, " \n", &save), i++) {
+			if (i == 4)
+				mnt = tok;
+			else if (dash) {
+				type = tok;
+				break;
+			} else if (i > 5 && strcmp(tok, "-") == 0)
+				dash = 1;
+		}
+		if (!mnt || !type || strncmp(type, "fuse", 4) != 0 ||
+		    (type[4] && type[4] != '.' && strcmp(type, "fuseblk") != 0))
+			continue;
+		unescape_mnt(mnt);
+		v = realloc(c->fuse_mnts, (c->nfuse_mnts + 1) * sizeof(*v));
+		if (!v)
+			break;
+		c->fuse_mnts = v;
+		v[c->nfuse_mnts] = strdup(mnt);
+		if (v[c->nfuse_mnts])
+			c->nfuse_mnts++;
+	}
+	free(line);
+	fclose(f);
+}
+
+/* The FUSE mount point HOME lies on or below, or NULL.  HOME is canonical,
+ * so its components are the ones path resolution will cross. */
+static const char *fuse_mount_of(struct cache *c, const char *home)
+{
+	if (!c->fuse_read)
+		read_fuse_mounts(c);
+	for (size_t i = 0; i < c->nfuse_mnts; i++) {
+		const char *m = c->fuse_mnts[i];
+		size_t n = strlen(m);
+
+		if (strcmp(m, "/") == 0 ||
+		    (strncmp(home, m, n) == 0 &&
+		     (home[n] == '/' || home[n] == '\0')))
+			return m;
+	}
+	return NULL;
+}
+
+/* Headers record the home as realpath() gave it: absolute, no "." or
+ * ".." component, no empty one, no trailing slash. */
+static int is_canonical(const char *home)
+{
+	const char *p = home;
+
+	if (home[0] != '/')
+		return 0;
+	if (!home[1])
+		return 1;
+	while (*p) {
+		const char *q = ++p; /* past the slash */
+
+		while (*p && *p != '/')
+			p++;
+		if (p == q || (p - q == 1 && q[0] == '.') ||
+		    (p - q == 2 && q[0] == '.' && q[1] == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Open the directory HOME (canonical) component by component, following
+ * no symbolic link: 0 and *FDP (O_PATH), or a negative errno.  -ELOOP when
+ * a component is a symbolic link, with *AT_HOME set if it is the home
+ * itself.
+ */
+static int open_home_nofollow(const char *home, int *fdp, int *at_home)
+{
+	const char *p = home + 1;
+	char comp[RGN_HOME_MAX];
+	int dfd, fd, err = 0;
+
+	*at_home = 0;
+	dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	while (*p) {
+		const char *e = strchrnul(p, '/');
+		struct stat sb;
+
+		memcpy(comp, p, (size_t)(e - p));
+		comp[e - p] = '\0';
+		fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+					       O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			/* A symbolic link fails as ELOOP or, with O_PATH,
+			 * ENOTDIR: tell it from a file without following. */
+			if ((err == -ENOTDIR || err == -ELOOP) &&
+			    fstatat(dfd, comp, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(sb.st_mode)) {
+				err = -ELOOP;
+				*at_home = !*e;
+			}
+			close(dfd);
+			return err;
+		}
+		close(dfd);
+		dfd = fd;
+		p = *e ? e + 1 : e;
+	}
+	*fdp = dfd;
+	return 0;
+}
+
+/* Append S to BUF (of LEN bytes, holding *USED), cutting it short. */
+static void append(char *buf, size_t len, size_t *used, const char *s,
+		   size_t n)
+{
+	if (n > len - 1 - *used)
+		n = len - 1 - *used;
+	memcpy(buf + *used, s, n);
+	*used += n;
+	buf[*used] = '\0';
+}
+
+/* rgn_errdetail() names the home by the descriptor path we opened it
+ * through; put HOME back in its place. */
+static void detail_for(char *buf, size_t len, const char *via,
+		       const char *home)
+{
+	const char *d = rgn_errdetail();
+	const char *at = via[0] ? strstr(d, via) : NULL;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (!at) {
+		append(buf, len, &used, d, strlen(d));
+		return;
+	}
+	append(buf, len, &used, d, (size_t)(at - d));
+	append(buf, len, &used, home, strlen(home));
+	at += strlen(via);
+	append(buf, len, &used, at, strlen(at));
+}
+
 /* Look HOME up: open it as an observer and read its registry.  Never
- * fails; failures become HOME_ERROR with the reason. */
+ * fails; failures become HOME_ERROR with the reason.  HOME is entered
+ * only through the directory opened by open_home_nofollow (by its
+ * /proc/self/fd path), so that it cannot be swapped for a symbolic link
+ * between the check and the open. */
 static void home_lookup(struct cache *c, const char *home,
 			struct home_info *hi)
 {
 	struct rgn_env_config cfg;
-	struct stat sb;
 	rgn_env *env = NULL;
-	int rc;
+	const char *mnt;
+	char via[64] = "";
+	int rc, fd = -1, at_home;
 
-	if (!home[0] || stat(home, &sb) < 0) {
+	if (!home[0]) {
 		hi->state = HOME_MISSING;
 		return;
 	}
-	if (!S_ISDIR(sb.st_mode)) {
+	if (!is_canonical(home)) {
+		hi->state = HOME_UNTRUSTED;
+		snprintf(hi->detail, sizeof(hi->detail),
+			 "it is not a canonical path");
+		return;
+	}
+	mnt = fuse_mount_of(c, home);
+	if (mnt) {
+		hi->state = HOME_UNTRUSTED;
+		snprintf(hi->detail, sizeof(hi->detail),
+			 "it is on the FUSE file system mounted at %.100s", mnt);
+		return;
+	}
+	rc = open_home_nofollow(home, &fd, &at_home);
+	if (rc == -ELOOP) {
+		hi->state = at_home ? HOME_REPLACED : HOME_UNTRUSTED;
+		if (!at_home)
+			snprintf(hi->detail, sizeof(hi->detail),
+				 "a directory on its path is now a symbolic "
+				 "link");
+		return;
+	}
+	if (rc == -ENOENT) {
+		hi->state = HOME_MISSING;
+		return;
+	}
+	if (rc == -ENOTDIR) {
 		hi->state = HOME_NOENV;
 		return;
 	}
-	rgn_env_config_init(&cfg);
-	cfg.flags = RGN_INSPECT;
-	rc = rgn_env_open(home, &cfg, &env);
+	if (rc == 0) {
+		snprintf(via, sizeof(via), "/proc/self/fd/%d", fd);
+		if (access(via, F_OK) < 0)
+			via[0] = '\0'; /* no /proc: by name, as before */
+	}
+	if (rc == 0) {
+		rgn_env_config_init(&cfg);
+		cfg.flags = RGN_INSPECT;
+		rc = rgn_env_open(via[0] ? via : home, &cfg, &env);
+	}
 	if (rc == 0) {
 		if (env->backing == RGN_BACKING_PRIVATE && !env->shenv) {
 			hi->state = HOME_PRIVATE;
 			hi->private_owner = env->private_owner;
 			rgn_env_close(env);
+			close(fd);
 			return;
 		}
 		rc = read_registry(c, env, hi);
 	}
 	if (rc < 0)
-		snprintf(hi->detail, sizeof(hi->detail), "%s", rgn_errdetail());
+		detail_for(hi->detail, sizeof(hi->detail), via, home);
 	if (env)
 		rgn_env_close(env);
 	switch (rc) {
 	case 0:
 		hi->state = HOME_MATCHABLE;
-		return;
+		break;
 	case -ENOENT:
-	case RGN_ENOTENV: {
-		char path[RGN_HOME_MAX + 16];
-
+	case RGN_ENOTENV:
 		/* A record whose primary segment is gone also says ENOENT. */
-		snprintf(path, sizeof(path), "%s/%s", home, RGN_PRIMARY_FILE);
-		hi->state = access(path, F_OK) == 0 ? HOME_BROKEN : HOME_NOENV;
-		return;
-	}
+		hi->state = fd >= 0 && faccessat(fd, RGN_PRIMARY_FILE, F_OK,
+						 AT_SYMLINK_NOFOLLOW) == 0
+				    ? HOME_BROKEN
+				    : HOME_NOENV;
+		break;
 	case RGN_EBADMAGIC:
 		hi->state = HOME_NOTOURS;
-		return;
+		break;
 	case RGN_EINCOMPLETE:
 		hi->state = HOME_INCOMPLETE;
-		return;
+		break;
 	case RGN_EPRIVATE:
 		hi->state = HOME_PRIVATE;
-		return;
+		break;
 	default:
 		hi->state = HOME_ERROR;
 		hi->err = rc;
-		return;
+		break;
 	}
+	if (fd >= 0)
+		close(fd);
 }
 
 /* The home's info, looked up once per cache (LOOKUP 0: only remember the
@@ -400,6 +628,9 @@ static int cache_fini(struct cache *c, struct strpool **poolp)
 	free(c->homes);
 	free(c->pids);
 	free(c->buf);
+	for (size_t i = 0; i < c->nfuse_mnts; i++)
+		free(c->fuse_mnts[i]);
+	free(c->fuse_mnts);
 	memset(c, 0, sizeof(*c));
 	return rc;
 }
@@ -703,26 +934,39 @@ static void judge_creator(struct cache *c, struct rgn_leak *r, char *buf,
 	say(buf, len, "creator pid %d still runs", r->cpid);
 }
 
+/* Could R hold our header, so that judging it means attaching?  Not when
+ * it is too small, or never written (our header is written at create, so a
+ * segment without a single page resident or swapped cannot be ours). */
+static int may_hold_header(const struct rgn_leak *r)
+{
+	return r->size >= sizeof(struct rgn_shm_region) &&
+	       !(r->rss == 0 && r->swap == 0);
+}
+
+/* The verdict on a segment whose header could not be read. */
+static void cannot_attach(struct rgn_leak *r, int err)
+{
+	r->ours = RGN_LEAK_UNSURE;
+	r->cls = RGN_LEAK_UNKNOWN;
+	say(r->evidence, sizeof(r->evidence),
+	    "cannot attach to read its header: %s", strerror(err));
+}
+
 /* Read the header of segment R: 1 ours (HOME gets the home path), 0 not
- * ours, -1 cannot tell (with the reason in R->evidence), -ENOENT vanished. */
+ * ours, -1 cannot tell (with the verdict made), -ENOENT vanished. */
 static int read_header(struct rgn_leak *r, char home[RGN_HOME_MAX])
 {
 	const struct rgn_shm_region *rh;
 	size_t n;
 	void *p;
 
-	if (r->size < sizeof(struct rgn_shm_region))
-		return 0;
-	/* Our header is written at create: a segment without a single page
-	 * resident or swapped was never written, so it cannot be ours. */
-	if (r->rss == 0 && r->swap == 0)
+	if (!may_hold_header(r))
 		return 0;
 	p = shmat(r->shmid, NULL, SHM_RDONLY);
 	if (p == (void *)-1) {
 		if (errno == EINVAL || errno == EIDRM)
 			return -ENOENT;
-		say(r->evidence, sizeof(r->evidence),
-		    "cannot attach to read its header: %s", strerror(errno));
+		cannot_attach(r, errno);
 		return -1;
 	}
 	rh = p;
@@ -731,6 +975,8 @@ static int read_header(struct rgn_leak *r, char home[RGN_HOME_MAX])
 		return 0;
 	}
 	if (rh->rh_format != RGN_FORMAT) {
+		r->ours = RGN_LEAK_UNSURE;
+		r->cls = RGN_LEAK_UNKNOWN;
 		say(r->evidence, sizeof(r->evidence),
 		    "our magic, but format %u (this build reads %u)",
 		    rh->rh_format, RGN_FORMAT);
@@ -793,6 +1039,17 @@ static void judge_ours(struct cache *c, struct rgn_leak *r, const char *home,
 		say(r->evidence, sizeof(r->evidence),
 		    "home is now held by a private environment (pid %d); %s",
 		    (int)hi->private_owner, who);
+		break;
+	case HOME_REPLACED:
+		say(r->evidence, sizeof(r->evidence),
+		    "home is now a symbolic link, not the directory it was "
+		    "made in (not followed); %s", who);
+		break;
+	case HOME_UNTRUSTED:
+		r->cls = RGN_LEAK_UNKNOWN;
+		r->home_matches = RGN_LEAK_UNSURE;
+		say(r->evidence, sizeof(r->evidence),
+		    "ours; its home was not entered: %s", hi->detail);
 		break;
 	case HOME_SKIPPED:
 		r->cls = RGN_LEAK_UNKNOWN;
@@ -869,11 +1126,8 @@ static int judge(struct cache *c, struct rgn_leak *r, uint32_t flags,
 	rc = read_header(r, home);
 	if (rc == -ENOENT)
 		return rc;
-	if (rc < 0) {
-		r->ours = RGN_LEAK_UNSURE;
-		r->cls = RGN_LEAK_UNKNOWN;
-		return 0;
-	}
+	if (rc < 0)
+		return 0; /* unknown, and read_header said why */
 	if (rc == 0) {
 		r->ours = RGN_LEAK_NO;
 		if (r->nattch > 0) {
@@ -940,6 +1194,45 @@ int rgn_leak_is_leaked(const struct rgn_leak *seg)
 }
 
 /* ---- public ------------------------------------------------------------- */
+
+int rgn_leak_needs_header(const struct rgn_leak *seg)
+{
+	return !(seg->mode & SHM_DEST) && may_hold_header(seg);
+}
+
+int rgn_leak_redact(struct rgn_leak *seg)
+{
+	if (!rgn_leak_needs_header(seg))
+		return 0;
+	seg->region_id = 0;
+	seg->region_type = 0;
+	seg->env_id = 0;
+	seg->creator_pid = 0;
+	memset(seg->region_name, 0, sizeof(seg->region_name));
+	seg->home_matches = RGN_LEAK_UNSURE;
+	seg->env_live = 0;
+	seg->env_stale = 0;
+	seg->home = "";
+	cannot_attach(seg, EACCES);
+	return 1;
+}
+
+void rgn_leak_scan_redact(struct rgn_leak_scan *scan,
+			  int (*may_read)(void *arg, const struct rgn_leak *seg),
+			  void *arg)
+{
+	if (!scan)
+		return;
+	memset(scan->count, 0, sizeof(scan->count));
+	memset(scan->bytes, 0, sizeof(scan->bytes));
+	scan->leaked_bytes = 0;
+	scan->total_bytes = 0;
+	for (size_t i = 0; i < scan->nsegs; i++) {
+		if (!may_read(arg, &scan->segs[i]))
+			rgn_leak_redact(&scan->segs[i]);
+		count(scan, &scan->segs[i]);
+	}
+}
 
 int rgn_leak_scan(uint32_t flags, struct rgn_leak_scan **scanp)
 {

@@ -191,6 +191,15 @@ struct rgn_leak_scan {
  * env id compared with the header's, and its registry counted the way
  * rgn_stat_env counts it (pid plus start time).  Segments that vanish
  * during the scan are left out.  *scanp is NULL on failure.
+ *
+ * A header's home is anybody's say (whoever can create a segment can
+ * write one), so it is looked up without trusting it: homes are recorded
+ * canonical, and one that is not, that leads through a symbolic link, or
+ * that lies on a FUSE file system is never entered.  A FUSE daemon may
+ * never answer, and one that scans (regionfs) would wait on itself.
+ * Such a segment is unknown, except when the home itself has been replaced
+ * by a symbolic link: the directory it was made in is gone, so it is
+ * orphaned.
  * Errors: -ENOMEM; -EACCES/-ENOSYS when neither shmctl nor
  * /proc/sysvipc/shm can list segments; -EINVAL for a NULL scanp.
  */
@@ -211,6 +220,31 @@ int rgn_leak_stat(int32_t shmid, struct rgn_leak_scan **scanp);
 /* The segment in SCAN with id SHMID, or NULL (a linear search). */
 const struct rgn_leak *rgn_leak_find(const struct rgn_leak_scan *scan,
 				     int32_t shmid);
+
+/*
+ * What a scan run by somebody without read permission on SEG would have
+ * recorded: that caller cannot attach, so wherever the verdict rests on
+ * the header (every segment but those marked for removal, too small for
+ * our header, or never written) the record becomes class unknown with the
+ * scanner's own evidence, and everything read from the header or the home
+ * is cleared.  A service that scans with more privilege than the caller
+ * it answers (the regionfs daemon, attached as root) shows the caller this,
+ * so that it and `regionctl leaks` run by that caller agree.
+ * 1 if SEG changed, 0 if the verdict never needed the header.
+ */
+int rgn_leak_redact(struct rgn_leak *seg);
+
+/* 1 if the verdict on SEG rests on its header: what rgn_leak_redact
+ * would change. */
+int rgn_leak_needs_header(const struct rgn_leak *seg);
+
+/*
+ * rgn_leak_redact every segment of SCAN for which MAY_READ(ARG, seg)
+ * returns 0, and recount the per-class figures.
+ */
+void rgn_leak_scan_redact(struct rgn_leak_scan *scan,
+			  int (*may_read)(void *arg, const struct rgn_leak *seg),
+			  void *arg);
 
 /* Removal flags. */
 #define RGN_LEAK_DRY_RUN 0x1u	   /* check everything, remove nothing */
