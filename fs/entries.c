@@ -128,37 +128,48 @@ static int region_json(const struct rgn_env_stat *st, uint32_t id,
 	return rs ? rgn_render_region_json(st, rs, out, len) : -ENOENT;
 }
 
-static int render_env_text(struct regionfs *fs, uint32_t arg, char **out,
+static int render_env_text(struct rfs_ctx *c, uint32_t arg, char **out,
 			   size_t *len)
 {
-	return with_stat(fs, arg, 0, env_text, out, len);
+	return with_stat(c->fs, arg, 0, env_text, out, len);
 }
 
-static int render_env_json(struct regionfs *fs, uint32_t arg, char **out,
+static int render_env_json(struct rfs_ctx *c, uint32_t arg, char **out,
 			   size_t *len)
 {
-	return with_stat(fs, arg, 0, env_json, out, len);
+	return with_stat(c->fs, arg, 0, env_json, out, len);
 }
 
-static int render_procs(struct regionfs *fs, uint32_t arg, char **out,
+static int render_procs(struct rfs_ctx *c, uint32_t arg, char **out,
 			size_t *len)
 {
-	return with_stat(fs, arg, 0, procs_text, out, len);
+	return with_stat(c->fs, arg, 0, procs_text, out, len);
 }
 
-static int render_region_text(struct regionfs *fs, uint32_t id, char **out,
+static int render_region_text(struct rfs_ctx *c, uint32_t id, char **out,
 			      size_t *len)
 {
-	return with_stat(fs, id, 1, region_text, out, len);
+	return with_stat(c->fs, id, 1, region_text, out, len);
 }
 
-static int render_region_json(struct regionfs *fs, uint32_t id, char **out,
+static int render_region_json(struct rfs_ctx *c, uint32_t id, char **out,
 			      size_t *len)
 {
-	return with_stat(fs, id, 1, region_json, out, len);
+	return with_stat(c->fs, id, 1, region_json, out, len);
 }
 
-static int render_metrics(struct regionfs *fs, uint32_t arg, char **out,
+/*
+ * The daemon attaches as root to read headers; a requester who may not
+ * read a segment is shown what a scan of their own would find (see
+ * rgn_leak_redact), so that the mount and `regionctl leaks` run by that
+ * user agree and nothing root alone may read leaks out.
+ */
+static int may_read_leak(void *arg, const struct rgn_leak *seg)
+{
+	return rfs_leak_readable(arg, seg);
+}
+
+static int render_metrics(struct rfs_ctx *c, uint32_t arg, char **out,
 			  size_t *len)
 {
 	struct rgn_env_stat *st = NULL;
@@ -169,64 +180,69 @@ static int render_metrics(struct regionfs *fs, uint32_t arg, char **out,
 	(void)arg;
 	/* Either half may be missing (home removed, no permission to list
 	 * segments): the exposition then just lacks those families. */
-	if (rfs_stat_env(fs, &st) < 0)
+	if (rfs_stat_env(c->fs, &st) < 0)
 		st = NULL;
-	if (rfs_scan(fs, &scan) < 0)
+	if (rfs_scan(c->fs, &scan) < 0)
 		scan = NULL;
+	rgn_leak_scan_redact(scan, may_read_leak, c);
 	envs[0] = st;
 	rc = rgn_render_prometheus(envs, st ? 1 : 0, scan, out, len);
 	if (scan)
-		rfs_scan_release(fs, scan);
+		rfs_scan_release(c->fs, scan);
 	rgn_stat_free(st);
 	return rc;
 }
 
-static int render_leaks_summary(struct regionfs *fs, uint32_t arg,
+static int render_leaks_summary(struct rfs_ctx *c, uint32_t arg,
 				char **out, size_t *len)
 {
 	struct rgn_leak_scan *scan = NULL;
 	int rc;
 
 	(void)arg;
-	rc = rfs_scan(fs, &scan);
+	rc = rfs_scan(c->fs, &scan);
 	if (rc < 0)
 		return rc;
+	rgn_leak_scan_redact(scan, may_read_leak, c);
 	rc = rgn_render_leaks_summary(scan, out, len);
-	rfs_scan_release(fs, scan);
+	rfs_scan_release(c->fs, scan);
 	return rc;
 }
 
 typedef int (*leak_render_fn)(const struct rgn_leak *seg, char **out,
 			      size_t *len);
 
-/* One segment, classified afresh. */
-static int with_leak(uint32_t shmid, leak_render_fn fn, char **out,
-		     size_t *len)
+/* One segment, classified afresh, as the requester may see it. */
+static int with_leak(struct rfs_ctx *c, uint32_t shmid, leak_render_fn fn,
+		     char **out, size_t *len)
 {
 	struct rgn_leak_scan *one = NULL;
-	const struct rgn_leak *seg;
+	struct rgn_leak *seg;
 	int rc = rgn_leak_stat((int32_t)shmid, &one);
 
 	if (rc < 0)
 		return rc;
-	seg = rgn_leak_find(one, (int32_t)shmid);
+	seg = NULL;
+	for (size_t i = 0; i < one->nsegs && !seg; i++)
+		if (one->segs[i].shmid == (int32_t)shmid)
+			seg = &one->segs[i];
+	if (seg && !rfs_leak_readable(c, seg))
+		rgn_leak_redact(seg);
 	rc = seg ? fn(seg, out, len) : -ENOENT;
 	rgn_leak_free(one);
 	return rc;
 }
 
-static int render_leak_text(struct regionfs *fs, uint32_t shmid, char **out,
+static int render_leak_text(struct rfs_ctx *c, uint32_t shmid, char **out,
 			    size_t *len)
 {
-	(void)fs;
-	return with_leak(shmid, rgn_render_leak_text, out, len);
+	return with_leak(c, shmid, rgn_render_leak_text, out, len);
 }
 
-static int render_leak_json(struct regionfs *fs, uint32_t shmid, char **out,
+static int render_leak_json(struct rfs_ctx *c, uint32_t shmid, char **out,
 			    size_t *len)
 {
-	(void)fs;
-	return with_leak(shmid, rgn_render_leak_json, out, len);
+	return with_leak(c, shmid, rgn_render_leak_json, out, len);
 }
 
 /* ---- the tables ----------------------------------------------------------- */
@@ -324,8 +340,103 @@ void rfs_ctx_done(struct rfs_ctx *c)
 {
 	rfs_view_put(c->view);
 	rfs_segs_put(c->segs);
+	free(c->groups);
 	c->view = NULL;
 	c->segs = NULL;
+	c->groups = NULL;
+	c->ngroups = 0;
+	c->groups_read = 0;
+}
+
+/* ---- the requester's permissions ------------------------------------------ */
+
+/* The requester's supplementary groups, however many (libfuse reads them
+ * from /proc and says how many there are when the buffer is short). */
+static void ctx_groups(struct rfs_ctx *c)
+{
+	gid_t small[64], *v = small;
+	int n, cap = 64;
+
+	if (c->groups_read)
+		return;
+	c->groups_read = 1;
+	n = fuse_req_getgroups(c->req, cap, v);
+	while (n > cap) {
+		gid_t *w = realloc(v == small ? NULL : v,
+				   (size_t)n * sizeof(*w));
+
+		if (!w) {
+			n = 0;
+			break;
+		}
+		v = w;
+		cap = n;
+		n = fuse_req_getgroups(c->req, cap, v);
+	}
+	if (n <= 0) {
+		if (v != small)
+			free(v);
+		return;
+	}
+	if (v == small) {
+		v = malloc((size_t)n * sizeof(*v));
+		if (!v)
+			return;
+		memcpy(v, small, (size_t)n * sizeof(*v));
+	}
+	c->groups = v;
+	c->ngroups = n;
+}
+
+static int in_group(struct rfs_ctx *c, gid_t gid)
+{
+	if (fuse_req_ctx(c->req)->gid == gid)
+		return 1;
+	ctx_groups(c);
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+int rfs_perm(struct rfs_ctx *c, uid_t uid, gid_t gid, uid_t cuid, gid_t cgid,
+	     mode_t mode, int mask)
+{
+	const struct fuse_ctx *ctx;
+	mode_t bits;
+
+	mask &= R_OK | W_OK | X_OK;
+	if (!c->req)
+		return 0; /* the daemon itself */
+	ctx = fuse_req_ctx(c->req);
+	if (ctx->uid == 0)
+		return (mask & X_OK) && !S_ISDIR(mode) && !(mode & 0111)
+			       ? -EACCES
+			       : 0;
+	if (ctx->uid == uid || ctx->uid == cuid)
+		bits = mode >> 6;
+	else if (in_group(c, gid) || in_group(c, cgid))
+		bits = mode >> 3;
+	else
+		bits = mode;
+	return ((int)bits & mask) == mask ? 0 : -EACCES;
+}
+
+int rfs_seg_readable(struct rfs_ctx *c, const struct rfs_seg *g)
+{
+	return rfs_perm(c, g->uid, g->gid, g->cuid, g->cgid, g->mode & 0777,
+			R_OK) == 0;
+}
+
+int rfs_leak_readable(struct rfs_ctx *c, const struct rgn_leak *seg)
+{
+	return rfs_perm(c, seg->uid, seg->gid, seg->cuid, seg->cgid,
+			seg->mode & 0777, R_OK) == 0;
+}
+
+int rfs_seg_leaked(struct rfs_ctx *c, const struct rfs_seg *g)
+{
+	return g->leaked && (!g->blind || rfs_seg_readable(c, g));
 }
 
 /* Why the view is missing, as a code for the caller. */
@@ -375,6 +486,20 @@ static void env_owner(struct rfs_ctx *c, struct stat *st)
 		set_times(st, v->mtime, v->mtime);
 }
 
+/* The root and regions/ are the home directory as the mount shows it:
+ * its owner, group and read and search bits, so a 0700 home keeps others
+ * out of the mount too. */
+static void home_owner(struct rfs_ctx *c, struct stat *st)
+{
+	const struct rgn_fsview *v = rfs_ctx_view(c);
+
+	stat_dir(st, v ? v->home_uid : c->fs->uid,
+		 v ? v->home_gid : c->fs->gid,
+		 v ? v->home_mode & 0555 : 0500);
+	if (v)
+		set_times(st, v->mtime, v->mtime);
+}
+
 static int stat_region(struct rfs_ctx *c, const struct rfs_node *n,
 		       struct stat *st)
 {
@@ -386,13 +511,16 @@ static int stat_region(struct rfs_ctx *c, const struct rfs_node *n,
 	rg = rgn_fsview_find(v, n->arg);
 	if (!rg)
 		return -ENOENT;
+	/* The region's own file or segment decides who reads it; its
+	 * directory is searchable by whoever may read the region. */
 	if (n->kind == RFS_REGION) {
-		st->st_mode = S_IFREG | (v->mode & 0666);
+		st->st_mode = S_IFREG | (rg->mode & 0666);
 		st->st_nlink = 1;
 		st->st_size = (off_t)rg->size;
 		st->st_blocks = (blkcnt_t)((rg->size + 511) / 512);
 	} else {
-		stat_dir(st, rg->uid, rg->gid, 0555);
+		stat_dir(st, rg->uid, rg->gid,
+			 (rg->mode & 0444) | ((rg->mode & 0444) >> 2));
 	}
 	st->st_uid = rg->uid;
 	st->st_gid = rg->gid;
@@ -410,7 +538,7 @@ static int stat_segment(struct rfs_ctx *c, const struct rfs_node *n,
 	if (!g)
 		return s->err ? s->err : -ENOENT;
 	if (n->kind == RFS_LEAK_LINK) {
-		if (!g->leaked)
+		if (!rfs_seg_leaked(c, g))
 			return -ENOENT;
 		st->st_mode = S_IFLNK | 0777;
 		st->st_nlink = 1;
@@ -468,7 +596,8 @@ static int stat_pseudo(struct rfs_ctx *c, const struct rfs_node *n,
 	 */
 	st->st_size = 0;
 	if (e->parent == RFS_SYSV || e->parent == RFS_SEGMENT_DIR) {
-		/* As /proc/sysvipc/shm: anyone may see the segments. */
+		/* As /proc/sysvipc/shm: anyone may see the segments, each
+		 * as a scan of their own would (see may_read_leak). */
 		st->st_mode = S_IFREG | 0444;
 		st->st_uid = c->fs->uid;
 		st->st_gid = c->fs->gid;
@@ -476,9 +605,20 @@ static int stat_pseudo(struct rfs_ctx *c, const struct rfs_node *n,
 		return 0;
 	}
 	v = rfs_ctx_view(c);
-	st->st_mode = S_IFREG |
-		      (v && v->backing != RGN_BACKING_PRIVATE ? v->mode & 0444
-							      : 0444);
+	if (e->parent == RFS_REGION_DIR) {
+		const struct rgn_fsview_region *rg = rgn_fsview_find(v, n->arg);
+
+		if (!rg)
+			return -ENOENT;
+		st->st_mode = S_IFREG | (rg->mode & 0444);
+		st->st_uid = rg->uid;
+		st->st_gid = rg->gid;
+		set_times(st, rg->mtime, rg->mtime);
+		return 0;
+	}
+	/* Readable by whoever may read the environment's state directly:
+	 * its __db.001 (and primary segment). */
+	st->st_mode = S_IFREG | (v ? v->primary_mode & 0444 : 0);
 	env_owner(c, st);
 	return 0;
 }
@@ -490,14 +630,12 @@ static int stat_dir_node(struct rfs_ctx *c, const struct rfs_node *n,
 	memset(st, 0, sizeof(*st));
 	switch (n->kind) {
 	case RFS_ROOT:
-		stat_dir(st, 0, 0, 0555);
-		env_owner(c, st);
+		home_owner(c, st);
 		return 0;
 	case RFS_REGIONS:
 		if (is_private(c))
 			return -ENOENT;
-		stat_dir(st, 0, 0, 0555);
-		env_owner(c, st);
+		home_owner(c, st);
 		return 0;
 	case RFS_SYSV:
 		stat_dir(st, c->fs->uid, c->fs->gid, 0555);
@@ -616,7 +754,8 @@ static int list_family(struct rfs_ctx *c, const struct rfs_family *f,
 			struct rfs_node n = {.kind = f->child,
 					     .arg = (uint32_t)s->seg[i].shmid};
 
-			if (f->child == RFS_LEAK_LINK && !s->seg[i].leaked)
+			if (f->child == RFS_LEAK_LINK &&
+			    !rfs_seg_leaked(c, &s->seg[i]))
 				continue;
 			f->format(n.arg, name, sizeof(name));
 			rc = fn(arg, name, &n);

@@ -44,6 +44,7 @@ struct rfs_args {
 	int readwrite;			/* the last of ro/rw given */
 	int ro_rw_given;
 	int fsname_given;
+	int max_threads_given;		/* -o max_threads=N */
 	int help;			/* -h or -V: no checks, no mount */
 };
 
@@ -51,6 +52,7 @@ enum {
 	KEY_RO,
 	KEY_RW,
 	KEY_FSNAME,
+	KEY_MAX_THREADS,
 	KEY_HELP,
 };
 
@@ -58,6 +60,9 @@ static const struct fuse_opt rfs_opts[] = {
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
+	/* Noted, then left for fuse_parse_cmdline: it defaults the count
+	 * to 10 itself, so only this says whether one was given. */
+	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_HELP),
@@ -106,6 +111,9 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 1;
 	case KEY_FSNAME:
 		a->fsname_given = 1;
+		return 1;
+	case KEY_MAX_THREADS:
+		a->max_threads_given = 1;
 		return 1;
 	case KEY_HELP:
 		a->help = 1;
@@ -197,7 +205,7 @@ static int add_fsname(struct fuse_args *args, const char *home)
 }
 
 static int run_loop(struct fuse_session *se,
-		    const struct fuse_cmdline_opts *opts)
+		    const struct fuse_cmdline_opts *opts, int max_threads_given)
 {
 	struct fuse_loop_config *cfg;
 	int rc;
@@ -210,7 +218,7 @@ static int run_loop(struct fuse_session *se,
 	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)opts->clone_fd);
 	if (opts->max_idle_threads != UINT_MAX)
 		fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
-	fuse_loop_cfg_set_max_threads(cfg, opts->max_threads != UINT_MAX
+	fuse_loop_cfg_set_max_threads(cfg, max_threads_given
 						   ? opts->max_threads
 						   : RFS_MAX_THREADS);
 	rc = fuse_session_loop_mt(se, cfg);
@@ -295,7 +303,7 @@ int main(int argc, char *argv[])
 		goto out;
 	/* The loop returns the number of the signal that ended it (a clean
 	 * stop), or a negative code. */
-	status = run_loop(se, &opts) < 0 ? 1 : 0;
+	status = run_loop(se, &opts, a.max_threads_given) < 0 ? 1 : 0;
 out:
 	if (mounted)
 		fuse_session_unmount(se);

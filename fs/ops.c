@@ -87,49 +87,17 @@ static int refusal(const struct regionfs *fs)
 
 /* ---- permissions ---------------------------------------------------------- */
 
-static int in_group(fuse_req_t req, gid_t gid)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	gid_t groups[64];
-	int n;
-
-	if (ctx->gid == gid)
-		return 1;
-	n = fuse_req_getgroups(req, 64, groups);
-	for (int i = 0; i < n && i < 64; i++)
-		if (groups[i] == gid)
-			return 1;
-	return 0;
-}
-
 /*
- * The requester against an owner, a group and permission bits, the way
- * the kernel checks a file (and, counting the creator as an owner, the way
- * ipcperms() checks a segment).  Needed even without allow_other: the
- * mounting user may not be the owner of every region.
+ * Permissions are checked here, not only by the kernel: without
+ * default_permissions the kernel checks nothing, and the mounting user may
+ * not be the owner of every region even without allow_other.  The rules
+ * are the kernel's (rfs_perm), applied to the attributes we show.
  */
-static int check_perm(fuse_req_t req, uid_t uid, gid_t gid, uid_t cuid,
-		      gid_t cgid, mode_t mode, int mask)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	mode_t bits;
-
-	mask &= R_OK | W_OK | X_OK;
-	if (ctx->uid == 0)
-		return 0;
-	if (ctx->uid == uid || ctx->uid == cuid)
-		bits = mode >> 6;
-	else if (in_group(req, gid) || in_group(req, cgid))
-		bits = mode >> 3;
-	else
-		bits = mode;
-	return ((int)bits & mask) == mask ? 0 : -EACCES;
-}
 
 /* Check NODE (with attributes ST) for MASK; segment data also by its
  * creator. */
-static int node_perm(fuse_req_t req, struct rfs_ctx *c,
-		     const struct rfs_node *n, const struct stat *st, int mask)
+static int node_perm(struct rfs_ctx *c, const struct rfs_node *n,
+		     const struct stat *st, int mask)
 {
 	uid_t cuid = st->st_uid;
 	gid_t cgid = st->st_gid;
@@ -144,8 +112,71 @@ static int node_perm(fuse_req_t req, struct rfs_ctx *c,
 			cgid = g->cgid;
 		}
 	}
-	return check_perm(req, st->st_uid, st->st_gid, cuid, cgid,
-			  st->st_mode & 07777, mask);
+	return rfs_perm(c, st->st_uid, st->st_gid, cuid, cgid, st->st_mode,
+			mask);
+}
+
+/* The directory N appears in; 0, or -1 for the root. */
+static int node_parent(const struct rfs_node *n, struct rfs_node *p)
+{
+	memset(p, 0, sizeof(*p));
+	switch (n->kind) {
+	case RFS_ROOT:
+		return -1;
+	case RFS_REGION_DIR:
+		p->kind = RFS_REGIONS;
+		return 0;
+	case RFS_SEGMENT_DIR:
+	case RFS_LEAKED:
+		p->kind = RFS_SYSV;
+		return 0;
+	case RFS_LEAK_LINK:
+		p->kind = RFS_LEAKED;
+		return 0;
+	case RFS_PSEUDO:
+		p->kind = rfs_entries[n->entry].parent;
+		p->arg = n->arg;
+		return 0;
+	default:
+		p->kind = RFS_ROOT;
+		return 0;
+	}
+}
+
+/*
+ * May the requester reach N: search permission on every directory above
+ * it, as path resolution would demand?  Checked by every operation on an
+ * inode, not only at lookup: the kernel keeps names another user looked
+ * up, and hands them to the next user without asking us.
+ */
+static int reach_perm(struct rfs_ctx *c, const struct rfs_node *n)
+{
+	struct rfs_node cur = *n, up;
+	struct stat st;
+	double timeout;
+	int rc = 0;
+
+	while (rc == 0 && node_parent(&cur, &up) == 0) {
+		rc = rfs_node_stat(c, &up, &st, &timeout);
+		if (rc == 0)
+			rc = node_perm(c, &up, &st, X_OK);
+		cur = up;
+	}
+	return rc;
+}
+
+/* Attributes of inode INO if the requester may reach it. */
+static int ino_stat(struct rfs_ctx *c, fuse_ino_t ino, struct rfs_node *n,
+		    struct stat *st, double *timeout)
+{
+	int rc;
+
+	if (rfs_node_of(ino, n) < 0)
+		return -ENOENT;
+	rc = rfs_node_stat(c, n, st, timeout);
+	if (rc == 0)
+		rc = reach_perm(c, n);
+	return rc;
 }
 
 /* ---- names and attributes ------------------------------------------------- */
@@ -195,10 +226,29 @@ static void regionfs_init(void *userdata, struct fuse_conn_info *conn)
 	}
 }
 
+/*
+ * Is N, missing from a cached snapshot, worth a fresh one?  Regions: yes,
+ * a fresh table costs one small read.  Segments: a fresh index is a whole
+ * leak scan, so only if the segment exists at all (IPC_STAT fails with
+ * EINVAL or EIDRM for an id nobody holds, and needs no permission to say
+ * so): `ls sysv/12345` for a made-up id must not cost a scan.
+ */
+static int may_be_new(const struct rfs_node *n)
+{
+	struct shmid_ds ds;
+	int segment = n->kind == RFS_SEGMENT_DIR || n->kind == RFS_LEAK_LINK ||
+		      (n->kind == RFS_PSEUDO &&
+		       rfs_entries[n->entry].parent == RFS_SEGMENT_DIR);
+
+	if (!segment)
+		return 1;
+	return shmctl((int)n->arg, IPC_STAT, &ds) == 0 || errno == EACCES;
+}
+
 static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent,
 			    const char *name)
 {
-	struct rfs_ctx c = {.fs = fs_of(req)};
+	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct fuse_entry_param e;
 	struct rfs_node dir, child;
 	double timeout = 0;
@@ -213,12 +263,14 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent,
 	if (rc == 0) {
 		rc = rfs_node_stat(&c, &child, &e.attr, &timeout);
 		/* Missing from a cached snapshot: it may be brand new. */
-		if (rc == -ENOENT) {
+		if (rc == -ENOENT && may_be_new(&child)) {
 			rfs_ctx_done(&c);
 			c.fresh = 1;
 			rc = rfs_node_stat(&c, &child, &e.attr, &timeout);
 		}
 	}
+	if (rc == 0)
+		rc = reach_perm(&c, &child);
 	rfs_ctx_done(&c);
 	if (rc < 0) {
 		reply_err(req, rc);
@@ -233,15 +285,14 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent,
 static void regionfs_getattr(fuse_req_t req, fuse_ino_t ino,
 			     struct fuse_file_info *fi)
 {
-	struct rfs_ctx c = {.fs = fs_of(req)};
+	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct rfs_node n;
 	struct stat st;
 	double timeout = 0;
 	int rc;
 
 	(void)fi;
-	rc = rfs_node_of(ino, &n) < 0 ? -ENOENT
-				       : rfs_node_stat(&c, &n, &st, &timeout);
+	rc = ino_stat(&c, ino, &n, &st, &timeout);
 	rfs_ctx_done(&c);
 	if (rc < 0)
 		reply_err(req, rc);
@@ -251,7 +302,7 @@ static void regionfs_getattr(fuse_req_t req, fuse_ino_t ino,
 
 static void regionfs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct rfs_ctx c = {.fs = fs_of(req)};
+	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	char target[RFS_NAME_MAX];
 	struct rfs_node n;
 	struct stat st;
@@ -259,7 +310,7 @@ static void regionfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	int rc = -EINVAL;
 
 	if (rfs_node_of(ino, &n) == 0 && n.kind == RFS_LEAK_LINK)
-		rc = rfs_node_stat(&c, &n, &st, &timeout);
+		rc = ino_stat(&c, ino, &n, &st, &timeout);
 	rfs_ctx_done(&c);
 	if (rc < 0) {
 		reply_err(req, rc);
@@ -271,20 +322,19 @@ static void regionfs_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void regionfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
-	struct rfs_ctx c = {.fs = fs_of(req)};
+	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct rfs_node n;
 	struct stat st;
 	double timeout;
 	int rc;
 
-	rc = rfs_node_of(ino, &n) < 0 ? -ENOENT
-				       : rfs_node_stat(&c, &n, &st, &timeout);
+	rc = ino_stat(&c, ino, &n, &st, &timeout);
 	/* Only leaked/ is ever written to (by unlinking), in an rw mount. */
 	if (rc == 0 && (mask & W_OK) &&
 	    !(c.fs->readwrite && n.kind == RFS_LEAKED))
 		rc = refusal(c.fs);
 	if (rc == 0 && mask != F_OK)
-		rc = node_perm(req, &c, &n, &st, mask & ~W_OK);
+		rc = node_perm(&c, &n, &st, mask & ~W_OK);
 	rfs_ctx_done(&c);
 	reply_err(req, rc);
 }
@@ -338,31 +388,43 @@ static void open_put(struct rfs_open *h)
 		open_free(h);
 }
 
-static int open_region(struct regionfs *fs, uint32_t id, struct rfs_open *h)
+/* A region, its permissions checked again on what was opened: the file's
+ * or the segment's own, as they are now, not as a snapshot saw them. */
+static int open_region(struct rfs_ctx *c, uint32_t id, struct rfs_open *h)
 {
-	struct rfs_env *e = rfs_env_get(fs);
+	struct rfs_env *e = rfs_env_get(c->fs);
+	struct shmid_ds ds;
+	struct stat st;
 	int rc;
 
 	h->kind = RFS_OPEN_REGION;
 	rc = rgn_fsview_reader_open(e->env, id, &h->reader);
 	rfs_env_put(e);
-	return rc;
+	if (rc < 0)
+		return rc;
+	if (h->reader.fd >= 0) {
+		if (fstat(h->reader.fd, &st) < 0)
+			return -errno;
+		return rfs_perm(c, st.st_uid, st.st_gid, st.st_uid, st.st_gid,
+				st.st_mode, R_OK);
+	}
+	if (shmctl(h->reader.shmid, IPC_STAT, &ds) < 0)
+		return errno == EACCES ? -EACCES : -ENOENT;
+	return rfs_perm(c, ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.cuid,
+			ds.shm_perm.cgid, ds.shm_perm.mode & 0777, R_OK);
 }
 
 /* sysv/<shmid>/data: the segment's permissions, read afresh, decide. */
-static int open_segdata(fuse_req_t req, int32_t shmid, struct rfs_open *h)
+static int open_segdata(struct rfs_ctx *c, int32_t shmid, struct rfs_open *h)
 {
 	struct shmid_ds ds;
 	int rc;
 
 	h->kind = RFS_OPEN_SEGMENT;
-	h->reader.fd = -1;
-	h->reader.shmid = -1;
 	if (shmctl(shmid, IPC_STAT, &ds) < 0)
 		return errno == EACCES ? -EACCES : -ENOENT;
-	rc = check_perm(req, ds.shm_perm.uid, ds.shm_perm.gid,
-			ds.shm_perm.cuid, ds.shm_perm.cgid,
-			ds.shm_perm.mode & 0777, R_OK);
+	rc = rfs_perm(c, ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.cuid,
+		      ds.shm_perm.cgid, ds.shm_perm.mode & 0777, R_OK);
 	if (rc < 0)
 		return rc;
 	h->reader.shmid = shmid;
@@ -375,7 +437,7 @@ static int open_segdata(fuse_req_t req, int32_t shmid, struct rfs_open *h)
 static void regionfs_open(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	struct rfs_ctx c = {.fs = fs_of(req)};
+	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct rfs_open *h = NULL;
 	struct rfs_node n;
 	struct stat st;
@@ -384,31 +446,39 @@ static void regionfs_open(fuse_req_t req, fuse_ino_t ino,
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		rc = refusal(c.fs);
-	else if (rfs_node_of(ino, &n) < 0)
-		rc = -ENOENT;
 	else
-		rc = rfs_node_stat(&c, &n, &st, &timeout);
+		rc = ino_stat(&c, ino, &n, &st, &timeout);
 	if (rc == 0)
-		rc = node_perm(req, &c, &n, &st, R_OK);
-	rfs_ctx_done(&c);
+		rc = node_perm(&c, &n, &st, R_OK);
+	/* Renderers take snapshots of their own; the requester stays. */
+	rfs_view_put(c.view);
+	rfs_segs_put(c.segs);
+	c.view = NULL;
+	c.segs = NULL;
 	if (rc == 0 && !(h = calloc(1, sizeof(*h))))
 		rc = -ENOMEM;
-	if (h)
+	if (h) {
 		h->refs = 1; /* the kernel's, dropped by release */
+		/* Nothing open yet: open_free must close nothing (0 is a
+		 * descriptor). */
+		h->reader.fd = -1;
+		h->reader.shmid = -1;
+	}
 	if (rc == 0) {
 		const struct rfs_entry *e = &rfs_entries[n.entry];
 
 		if (n.kind == RFS_REGION) {
-			rc = open_region(c.fs, n.arg, h);
+			rc = open_region(&c, n.arg, h);
 		} else if (n.kind != RFS_PSEUDO) {
 			rc = -EISDIR;
 		} else if (e->flags & RFS_E_SEGDATA) {
-			rc = open_segdata(req, (int32_t)n.arg, h);
+			rc = open_segdata(&c, (int32_t)n.arg, h);
 		} else {
 			h->kind = RFS_OPEN_BUF;
-			rc = e->render(c.fs, n.arg, &h->buf, &h->len);
+			rc = e->render(&c, n.arg, &h->buf, &h->len);
 		}
 	}
+	rfs_ctx_done(&c);
 	if (rc < 0) {
 		open_free(h);
 		reply_err(req, rc);
@@ -620,7 +690,7 @@ static enum rfs_kind parent_kind(enum rfs_kind k)
 static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
 			     struct fuse_file_info *fi)
 {
-	struct rfs_ctx c = {.fs = fs_of(req)};
+	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct rfs_dir *d = calloc(1, sizeof(*d));
 	struct dir_builder b = {&c, d};
 	struct rfs_dirent *de;
@@ -637,7 +707,9 @@ static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
 		c.fresh = n.kind == RFS_ROOT || n.kind == RFS_REGIONS ||
 			  n.kind == RFS_SYSV || n.kind == RFS_LEAKED;
 	if (rc == 0 && (de = dir_push(d)) != NULL) {
-		rc = rfs_node_stat(&c, &n, &de->st, &de->timeout);
+		rc = ino_stat(&c, ino, &n, &de->st, &de->timeout);
+		if (rc == 0)
+			rc = node_perm(&c, &n, &de->st, R_OK);
 		snprintf(de->name, sizeof(de->name), ".");
 		d->n += rc == 0;
 	}
@@ -742,7 +814,7 @@ static void regionfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void regionfs_unlink(fuse_req_t req, fuse_ino_t parent,
 			    const char *name)
 {
-	struct rfs_ctx c = {.fs = fs_of(req)};
+	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct rgn_leak_removal *res = NULL;
 	struct rgn_leak *seen = NULL;
@@ -758,11 +830,13 @@ static void regionfs_unlink(fuse_req_t req, fuse_ino_t parent,
 		rc = -EACCES;
 	else if (rfs_lookup_name(&c, &dir, name, &link) < 0)
 		rc = -ENOENT;
+	else
+		rc = reach_perm(&c, &link);
 	for (int fresh = 0; rc == 0 && fresh < 2 && !g; fresh++) {
 		rfs_ctx_done(&c);
 		c.fresh = fresh;
 		g = rfs_segs_find(rfs_ctx_segs(&c), (int32_t)link.arg);
-		if (g && !g->leaked)
+		if (g && !rfs_seg_leaked(&c, g))
 			g = NULL;
 	}
 	if (rc == 0 && !g)
@@ -898,17 +972,24 @@ static void regionfs_removexattr(fuse_req_t req, fuse_ino_t ino,
 #define XATTR_USER_PREFIX "user."
 #define XATTR_PREFIX "user.region."
 
-/* The region an inode names, from the cached view; NULL if none. */
+/*
+ * The region an inode names, from the cached view, if the requester may
+ * read it (its attributes say what it holds, as its bytes do): NULL with
+ * *ERR 0 for an inode that is no region, or -EACCES, -ENOENT.
+ */
 static const struct rgn_fsview_region *xattr_region(struct rfs_ctx *c,
-						    fuse_ino_t ino)
+						    fuse_ino_t ino, int *err)
 {
-	const struct rgn_fsview *v;
 	struct rfs_node n;
+	struct stat st;
+	double timeout;
 
-	if (rfs_node_of(ino, &n) < 0 || n.kind != RFS_REGION)
+	*err = ino_stat(c, ino, &n, &st, &timeout);
+	if (*err == 0 && n.kind != RFS_REGION)
 		return NULL;
-	v = rfs_ctx_view(c);
-	return v ? rgn_fsview_find(v, n.arg) : NULL;
+	if (*err == 0)
+		*err = node_perm(c, &n, &st, R_OK);
+	return *err == 0 ? rgn_fsview_find(rfs_ctx_view(c), n.arg) : NULL;
 }
 
 static void reply_xattr(fuse_req_t req, const char *val, size_t len,
@@ -925,10 +1006,10 @@ static void reply_xattr(fuse_req_t req, const char *val, size_t len,
 static void regionfs_getxattr(fuse_req_t req, fuse_ino_t ino,
 			      const char *name, size_t size)
 {
-	struct rfs_ctx c = {.fs = fs_of(req)};
+	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	const struct rgn_fsview_region *rg;
 	char val[128];
-	int len = -ENODATA;
+	int len = -ENODATA, err;
 
 	/*
 	 * Only user.* is ours.  Other namespaces (security.*, system.*,
@@ -943,8 +1024,9 @@ static void regionfs_getxattr(fuse_req_t req, fuse_ino_t ino,
 	 */
 	if (strncmp(name, XATTR_USER_PREFIX, strlen(XATTR_USER_PREFIX)) != 0)
 		len = -EOPNOTSUPP;
-	else if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0 &&
-		 (rg = xattr_region(&c, ino)) != NULL)
+	else if ((rg = xattr_region(&c, ino, &err)) == NULL)
+		len = err ? err : -ENODATA;
+	else if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0)
 		len = rfs_xattr_get(c.view->v, rg, name, val, sizeof(val));
 	rfs_ctx_done(&c);
 	if (len < 0)
@@ -957,13 +1039,19 @@ static void regionfs_getxattr(fuse_req_t req, fuse_ino_t ino,
 
 static void regionfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct rfs_ctx c = {.fs = fs_of(req)};
-	const struct rgn_fsview_region *rg = xattr_region(&c, ino);
+	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
+	const struct rgn_fsview_region *rg;
 	char names[256];
-	size_t len = rg ? rfs_xattr_list(rg, names, sizeof(names)) : 0;
+	size_t len;
+	int err;
 
+	rg = xattr_region(&c, ino, &err);
+	len = rg ? rfs_xattr_list(rg, names, sizeof(names)) : 0;
 	rfs_ctx_done(&c);
-	reply_xattr(req, names, len, size);
+	if (err < 0)
+		reply_err(req, err);
+	else
+		reply_xattr(req, names, len, size);
 }
 
 const struct fuse_lowlevel_ops regionfs_ops = {

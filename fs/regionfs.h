@@ -64,6 +64,8 @@ struct rfs_view {
 	unsigned refs;			/* atomic */
 	int err;			/* 0, or why v is NULL */
 	uint64_t env_serial;		/* the handle it was taken through */
+	int64_t taken_ns;		/* CLOCK_MONOTONIC when taken (a
+					   re-stamp keeps it) */
 	struct rgn_fsview *v;
 };
 
@@ -81,6 +83,9 @@ struct rfs_seg {
 	uint32_t mode;			/* shm_perm.mode */
 	uint8_t cls;			/* enum rgn_leak_class */
 	uint8_t leaked;			/* listed under sysv/leaked */
+	uint8_t blind;			/* the verdict rests on the header:
+					   unknown to a requester who may
+					   not read the segment */
 };
 
 /* A refcounted index of segments, sorted by shmid. */
@@ -127,11 +132,15 @@ struct rfs_env *rfs_env_get(struct regionfs *fs);
 void rfs_env_put(struct rfs_env *e);
 
 /* The table: cached up to RFS_CACHE_NS, or taken after this call began
- * when FRESH.  Never NULL (v is NULL and err set when unreadable). */
+ * when FRESH; but never waits behind a refresh in progress, answering
+ * from the previous table then.  Never NULL (v is NULL and err set when
+ * unreadable). */
 struct rfs_view *rfs_view_get(struct regionfs *fs, int fresh);
 void rfs_view_put(struct rfs_view *view);
 
-/* The segment index, with the same freshness rule.  Never NULL. */
+/* The segment index, with the same freshness rule and the same refusal
+ * to wait behind a scan in progress (once there is any index).  Never
+ * NULL. */
 struct rfs_segs *rfs_segs_get(struct regionfs *fs, int fresh);
 void rfs_segs_put(struct rfs_segs *segs);
 const struct rfs_seg *rfs_segs_find(const struct rfs_segs *segs,
@@ -155,8 +164,11 @@ void rfs_segs_invalidate(struct regionfs *fs);
 
 /* ---- the tree (entries.c) ------------------------------------------------ */
 
-/* Render a pseudo-file into a malloc'd buffer.  ARG as in struct rfs_node. */
-typedef int (*rfs_render_fn)(struct regionfs *fs, uint32_t arg, char **out,
+struct rfs_ctx;
+
+/* Render a pseudo-file into a malloc'd buffer, for the requester of C.
+ * ARG as in struct rfs_node. */
+typedef int (*rfs_render_fn)(struct rfs_ctx *c, uint32_t arg, char **out,
 			     size_t *len);
 
 #define RFS_E_SHARED 0x1u	/* not shown for a private environment */
@@ -188,17 +200,39 @@ extern const size_t rfs_nfamilies;
 
 #define RFS_NAME_MAX 32		/* longest name we produce, with NUL */
 
-/* What a request needs to answer: snapshots taken once per request. */
+/* What a request needs to answer: snapshots taken once per request, and
+ * who asks. */
 struct rfs_ctx {
 	struct regionfs *fs;
+	fuse_req_t req;			/* the request: its credentials */
 	struct rfs_view *view;		/* NULL until needed */
 	struct rfs_segs *segs;		/* NULL until needed */
 	int fresh;			/* take snapshots newer than the request */
+	int ngroups;			/* groups[] entries, once read */
+	int groups_read;		/* 1 once groups was read */
+	gid_t *groups;			/* the requester's supplementary groups */
 };
 
 void rfs_ctx_done(struct rfs_ctx *c);
 const struct rgn_fsview *rfs_ctx_view(struct rfs_ctx *c);
 const struct rfs_segs *rfs_ctx_segs(struct rfs_ctx *c);
+
+/*
+ * May the requester of C do MASK (R_OK, W_OK, X_OK) to something with
+ * owner UID/GID, creator CUID/CGID (a segment's; else the owner again)
+ * and MODE (type and permission bits)?  0 or -EACCES: the kernel's rules
+ * for a file, which are ipcperms()'s for a segment, creator counted as
+ * owner.  Root may do anything but execute a file with no x bit.
+ */
+int rfs_perm(struct rfs_ctx *c, uid_t uid, gid_t gid, uid_t cuid, gid_t cgid,
+	     mode_t mode, int mask);
+
+/* May the requester of C read segment G (or record SEG)?  1 or 0. */
+int rfs_seg_readable(struct rfs_ctx *c, const struct rfs_seg *g);
+int rfs_leak_readable(struct rfs_ctx *c, const struct rgn_leak *seg);
+
+/* Is G listed under sysv/leaked for the requester of C? */
+int rfs_seg_leaked(struct rfs_ctx *c, const struct rfs_seg *g);
 
 /*
  * Attributes of N, if it exists now: 0, or -ENOENT (or the reason the

@@ -14,16 +14,24 @@
  * keeps using the one it took while another thread publishes a newer one.
  * fs->lock guards only pointer swaps; the I/O of a refresh runs under
  * view_refresh (or scan_lock), so cached answers never wait on a disk.
+ * Attribute requests never wait behind a refresh or scan in progress
+ * either: they answer from the previous snapshot.  Whatever a refresh waits
+ * for (a home, the lookups of a scan) might be a request to this very
+ * mount, which would then wait on the refresh for ever.
  *
  * The environment handle itself is replaced when a refresh fails and a
  * fresh open succeeds: the home may have been removed and created again,
  * and an inspecting handle holds the old directory.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/shm.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "regionfs.h"
@@ -86,6 +94,25 @@ static int env_private(const struct rfs_env *e)
 }
 
 /*
+ * The home, opened without following any symbolic link (fs->home is
+ * canonical), or -1.  A home removed and replaced by a link, perhaps one
+ * into this mount, is not the environment we were started on; and
+ * following it could leave the re-open waiting on our own answer.
+ */
+static int home_open(const char *home)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, AT_FDCWD, home, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS) /* Linux < 5.6 */
+		fd = open(home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return (int)fd;
+}
+
+/*
  * Open the home again and, if that works, make it the current handle.
  * OLD is the caller's reference; the result is the caller's reference to
  * the handle to use: the new one, or OLD when the open fails.
@@ -96,9 +123,19 @@ static struct rfs_env *env_reopen(struct regionfs *fs, struct rfs_env *old)
 	struct rfs_env *e, *prev;
 	rgn_env *env;
 
+	int fd, rc;
+
+	/* Opened by name after the check, not through the descriptor: the
+	 * handle's home is what stat shows.  Swapping the home for a link in
+	 * between is a race the remover would have to win each time. */
+	fd = home_open(fs->home);
+	if (fd < 0)
+		return old;
+	close(fd);
 	rgn_env_config_init(&cfg);
 	cfg.flags = RGN_INSPECT;
-	if (rgn_env_open(fs->home, &cfg, &env) < 0)
+	rc = rgn_env_open(fs->home, &cfg, &env);
+	if (rc < 0)
 		return old;
 	e = env_wrap(fs, env);
 	if (!e) {
@@ -130,6 +167,7 @@ static struct rfs_view *view_new(struct rgn_fsview *v, int err,
 	view->v = v;
 	view->err = v ? 0 : (err ? err : -ENOMEM);
 	view->env_serial = serial;
+	view->taken_ns = rfs_now_ns();
 	return view;
 }
 
@@ -173,8 +211,26 @@ static struct rfs_view *view_cached(struct regionfs *fs, int fresh,
 	return view;
 }
 
-/* Re-take the table, or re-stamp CUR when nothing changed.  Called with
- * view_refresh held. */
+/* The cached view however old, or NULL if there is none yet. */
+static struct rfs_view *view_current(struct regionfs *fs)
+{
+	struct rfs_view *view;
+
+	pthread_mutex_lock(&fs->lock);
+	view = fs->view;
+	if (view)
+		ref(&view->refs);
+	pthread_mutex_unlock(&fs->lock);
+	return view;
+}
+
+/*
+ * Re-take the table, or re-stamp CUR when nothing changed and CUR was
+ * taken less than RFS_CACHE_NS ago.  The generation says nothing of owners and
+ * modes (a chmod of a region file or of the home), so they are re-read at
+ * least once per RFS_CACHE_NS, as the kernel re-asks for attributes.
+ * Called with view_refresh held.
+ */
 static struct rfs_view *view_refresh(struct regionfs *fs,
 				     struct rfs_view *cur)
 {
@@ -196,6 +252,7 @@ static struct rfs_view *view_refresh(struct regionfs *fs,
 		e = n;
 	}
 	if (rc == 0 && !env_private(e) && cur && cur->v &&
+	    rfs_now_ns() - cur->taken_ns < RFS_CACHE_NS &&
 	    cur->env_serial == e->serial && cur->v->generation == gen) {
 		ref(&cur->refs);
 		view = cur;
@@ -217,7 +274,17 @@ struct rfs_view *rfs_view_get(struct regionfs *fs, int fresh)
 	view = view_cached(fs, fresh, asked);
 	if (view)
 		return view;
-	pthread_mutex_lock(&fs->view_refresh);
+	/*
+	 * Never wait behind a refresh in progress while there is a view to
+	 * answer from: that refresh may be re-opening a home that now leads
+	 * back into this very mount, and would then be waiting for us.
+	 */
+	if (pthread_mutex_trylock(&fs->view_refresh) != 0) {
+		view = view_current(fs);
+		if (view)
+			return view;
+		pthread_mutex_lock(&fs->view_refresh);
+	}
 	/* Somebody may have refreshed while we waited for the lock. */
 	view = view_cached(fs, fresh, asked);
 	if (!view) {
@@ -334,6 +401,7 @@ static struct rfs_segs *segs_from_scan(const struct rgn_leak_scan *scan,
 		g->mode = r->mode;
 		g->cls = (uint8_t)r->cls;
 		g->leaked = (uint8_t)rgn_leak_is_leaked(r);
+		g->blind = (uint8_t)rgn_leak_needs_header(r);
 	}
 	return s;
 }
@@ -372,6 +440,19 @@ static struct rfs_segs *segs_cached(struct regionfs *fs, int fresh,
 	return s;
 }
 
+/* The index however old, or NULL if there is none yet. */
+static struct rfs_segs *segs_current(struct regionfs *fs)
+{
+	struct rfs_segs *s;
+
+	pthread_mutex_lock(&fs->lock);
+	s = fs->segs;
+	if (s)
+		ref(&s->refs);
+	pthread_mutex_unlock(&fs->lock);
+	return s;
+}
+
 /* Scan and publish the index; called with scan_lock held. */
 static int scan_locked(struct regionfs *fs, struct rgn_leak_scan **scanp)
 {
@@ -398,7 +479,20 @@ struct rfs_segs *rfs_segs_get(struct regionfs *fs, int fresh)
 	s = segs_cached(fs, fresh, asked);
 	if (s)
 		return s;
-	pthread_mutex_lock(&fs->scan_lock);
+	/*
+	 * Never wait behind a scan in progress while there is an index to
+	 * answer from, however old: a scan may take a while, and whatever it
+	 * waits for (a home it looks up, a rendering it was started for)
+	 * must never depend on a lookup in this mount.  Only the very first
+	 * index is waited for: scans never enter a FUSE file system (see
+	 * rgn_leak_scan), so that wait ends.
+	 */
+	if (pthread_mutex_trylock(&fs->scan_lock) != 0) {
+		s = segs_current(fs);
+		if (s)
+			return s;
+		pthread_mutex_lock(&fs->scan_lock);
+	}
 	s = segs_cached(fs, fresh, asked);
 	if (!s) {
 		scan_locked(fs, NULL);
@@ -461,10 +555,15 @@ void rfs_scan_release(struct regionfs *fs, struct rgn_leak_scan *scan)
 
 int rfs_init(struct regionfs *fs, rgn_env *env)
 {
+	char real[PATH_MAX];
+
 	memset(fs, 0, sizeof(*fs));
 	/* Resolved once: a home removed and made again at the same path is
-	 * found again, whatever the daemon's working directory. */
-	fs->home = strdup(rgn_env_home(env));
+	 * found again, whatever the daemon's working directory.  Canonical,
+	 * so that re-opening it can refuse every symbolic link (home_open);
+	 * resolved before the mount exists. */
+	fs->home = strdup(realpath(rgn_env_home(env), real) ? real
+							    : rgn_env_home(env));
 	fs->uid = geteuid();
 	fs->gid = getegid();
 	fs->start = time(NULL);

@@ -31,7 +31,20 @@ static int stored_in_segment(const struct rgn_env *env)
 	return env->ops == &rgn_backing_sysv;
 }
 
-/* Owner of a region's file or segment; the environment's when unknown. */
+/* The home directory's owner and permissions, when they can be read. */
+static void home_owner(const struct rgn_env *env, struct rgn_fsview *v)
+{
+	struct stat st;
+
+	if (fstat(env->dirfd, &st) == 0) {
+		v->home_uid = st.st_uid;
+		v->home_gid = st.st_gid;
+		v->home_mode = st.st_mode & 0777;
+	}
+}
+
+/* Owner and permissions of a region's file or segment; the environment's
+ * when unknown. */
 static void region_owner(struct rgn_env *env, const struct rgn_shm_slot *sl,
 			 const struct rgn_fsview *v,
 			 struct rgn_fsview_region *rg)
@@ -42,10 +55,12 @@ static void region_owner(struct rgn_env *env, const struct rgn_shm_slot *sl,
 
 	rg->uid = v->uid;
 	rg->gid = v->gid;
+	rg->mode = v->mode;
 	if (stored_in_segment(env)) {
 		if (shmctl(sl->sl_shmid, IPC_STAT, &ds) == 0) {
 			rg->uid = ds.shm_perm.uid;
 			rg->gid = ds.shm_perm.gid;
+			rg->mode = ds.shm_perm.mode & 0777;
 		}
 		return;
 	}
@@ -53,6 +68,7 @@ static void region_owner(struct rgn_env *env, const struct rgn_shm_slot *sl,
 	if (fstatat(env->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		rg->uid = st.st_uid;
 		rg->gid = st.st_gid;
+		rg->mode = st.st_mode & 0777;
 	}
 }
 
@@ -83,6 +99,10 @@ int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp)
 			v->gid = st.st_gid;
 			v->mtime = v->ctime = st.st_mtime;
 		}
+		home_owner(env, v);
+		/* What the owner's lock file says is for whoever may read
+		 * the home. */
+		v->primary_mode = v->home_mode & 0444;
 		*vp = v;
 		return 0;
 	}
@@ -103,10 +123,13 @@ int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp)
 	v->mode = ev->ev_mode & 0777;
 	v->ctime = ev->ev_ctime;
 	v->mtime = ev->ev_mtime;
-	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-	    fstat(env->dirfd, &st) == 0) {
+	home_owner(env, v);
+	v->uid = v->home_uid;
+	v->gid = v->home_gid;
+	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		v->uid = st.st_uid;
 		v->gid = st.st_gid;
+		v->primary_mode = st.st_mode & 0777;
 	}
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev) && v->nregions < n; i++) {
 		const struct rgn_shm_slot *sl = &slots[i];
@@ -126,6 +149,9 @@ int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp)
 		memcpy(rg->name, sl->sl_name, sizeof(rg->name));
 		rg->name[RGN_NAME_MAX] = '\0';
 		region_owner(env, sl, v, rg);
+		/* Reading the state means reading the primary segment too. */
+		if (rg->id == 1 && stored_in_segment(env))
+			v->primary_mode &= rg->mode;
 	}
 	free(snap);
 	*vp = v;

@@ -39,7 +39,8 @@ struct rgn_fsview_region {
 	int32_t key;			/* segment key, 0 if none/IPC_PRIVATE */
 	uint32_t uid;			/* owner of the file or segment */
 	uint32_t gid;			/* (the environment's when unknown) */
-	uint32_t pad0;			/* zero */
+	uint32_t mode;			/* its 0777 permission bits (the
+					   environment's mode when unknown) */
 	uint64_t size;			/* bytes */
 	int64_t ctime;			/* creation, seconds since the epoch */
 	int64_t mtime;			/* last change */
@@ -54,7 +55,13 @@ struct rgn_fsview {
 	int32_t private_owner;		/* private backing: the owner pid */
 	uint32_t uid;			/* owner of __db.001 (of the home */
 	uint32_t gid;			/*   directory for a private one) */
-	uint32_t pad0;			/* zero */
+	uint32_t primary_mode;		/* who may read the environment's
+					   state: the 0777 bits of __db.001,
+					   and of the primary segment too
+					   when it is one (0 if unknown) */
+	uint32_t home_uid;		/* the home directory's owner, */
+	uint32_t home_gid;		/*   group */
+	uint32_t home_mode;		/*   and 0777 permission bits */
 	int64_t ctime;			/* environment creation */
 	int64_t mtime;			/* last region create or remove */
 	size_t nregions;		/* entries in regions */
