@@ -43,8 +43,9 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for m in "${MOUNTS[@]}"; do
 		grep -qs " $m fuse" /proc/mounts || continue
-		fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null ||
-			fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+		fusermount3 -u "$m" 2>/dev/null && continue
+		abort_conn "$m" # a stuck daemon: umount would wait for it
+		fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	ipcrm --all=shm 2>/dev/null # this namespace's only
@@ -115,6 +116,33 @@ wait_ready() {
 }
 
 nattch_of() { awk -v id="$1" '$2 == id { print $7 }' /proc/sysvipc/shm; }
+lpid_of() { awk -v id="$1" '$2 == id { print $6 }' /proc/sysvipc/shm; }
+AS_NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+# A python3 that nobody may run (root's may be a shim in /root), or "".
+NOBODY_PY=$(for p in /usr/bin/python3 /usr/local/bin/python3 "$(command -v python3)"; do
+	[ -x "$p" ] && $AS_NOBODY "$p" -c '' 2>/dev/null && { echo "$p"; break; }; done)
+
+# abort_conn MNT: abort the FUSE connection of MNT, so that requests stuck
+# in it (a daemon waiting on itself cannot even exit) fail at once.  Through
+# fusectl, mounted in a private mount namespace when it is not mounted.
+abort_conn() {
+	local dev
+	dev=$(awk -v m="$1" '$5 == m { split($3, d, ":"); print d[2] }' /proc/self/mountinfo | tail -1)
+	[ -n "$dev" ] || return 0
+	if [ -e "/sys/fs/fuse/connections/$dev/abort" ]; then
+		echo 1 >"/sys/fs/fuse/connections/$dev/abort"
+	else
+		unshare --mount --propagation private -- sh -c \
+			"mount -t fusectl none /sys/fs/fuse/connections && echo 1 >/sys/fs/fuse/connections/$dev/abort" 2>/dev/null
+	fi
+}
+
+# kill_mount MNT PID: a daemon that may be stuck: abort, kill, detach.
+kill_mount() {
+	abort_conn "$1"
+	kill -KILL "$2" 2>/dev/null
+	fusermount3 -uz "$1" 2>/dev/null || umount -l "$1" 2>/dev/null
+}
 segment_exists() { awk -v id="$1" '$2 == id { f = 1 } END { exit !f }' /proc/sysvipc/shm; }
 nolocal() { grep -v $'\tLocal time$'; }
 
@@ -432,8 +460,167 @@ t_permissions_allow_other() {
 		need '! $as_nobody cat "$m/sysv/$fid/data" >/dev/null 2>&1' "0600 segment data" &&
 		need 'cat "$m/sysv/$fid/data" >/dev/null' "root reads it" &&
 		need '! $as_nobody cat "$m/__db.002" >/dev/null 2>&1' "0600 region" &&
+		need '[ -z "$NOBODY_PY" ] || $as_nobody "$NOBODY_PY" -c "import errno, os, sys
+try:
+    os.getxattr(sys.argv[1], \"user.region.name\")
+except OSError as e:
+    sys.exit(e.errno != errno.EACCES)
+sys.exit(1)" "$m/__db.002"' "user.region.name of a 0600 region" &&
 		need '! $as_nobody cat "$m/stat" >/dev/null 2>&1' "0600 environment" &&
 		unmount_fs "$m" "$DAEMON_PID"
+}
+
+# A segment's header names its home, and anybody who can make a segment can
+# write one.  A home that now leads into a FUSE mount (the daemon's own,
+# through a symbolic link or by its very path) must never be entered: the
+# scanning thread would wait on a lookup that waits on its scan.
+t_scan_never_enters_a_mount() {
+	local p=$T/loop hx=$T/lx m=$T/loop ida idb out rc=0
+	mkdir -p "$p/sysv/0" "$hx"
+	"$HELPER" create "$p/sysv/0" sysv 0x5eed0200 600 1 65536 &&
+		"$HELPER" create "$hx" sysv 0x5eed0300 600 1 65536 || return 1
+	ida=$("$HELPER" list "$p/sysv/0" | awk 'NR == 1 { print $6 }')
+	idb=$("$HELPER" list "$hx" | awk 'NR == 1 { print $6 }')
+	# Home A now lies under the mount point; home B is a link into it.
+	rm -rf "$p/sysv" "$hx"
+	ln -s "$m/sysv/0" "$hx"
+	mount_fs "$HF" "$m" || return 1
+	need 'timeout -k 1 5 cat "$m/sysv/stat" >/dev/null' "sysv/stat hangs" &&
+		need 'timeout -k 1 5 ls "$m/sysv" | grep -qx "$ida"' "sysv/ no longer answers" &&
+		need 'timeout -k 1 5 cat "$m/sysv/$ida/stat" >"$T/loop.out"' "sysv/$ida/stat hangs" &&
+		need 'grep -q "class unknown" "$T/loop.out"' "$(cat "$T/loop.out")" &&
+		need 'grep -q "not entered: it is on the FUSE file system mounted at $m" "$T/loop.out"' "$(cat "$T/loop.out")" &&
+		need 'timeout -k 1 5 cat "$m/sysv/$idb/stat" >"$T/loop.out"' "sysv/$idb/stat hangs" &&
+		need 'grep -q "class orphaned" "$T/loop.out"' "$(cat "$T/loop.out")" &&
+		need 'grep -q "home is now a symbolic link" "$T/loop.out"' "$(cat "$T/loop.out")" &&
+		need 'timeout -k 1 5 cat "$m/stat" >/dev/null' "the daemon no longer answers" || rc=1
+	if [ $rc -eq 0 ]; then
+		unmount_fs "$m" "$DAEMON_PID" || rc=1
+	else
+		kill_mount "$m" "$DAEMON_PID"
+	fi
+	ipcrm -m "$ida" -m "$idb" 2>/dev/null
+	rm -rf "$hx" "$p"
+	return $rc
+}
+
+# With allow_other the files' own modes decide, and a 0700 home keeps
+# others out of the mount as out of the home.
+t_modes_follow_files_allow_other() {
+	local h=$T/modes m=$T/mmodes rc=0
+	mkdir -p "$h"
+	"$HELPER" create "$h" files 0 644 4 65536 || return 1
+	chmod 700 "$h"
+	chmod 600 "$h/__db.002" "$h/__db.003"
+	mount_fs "$h" "$m" -o allow_other || return 1
+	need '! $AS_NOBODY ls "$m" >/dev/null 2>&1' "listed a 0700 home" &&
+		need '! $AS_NOBODY cat "$m/stat" >/dev/null 2>&1' "stat of a 0700 home" &&
+		need '! $AS_NOBODY cat "$m/__db.004" >/dev/null 2>&1' "0644 region in a 0700 home" &&
+		need '! $AS_NOBODY cat "$m/sysv/stat" >/dev/null 2>&1' "sysv/ of a 0700 home" &&
+		need 'cat "$m/stat" >/dev/null && cat "$m/__db.002" >/dev/null' "root" &&
+		need '[ "$(stat -c %a "$m")" = 500 ]' "root dir $(stat -c %a "$m")" &&
+		need '[ "$(stat -c %a "$m/__db.002")" = 600 ]' "__db.002 $(stat -c %a "$m/__db.002")" || rc=1
+	unmount_fs "$m" "$DAEMON_PID" || rc=1
+	[ $rc -eq 0 ] || return 1
+	chmod 755 "$h"
+	mount_fs "$h" "$m" -o allow_other || return 1
+	need '$AS_NOBODY ls "$m" >/dev/null' &&
+		need '$AS_NOBODY cat "$m/stat" >/dev/null' "stat, __db.001 being 0644" &&
+		need '! $AS_NOBODY cat "$m/__db.002" >/dev/null 2>&1' "0600 region" &&
+		need '! $AS_NOBODY cat "$m/regions/__db.002/stat" >/dev/null 2>&1' "0600 region's stat" &&
+		need '$AS_NOBODY cat "$m/__db.004" >/dev/null' "0644 region" &&
+		need '[ -z "$NOBODY_PY" ] || $AS_NOBODY "$NOBODY_PY" - "$m" <<"EOF"
+import errno, os, sys
+ok = True
+for f in ("__db.002",):
+    for call in (lambda p: os.getxattr(p, "user.region.name"), os.listxattr):
+        try:
+            call(os.path.join(sys.argv[1], f))
+            ok = False
+        except OSError as e:
+            ok = ok and e.errno == errno.EACCES
+ok = ok and os.getxattr(os.path.join(sys.argv[1], "__db.004"), "user.region.id") == b"4"
+sys.exit(not ok)
+EOF' "user.region.* of a 0600 region" || rc=1
+	# The file's mode at open decides, not the attributes shown a moment ago.
+	chmod 600 "$h/__db.004"
+	need '! $AS_NOBODY cat "$m/__db.004" >/dev/null 2>&1' "region made 0600 after mount" || rc=1
+	unmount_fs "$m" "$DAEMON_PID" || rc=1
+	return $rc
+}
+
+# Every supplementary group of the requester counts, not the first 64.
+t_group_beyond_the_64th() {
+	local h=$T/groups m=$T/mgroups many rc=0
+	mkdir -p "$h"
+	"$HELPER" create "$h" files 0 640 2 65536 || return 1
+	chgrp 4242 "$h/__db.002"
+	mount_fs "$h" "$m" -o allow_other || return 1
+	many=$(seq -s, 3000 3069),4242 # sorted, the one that may read is 71st
+	need '! $AS_NOBODY cat "$m/__db.002" >/dev/null 2>&1' "0640 region, other group" &&
+		need 'setpriv --reuid=65534 --regid=65534 --groups=$many cat "$m/__db.002" >/dev/null' "0640 region, 71st group" || rc=1
+	unmount_fs "$m" "$DAEMON_PID" || rc=1
+	return $rc
+}
+
+# The daemon reads headers as root; a requester who may not read a segment
+# sees what `regionctl leaks` run by that requester says.
+t_sysv_shown_as_the_requester_may_see() {
+	local m=$T/mred id out ref rc=0
+	id=$("$HELPER" list "$HS" | awk 'NR == 2 { print $6 }')
+	need 'grep -q "class orphaned" "$MS/sysv/$id/stat"' || return 1
+	mount_fs "$HS" "$m" -o allow_other || return 1
+	out=$($AS_NOBODY cat "$m/sysv/$id/stat")
+	need 'grep -q "class unknown" <<<"$out"' "$out" &&
+		need 'grep -q "evidence: cannot attach to read its header: Permission denied" <<<"$out"' "$out" &&
+		need '! grep -q "^  home " <<<"$out"' "$out" &&
+		need '[ -z "$NOBODY_PY" ] || $AS_NOBODY "$NOBODY_PY" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d[\"class\"] != \"unknown\" or \"$HS\" in json.dumps(d))" "$m/sysv/$id/stat.json"' "stat.json" &&
+		need 'ls "$m/sysv/leaked" | grep -qx "$id"' "root" &&
+		need '! $AS_NOBODY ls "$m/sysv/leaked" | grep -qx "$id"' "leaked/ as nobody" &&
+		need '! $AS_NOBODY test -e "$m/sysv/leaked/$id"' "leaked/$id as nobody" &&
+		need '$AS_NOBODY grep -q "^0	orphaned segments" "$m/sysv/stat"' "$($AS_NOBODY cat "$m/sysv/stat")" &&
+		need '$AS_NOBODY grep -q "^regionfs_shm_segments{class=\"orphaned\"} 0$" "$m/metrics" ||
+			! $AS_NOBODY grep -q "regionfs_shm_segments{class=\"orphaned\"}" "$m/metrics"' "metrics" &&
+		need '$AS_NOBODY cat "$m/sysv/$id/data" >/dev/null 2>&1; [ $? -ne 0 ]' "0600 segment data" || rc=1
+	if [ $rc -eq 0 ] && [ -n "$REGIONCTL" ]; then
+		ref=$($AS_NOBODY "$REGIONCTL" leaks -v | awk -v id="$id" '/^shmid / { p = $2 == id } p && /^shmid |evidence/')
+		need '[ "$ref" = "$(grep "^shmid \|evidence" <<<"$out")" ]' "$(diff <(echo "$ref") <(echo "$out"))" &&
+			need '[ "$($AS_NOBODY "$REGIONCTL" leaks | sed "1,/^=-=-=/d")" = "$($AS_NOBODY cat "$m/sysv/stat")" ]' \
+				"$(diff <($AS_NOBODY "$REGIONCTL" leaks | sed "1,/^=-=-=/d") <($AS_NOBODY cat "$m/sysv/stat"))" || rc=1
+	fi
+	unmount_fs "$m" "$DAEMON_PID" || rc=1
+	return $rc
+}
+
+# Few workers unless -o max_threads says otherwise (RFS_MAX_THREADS): the
+# main thread plus two, however many readers come at once.
+t_worker_threads_capped() {
+	local pids=() i n
+	for i in $(seq 24); do
+		cat "$MF/__db.007" >/dev/null & pids+=($!)
+		cat "$MF/metrics" >/dev/null & pids+=($!)
+	done
+	wait "${pids[@]}"
+	n=$(ls "/proc/$MF_PID/task" | wc -l)
+	need '[ "$n" -le 3 ]' "$n threads"
+}
+
+# Root may execute only what has an x bit, as the kernel decides.
+t_root_execute_needs_x_bit() {
+	need '[ ! -x "$MF/stat" ]' && need '[ ! -x "$MF/__db.002" ]' && need '[ -x "$MF/regions" ]'
+}
+
+# Looking up a segment id nobody holds costs no scan (a scan attaches every
+# segment that may be ours, which moves their last pid to the daemon's).
+t_unknown_segment_costs_no_scan() {
+	local id lp i rc=0
+	ls "$MS/sysv" >/dev/null # a fresh index, good for a second
+	id=$("$HELPER" shmget 65536 600 "$T/npat") || return 1
+	lp=$(lpid_of "$id")
+	for i in $(seq 20); do stat "$MS/sysv/$((2000000000 + i))" >/dev/null 2>&1; done
+	need '[ "$(lpid_of "$id")" = "$lp" ]' "last pid $(lpid_of "$id"), was $lp" || rc=1
+	ipcrm -m "$id"
+	return $rc
 }
 
 t_survives_truncate_and_remove() {
@@ -564,6 +751,10 @@ for t in bad_home_missing bad_home_not_an_environment dead_mountpoint_explained 
 	xattrs private_environment leaked_after_kill9 segment_data \
 	rm_leaked_refused_read_only writes_refused rm_leaked_rw_removes \
 	foreign_segments_not_removable permissions_allow_other \
+	sysv_shown_as_the_requester_may_see modes_follow_files_allow_other \
+	group_beyond_the_64th \
+	scan_never_enters_a_mount worker_threads_capped \
+	root_execute_needs_x_bit unknown_segment_costs_no_scan \
 	survives_truncate_and_remove home_made_anew metrics_and_sysv_summary \
 	sigterm_and_sigint_unmount mount_fuse_type_and_fstab \
 	fstab_words_ignored no_mount_left daemon_logs_clean; do
