@@ -52,11 +52,22 @@ static void cleanup(void)
 	nhomes = 0;
 }
 
+/* meson stops a test that overruns its timeout with SIGTERM: run the
+ * atexit cleanup then too, so a hung test still leaves no homes or
+ * children.  exit() from a handler is not async-signal-safe; for a test
+ * that is being killed anyway, cleaning up matters more. */
+static void on_term(int sig)
+{
+	exit(128 + sig);
+}
+
 static void ensure_atexit(void)
 {
 	if (owner_pid == 0) {
 		owner_pid = getpid();
 		atexit(cleanup);
+		signal(SIGTERM, on_term);
+		signal(SIGINT, on_term);
 	}
 }
 
