@@ -83,11 +83,7 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		goto fail;
 	}
 	close(fd);
-	map->base = base;
-	map->size = size;
-	map->shmid = -1;
-	map->key = 0;
-	map->rdonly = 0;
+	*map = (struct rgn_map){.base = base, .size = size, .shmid = -1};
 	return 0;
 fail:
 	unlinkat(env->dirfd, name, 0);
@@ -146,11 +142,9 @@ static int files_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
 	close(fd);
 	if (base == MAP_FAILED)
 		return rgn_fail(-errno, "mmap %s/%s", env->home, name);
-	map->base = base;
-	map->size = slot->sl_size;
-	map->shmid = -1;
-	map->key = 0;
-	map->rdonly = rdonly;
+	*map = (struct rgn_map){
+		.base = base, .size = slot->sl_size, .shmid = -1,
+		.rdonly = rdonly};
 	return 0;
 }
 

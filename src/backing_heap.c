@@ -28,11 +28,7 @@ static int heap_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		return rgn_fail(-errno, "allocate %llu bytes for region %u",
 				(unsigned long long)size, id);
 	__atomic_store_n(&env->heap_mem[id - 1], base, __ATOMIC_RELEASE);
-	map->base = base;
-	map->size = size;
-	map->shmid = -1;
-	map->key = 0;
-	map->rdonly = 0;
+	*map = (struct rgn_map){.base = base, .size = size, .shmid = -1};
 	return 0;
 }
 
@@ -64,11 +60,9 @@ static int heap_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
 	if (!base)
 		return rgn_fail(-ENOENT, "private region %u has no memory",
 				slot->sl_id);
-	map->base = base;
-	map->size = slot->sl_size;
-	map->shmid = -1;
-	map->key = 0;
-	map->rdonly = rdonly;
+	*map = (struct rgn_map){
+		.base = base, .size = slot->sl_size, .shmid = -1,
+		.rdonly = rdonly};
 	return 0;
 }
 

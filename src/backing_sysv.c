@@ -191,12 +191,11 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		shmctl(shmid, IPC_RMID, NULL);
 		return rc;
 	}
-	map->base = base;
-	map->size = size;
-	map->shmid = shmid;
-	map->key = key;
-	map->rdonly = 0;
-	map->seg_ctime = ds.shm_ctime;
+	*map = (struct rgn_map){.base = base,
+				.size = size,
+				.shmid = shmid,
+				.key = key,
+				.seg_ctime = ds.shm_ctime};
 	return 0;
 }
 
@@ -267,11 +266,11 @@ static int sysv_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
 	base = shmat(slot->sl_shmid, NULL, rdonly ? SHM_RDONLY : 0);
 	if (base == (void *)-1)
 		return rgn_fail(-errno, "shmat shmid %d", slot->sl_shmid);
-	map->base = base;
-	map->size = slot->sl_size;
-	map->shmid = slot->sl_shmid;
-	map->key = slot->sl_key;
-	map->rdonly = rdonly;
+	*map = (struct rgn_map){.base = base,
+				.size = slot->sl_size,
+				.shmid = slot->sl_shmid,
+				.key = slot->sl_key,
+				.rdonly = rdonly};
 	return 0;
 }
 
