@@ -638,6 +638,29 @@ static int has_debris(struct rgn_env *env)
 	       0;
 }
 
+/*
+ * Open __db.lck with the setup lock, creating it if CREATE.  Without
+ * CREATE a missing lock file is made again only for a home that provably
+ * holds one of our environments (or, with DEBRIS_OK, a dead creator's
+ * __db.001.tmp): a directory with no environment is left exactly as it was.
+ */
+static int open_home_lock(struct rgn_env *env, int create, int debris_ok)
+{
+	int rc = open_lockfile(env, create);
+
+	if (rc != -ENOENT)
+		return rc;
+	rc = probe_primary(env, 0);
+	if (rc == -ENOENT)
+		rc = debris_ok && has_debris(env)
+			     ? 0
+			     : rgn_fail(RGN_ENOTENV, "%s has no %s", env->home,
+					RGN_PRIMARY_FILE);
+	if (rc < 0)
+		return rc;
+	return open_lockfile(env, 1);
+}
+
 static int create_primary(struct rgn_env *env)
 {
 	uint64_t size = rgn_round_up(RGN_PRIMARY_BYTES,
@@ -1205,18 +1228,7 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 		if (rc != -EAGAIN)
 			goto fail;
 	}
-	rc = open_lockfile(env, (cfg->flags & RGN_CREATE) || private_env);
-	if (rc == -ENOENT) {
-		/* No lock file: either no environment (leave the directory
-		 * exactly as it was) or one whose lock file was deleted. */
-		rc = probe_primary(env, 0);
-		if (rc == -ENOENT)
-			rc = rgn_fail(RGN_ENOTENV, "%s has no %s", env->home,
-				      RGN_PRIMARY_FILE);
-		if (rc < 0)
-			goto fail;
-		rc = open_lockfile(env, 1);
-	}
+	rc = open_home_lock(env, (cfg->flags & RGN_CREATE) || private_env, 0);
 	if (rc < 0)
 		goto fail;
 	rc = take_attach_lock(env, private_env);
@@ -1338,18 +1350,7 @@ int rgn_env_remove(const char *home, uint32_t flags)
 	rc = open_home(env, home);
 	if (rc < 0)
 		goto out;
-	rc = open_lockfile(env, 0);
-	if (rc == -ENOENT) {
-		rc = probe_primary(env, 0);
-		if (rc == -ENOENT)
-			rc = has_debris(env) ? 0
-					     : rgn_fail(RGN_ENOTENV,
-							"%s has no %s", env->home,
-							RGN_PRIMARY_FILE);
-		if (rc < 0)
-			goto out;
-		rc = open_lockfile(env, 1);
-	}
+	rc = open_home_lock(env, 0, 1);
 	if (rc < 0)
 		goto out;
 	busy = ofd_lock(env->lockfd, F_WRLCK, RGN_LOCK_ATTACH, 0) < 0;
