@@ -5,9 +5,11 @@
 rgn_deps_pkgs="meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3
 libcmocka-dev libjson-c-dev util-linux mount attr python3 jq procps less"
 
-rgn_install_deps() {
+# Install the Debian packages named, those not installed yet.  Returns 1
+# (saying what to run) when some are missing and we may not install them.
+rgn_install_pkgs() {
 	local missing=() p
-	for p in $rgn_deps_pkgs; do
+	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q 'install ok installed' || missing+=("$p")
 	done
@@ -22,4 +24,9 @@ rgn_install_deps() {
 		echo "install them (as root: apt-get install ${missing[*]})" >&2
 		return 1
 	fi
+}
+
+rgn_install_deps() {
+	# shellcheck disable=SC2086 # a word list on purpose
+	rgn_install_pkgs $rgn_deps_pkgs
 }
