@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/shm.h>
 
-#include "layout.h"
 #include "regionfs.h"
 #include "render.h"
 
@@ -265,11 +264,11 @@ const struct rfs_entry rfs_entries[] = {
 };
 const size_t rfs_nentries = sizeof(rfs_entries) / sizeof(rfs_entries[0]);
 
-/* "__db.001" <-> 1, exactly as RGN_FILE_FMT prints it (so "__db.1" and
+/* "__db.001" <-> 1, exactly as the core names region files (so "__db.1" and
  * "__db.0001" are not aliases). */
 static void format_region(uint32_t id, char *buf, size_t len)
 {
-	snprintf(buf, len, RGN_FILE_FMT, id);
+	rgn_fsview_region_name(id, buf, len);
 }
 
 static int parse_region(const char *name, uint32_t *id)

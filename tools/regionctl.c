@@ -3,7 +3,7 @@
  * find and remove leaked System V segments.
  *
  * One binary, one subcommand per job.  Every figure it prints comes from
- * the renderers in src/render.c, shared with the regionfs mount, so the two
+ * the renderers in src/inspect/render.c, shared with the regionfs mount, so the two
  * never disagree.  Exit codes: 0 success, 1 failure, 2 bad usage.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * bench_leaks.c - the leak scanner (rgn_leak_scan, src/leaks.h) against
+ * bench_leaks.c - the leak scanner (rgn_leak_scan, src/inspect/leaks.h) against
  * `ipcs -m -p` over the same segments, in the private IPC namespace that
  * bench_init entered.
  *

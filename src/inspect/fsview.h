@@ -78,6 +78,10 @@ struct rgn_fsview {
 int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp);
 void rgn_fsview_free(struct rgn_fsview *v);
 
+/* The file name of region ID in the home ("__db.001"), as the core names
+ * it; the mount shows regions under exactly these names. */
+void rgn_fsview_region_name(uint32_t id, char *buf, size_t len);
+
 /* The region of V with id ID, or NULL (binary search). */
 const struct rgn_fsview_region *rgn_fsview_find(const struct rgn_fsview *v,
 						uint32_t id);

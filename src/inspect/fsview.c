@@ -163,6 +163,11 @@ void rgn_fsview_free(struct rgn_fsview *v)
 	free(v);
 }
 
+void rgn_fsview_region_name(uint32_t id, char *buf, size_t len)
+{
+	rgn_region_file(id, buf, len);
+}
+
 const struct rgn_fsview_region *rgn_fsview_find(const struct rgn_fsview *v,
 						uint32_t id)
 {
