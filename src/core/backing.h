@@ -57,6 +57,8 @@ struct rgn_reader {
 
 struct rgn_backing_ops {
 	const char *name;
+	int in_segments;	/* storage is System V segments: slots carry
+				   RGN_RF_SYSV, a key and a shmid */
 	int (*create)(struct rgn_env *env, uint32_t id, uint64_t size,
 		      struct rgn_map *map);
 	int (*publish)(struct rgn_env *env, struct rgn_map *map);

@@ -377,6 +377,7 @@ static void sysv_read_close(struct rgn_reader *rd)
 
 const struct rgn_backing_ops rgn_backing_sysv = {
 	.name = "sysv",
+	.in_segments = 1,
 	.create = sysv_create,
 	.publish = sysv_publish,
 	.discard = sysv_discard,

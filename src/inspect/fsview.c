@@ -28,7 +28,7 @@
 
 static int stored_in_segment(const struct rgn_env *env)
 {
-	return env->ops == &rgn_backing_sysv;
+	return env->ops->in_segments;
 }
 
 /* The home directory's owner and permissions, when they can be read. */
