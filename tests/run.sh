@@ -35,7 +35,7 @@ for b in $builds; do
 	echo "== $b build: running the suites"
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-	if ! meson test -C "$dir" --no-suite bench --print-errorlogs \
+	if ! meson test -C "$dir" --no-suite bench --no-suite soak --print-errorlogs \
 		--num-processes 2; then
 		status=1
 	fi
