@@ -190,7 +190,9 @@ int rgn_render_leak_json(const struct rgn_leak *seg, char **out, size_t *len);
  *   SHMID KEY OWNER PERMS SIZE NATTCH CPID LPID IDLE CLASS WHERE
  * OWNER is a user name when one is known (getpwuid_r), else the uid; CPID
  * is followed by '*' when that process is dead or reused; IDLE like "3d4h",
- * "5m", "12s"; WHERE is the home for ours and "-" for foreign segments.
+ * "5m", "12s"; WHERE is the home for ours (escaped, so one segment is
+ * one line) and "-" for foreign segments; REGION is "ID:NAME", the name
+ * escaped and cut to 30 bytes.
  * An empty scan renders the header only.
  */
 int rgn_render_leaks_table(const struct rgn_leak_scan *scan, char **out,
