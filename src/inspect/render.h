@@ -17,6 +17,15 @@
  *    without the newline).  Pass NOW explicitly (e.g. time(NULL)) so two
  *    renderings can be compared.
  *
+ * Escaping: every string that comes from shared memory or a segment header
+ * (home paths, region names and types, file names, evidence) is passed
+ * through rgn_render_escape in every view, text, JSON and Prometheus alike,
+ * so one record is always one line and the output is always valid UTF-8.
+ *
+ * The code is split by output: render.c (formatters, escaping, the figure
+ * tables every format walks), render_text.c, render_table.c (the leak
+ * table), render_json.c and render_prom.c.
+ *
  * Text layout (Berkeley DB's `db_stat -e`): every line is "VALUE\tLABEL";
  * sections are separated by RGN_RENDER_SEP on a line of its own; sizes print
  * as pieces "1GB 2MB 3KB 17B", zero as "0" (see rgn_render_bytes).
@@ -63,13 +72,30 @@ char *rgn_render_size_short(uint64_t bytes, char *buf, size_t buflen);
  * 32 bytes always suffice.  Returns BUF. */
 char *rgn_render_time(int64_t t, char *buf, size_t buflen);
 
+/*
+ * The one escaping rule for strings read from shared memory, like `ls -b`:
+ * printable valid UTF-8 passes unchanged; a backslash becomes "\\"; every
+ * control character (C0, DEL, the C1 controls U+0080..U+009F, and the line
+ * and paragraph separators U+2028/U+2029) and every byte that is not part
+ * of valid UTF-8 (RFC 3629: no overlong forms, no surrogates) becomes
+ * "\xNN" with lowercase hex, one escape per byte.  The result is one line of
+ * valid UTF-8, and undoing "\\" and "\xNN" gives back the exact bytes.
+ * S == NULL reads as "".
+ */
+/* Into BUF of BUFLEN bytes, truncated between escapes and characters,
+ * never inside one; always NUL-terminated (when BUFLEN > 0).  Returns BUF. */
+char *rgn_render_escape(const char *s, char *buf, size_t buflen);
+/* The whole escaped string, malloc'd (free() it); NULL on ENOMEM. */
+char *rgn_render_escape_dup(const char *s);
+
 /* ---- environments ------------------------------------------------------ */
 
 /*
  * The whole environment in db_stat -e layout:
  *   1. environment: local time (NOW), magic, format version, backing, base
  *      key, creation and last change time, environment id, panic, live and
- *      stale attachers, region count, generation, the environment mutex as
+ *      stale attachers, "N\tReferences" (live attached handles, db_stat -e's
+ *      word for them, so its scripts find it), region count, generation, the environment mutex as
  *      "HOLDER\tEnvironment mutex [WAITS/REQUESTS PCT% Own|!Own]" (Own: held
  *      at snapshot time; HOLDER is its pid, 0 when free), primary size;
  *   2. one section per region, as rgn_render_region_text;
@@ -85,7 +111,7 @@ int rgn_render_env_text(const struct rgn_env_stat *st, time_t now,
  *   {"local_time", "home", "backing", "private", "magic", "format",
  *    "flags", "fallback", "shm_key", "mode", "env_id", "env_id_hex", "ctime",
  *    "mtime", "panic", "generation", "primary_size", "private_owner",
- *    "live", "stale", "mutex": MUTEX, "regions": [REGION...],
+ *    "live", "stale", "references", "mutex": MUTEX, "regions": [REGION...],
  *    "processes": [PROC...]}
  * For a private environment seen from outside, "private": true,
  * "private_owner" and "regions"/"processes" as empty arrays.
@@ -164,7 +190,9 @@ int rgn_render_leak_json(const struct rgn_leak *seg, char **out, size_t *len);
  *   SHMID KEY OWNER PERMS SIZE NATTCH CPID LPID IDLE CLASS WHERE
  * OWNER is a user name when one is known (getpwuid_r), else the uid; CPID
  * is followed by '*' when that process is dead or reused; IDLE like "3d4h",
- * "5m", "12s"; WHERE is the home for ours and "-" for foreign segments.
+ * "5m", "12s"; WHERE is the home for ours (escaped, so one segment is
+ * one line) and "-" for foreign segments; REGION is "ID:NAME", the name
+ * escaped and cut to 30 bytes.
  * An empty scan renders the header only.
  */
 int rgn_render_leaks_table(const struct rgn_leak_scan *scan, char **out,
@@ -196,11 +224,16 @@ int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
 /*
  * Prometheus text exposition format (version 0.0.4), for node_exporter's
  * textfile collector: each family once with "# HELP" and "# TYPE", then
- * its samples; label values escaped (\\, \", \n).  ENVS holds NENVS
- * snapshots (may be 0; NULL entries are skipped) and SCAN may be NULL.
+ * its samples; counters end in _total, gauges never do; label values
+ * escaped by rgn_render_escape, then as the format requires (\\, \", \n).
+ * ENVS holds NENVS snapshots (may be 0; NULL entries are skipped); every
+ * per-environment series carries home="HOME".  SCAN may be NULL, and then
+ * no regionfs_shm_* family appears: host-wide series come from one place
+ * per host (regionctl leaks --prometheus), never once per mount.
  * Families (all prefixed regionfs_):
  *   env_info{home,backing,env_id} 1, env_live_processes{home},
- *   env_stale_processes{home}, env_regions{home}, env_generation{home},
+ *   env_stale_processes{home}, env_regions{home},
+ *   env_generation_total{home},
  *   env_panic{home}, env_created_timestamp_seconds{home},
  *   env_mutex_requests_total{home}, env_mutex_waits_total{home},
  *   region_size_bytes{home,region,id,type}, region_max_bytes,

@@ -5,14 +5,20 @@
  * (this process), then runs `regionctl stat` in each form and compares its
  * output with rgn_render_* applied to rgn_stat_env of the same environment:
  * text byte for byte but for the "Local time" line, JSON as parsed objects
- * but for "local_time".  Run inside a private IPC namespace (meson does).
+ * but for "local_time".  Checks db_stat's References line (this process's
+ * handle).  Then scribbles on a region name in a real __db.001, in a home
+ * whose path holds a newline and a byte that is not UTF-8, and checks that
+ * every view keeps its lines, stays valid UTF-8 and gives the bytes back.
+ * Run inside a private IPC namespace (meson does).
  * Usage: statcheck REGIONCTL
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,6 +100,17 @@ static void compare_json(const char *what, const char *tool, const char *lib)
 	json_object_put(b);
 }
 
+/* TEXT has the whole line LINE. */
+static int has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; (p = strstr(p, line)); p++)
+		if ((p == text || p[-1] == '\n') && (p[n] == '\n' || !p[n]))
+			return 1;
+	return 0;
+}
+
 static int rm_one(const char *p, const struct stat *sb, int f, struct FTW *w)
 {
 	(void)sb, (void)f, (void)w;
@@ -113,6 +130,166 @@ static void check(int rc, const char *what)
 			rgn_strerror(rc), rgn_errdetail());
 		exit(1);
 	}
+}
+
+/* ---- damaged names ------------------------------------------------------ */
+
+#define PLACEHOLDER "placeholder-name-to-scribble-on"
+/* What a stray write could leave: a forged line, a terminal escape, bytes
+ * that are not UTF-8; shorter than PLACEHOLDER, so NUL-padded in place. */
+#define DAMAGE "\n1\tInjected line\x1b[31m\xff\xfe"
+
+/* Overwrite every copy of PLACEHOLDER in FILE (the table slot in
+ * __db.001, the header of the region's own file) with DAMAGE; returns the
+ * copies changed. */
+static int scribble(const char *file)
+{
+	char name[sizeof(PLACEHOLDER)] = DAMAGE, *buf;
+	size_t cap = 4u << 20; /* more than a test primary holds */
+	int fd = open(file, O_RDWR), n = 0;
+	ssize_t got;
+
+	buf = malloc(cap);
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	got = pread(fd, buf, cap, 0);
+	for (ssize_t i = 0; got > 0 && i + (ssize_t)sizeof(name) <= got; i++)
+		if (memcmp(buf + i, PLACEHOLDER, sizeof(name)) == 0 &&
+		    pwrite(fd, name, sizeof(name), i) == (ssize_t)sizeof(name))
+			n++;
+	free(buf);
+	close(fd);
+	return n;
+}
+
+/* Undo \\ and \xNN. */
+static void unescape(const char *s, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n && s[i + 1] == '\\') {
+			*out++ = '\\';
+			i++;
+		} else if (s[i] == '\\' && i + 3 < n && s[i + 1] == 'x') {
+			char hex[3] = {s[i + 2], s[i + 3], 0};
+
+			*out++ = (char)strtoul(hex, NULL, 16);
+			i += 3;
+		} else {
+			*out++ = s[i];
+		}
+	}
+	*out = '\0';
+}
+
+/* The unescaped VALUE of "VALUE\tLABEL" in TEXT into OUT (256 bytes). */
+static int value_of(const char *text, const char *label, char *out)
+{
+	char want[64];
+	const char *p, *start;
+
+	snprintf(want, sizeof(want), "\t%s\n", label);
+	p = strstr(text, want);
+	if (!p)
+		return 0;
+	for (start = p; start > text && start[-1] != '\n'; start--)
+		;
+	if (p - start > 255)
+		return 0;
+	unescape(start, (size_t)(p - start), out);
+	return 1;
+}
+
+static size_t count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static int no_raw_controls(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void damaged_names(const char *rc)
+{
+	struct rgn_env_config cfg;
+	struct json_object *o = NULL, *v;
+	struct json_tokener *tok;
+	char dir[512], path[600], args[1024], got[256];
+	char *before, *after;
+	rgn_env *env;
+	rgn_region *r;
+	int n;
+
+	printf("# damaged names\n");
+	snprintf(dir, sizeof(dir), "%s/new\nline\xff", home);
+	if (mkdir(dir, 0755) != 0) {
+		perror("mkdir");
+		exit(1);
+	}
+	rgn_env_config_init(&cfg);
+	cfg.flags = RGN_CREATE;
+	check(rgn_env_open(dir, &cfg, &env), "create");
+	check(rgn_region_create(env, PLACEHOLDER, RGN_TYPE_USER, 1 << 16, &r),
+	      "region");
+	check(rgn_env_close(env), "close");
+	snprintf(args, sizeof(args), "stat -e -h '%s'", dir);
+	before = capture(rc, args);
+	snprintf(path, sizeof(path), "%s/__db.001", dir);
+	n = scribble(path);
+	result(n >= 1, "the region name was scribbled on in __db.001");
+	snprintf(path, sizeof(path), "%s/__db.002", dir);
+	scribble(path);
+	after = capture(rc, args);
+	result(count_lines(after) == count_lines(before),
+	       "stat -e: as many lines as before the damage");
+	result(strstr(after, "\n1\tInjected line") == NULL,
+	       "stat -e: no forged line");
+	result(no_raw_controls(after), "stat -e: no raw control byte");
+	result(value_of(after, "Home", got) && strcmp(got, dir) == 0,
+	       "stat -e: the Home line unescapes to the path");
+	result(value_of(after, "Region name", got) &&
+		       (strcmp(got, DAMAGE) == 0 || strcmp(got, "env") == 0),
+	       "stat -e: Region name lines unescape to what is stored");
+	result(strstr(after, "\\x0a1\\x09Injected line\\x1b[31m\\xff\\xfe\t"
+			     "Region name\n") != NULL,
+	       "stat -e: the damaged name, escaped");
+	if (failed)
+		printf("# regionctl %s:\n%s\n", args, after);
+	free(before);
+	free(after);
+
+	/* JSON: json-c's strict UTF-8 check accepts it. */
+	snprintf(args, sizeof(args), "stat -e -h '%s' --json", dir);
+	after = capture(rc, args);
+	tok = json_tokener_new();
+	if (tok) {
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+						    JSON_TOKENER_VALIDATE_UTF8);
+		o = json_tokener_parse_ex(tok, after, (int)strlen(after));
+		json_tokener_free(tok);
+	}
+	result(o != NULL, "stat -e --json: strict UTF-8 JSON");
+	if (o && json_object_object_get_ex(o, "home", &v)) {
+		unescape(json_object_get_string(v),
+			 strlen(json_object_get_string(v)), got);
+		result(strcmp(got, dir) == 0, "stat -e --json: home recoverable");
+	} else {
+		result(0, "stat -e --json: home recoverable");
+	}
+	json_object_put(o);
+	free(after);
+	check(rgn_env_remove(dir, 0), "remove");
 }
 
 int main(int argc, char **argv)
@@ -224,11 +401,36 @@ int main(int argc, char **argv)
 			       rs->alloc.nfree == 1,
 		       "snapshot: 9 live blocks, 10 allocations, 1 free");
 
+		/* db_stat -e's References: this process's one handle. */
+		snprintf(args, sizeof(args), "stat -e -h '%s'", home);
+		tool = capture(argv[1], args);
+		snprintf(what, sizeof(what), "%s: References line", bname);
+		result(has_line(tool, "1\tReferences") &&
+			       strstr(tool, "\tStale registry entries\n"
+					    "1\tReferences\n") != NULL,
+		       what);
+		free(tool);
+		snprintf(args, sizeof(args), "stat -e -h '%s' --json", home);
+		tool = capture(argv[1], args);
+		{
+			struct json_object *o = json_tokener_parse(tool), *v;
+
+			snprintf(what, sizeof(what), "%s: \"references\": 1",
+				 bname);
+			result(o && json_object_object_get_ex(o, "references",
+							      &v) &&
+				       json_object_get_int(v) == 1,
+			       what);
+			json_object_put(o);
+		}
+		free(tool);
+
 		rgn_stat_free(st);
 		rgn_env_close(obs);
 		rgn_env_close(env);
 		check(rgn_env_remove(home, 0), "remove");
 	}
+	damaged_names(argv[1]);
 	printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
 	return failed ? 1 : 0;
 }

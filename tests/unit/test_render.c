@@ -288,6 +288,9 @@ static void env_text_follows_db_stat_layout(void **state)
 	assert_line(out, "0xfedcba9876543210\tEnvironment ID");
 	assert_line(out, "1\tLive attached processes");
 	assert_line(out, "1\tStale registry entries");
+	/* db_stat -e's word, right after the live and stale lines. */
+	assert_non_null(strstr(out, "1\tStale registry entries\n"
+				    "1\tReferences\n3\tRegions\n"));
 	assert_line(out, "3\tRegions");
 	assert_line(out, "0\tEnvironment mutex [5/25 20% !Own]");
 	assert_line(out, "588KB\tPrimary region size");
@@ -455,8 +458,10 @@ static void env_json_parses_back_to_the_figures(void **state)
 	o = json_tokener_parse(out);
 	assert_non_null(o);
 	assert_int_equal(json_object_get_int64(get(o, "local_time")), NOW);
+	/* Escaped by the one rule: the backslash doubled. */
 	assert_string_equal(json_object_get_string(get(o, "home")),
-			    fx->st.home);
+			    "/srv/db/\"quoted\"\\\\home");
+	assert_int_equal(json_object_get_int(get(o, "references")), 1);
 	assert_true(json_object_is_type(get(o, "env_id"), json_type_int));
 	assert_true(json_object_get_uint64(get(o, "env_id")) ==
 		    0xfedcba9876543210ull);
@@ -651,6 +656,17 @@ static void prometheus_text_is_well_formed(void **state)
 			assert_true(i + 1 < n);
 			assert_int_equal(regexec(&type, v[i + 1], 0, NULL, 0), 0);
 			assert_true(strncmp(v[i + 1] + 7, name, strlen(name)) == 0);
+			/* A counter ends in _total and a gauge never does,
+			 * or a Prometheus server mistypes it. */
+			{
+				size_t nl = strlen(name);
+				int total = nl > 6 &&
+					    strcmp(name + nl - 6, "_total") == 0;
+				int counter = strstr(v[i + 1], " counter") != NULL;
+
+				if (total != counter)
+					fail_msg("%s: %s", name, v[i + 1]);
+			}
 			continue;
 		}
 		if (v[i][0] == '#')
@@ -663,12 +679,15 @@ static void prometheus_text_is_well_formed(void **state)
 				    strlen(seen[nseen - 1])) == 0);
 	}
 	/* Label values escaped: quote, backslash. */
+	/* Label values escaped by our rule (the backslash doubled), then as
+	 * the format says (quote and backslash). */
 	assert_non_null(strstr(out, "regionfs_env_info{home=\"/srv/db/\\\"quoted"
-				    "\\\"\\\\home\",backing=\"sysv\",env_id=\""
+				    "\\\"\\\\\\\\home\",backing=\"sysv\",env_id=\""
 				    "0xfedcba9876543210\"} 1\n"));
 	assert_non_null(strstr(out, "regionfs_region_size_bytes{home=\"/srv/db/"
-				    "\\\"quoted\\\"\\\\home\",region=\"mutex\","
+				    "\\\"quoted\\\"\\\\\\\\home\",region=\"mutex\","
 				    "id=\"2\",type=\"mutex\"} 1073152\n"));
+	assert_non_null(strstr(out, "regionfs_env_generation_total{home="));
 	assert_non_null(strstr(out, "regionfs_shm_segments{class=\"orphaned\"} 1\n"));
 	assert_non_null(strstr(out, "regionfs_shm_leaked_bytes 17825792\n"));
 	/* Counters end in _total. */
@@ -697,7 +716,9 @@ static void prometheus_escapes_newlines_in_labels(void **state)
 
 	strcpy(fx->st.home, "/tmp/a\nb");
 	tu_ok(rgn_render_prometheus(envs, 1, NULL, &out, &len));
-	assert_non_null(strstr(out, "home=\"/tmp/a\\nb\""));
+	/* The newline is \x0a by our rule, its backslash doubled by the
+	 * format's: one line, and the bytes recoverable. */
+	assert_non_null(strstr(out, "home=\"/tmp/a\\\\x0ab\""));
 	assert_null(strstr(out, "/tmp/a\nb"));
 	assert_null(strstr(out, "regionfs_shm_")); /* no scan given */
 	free(out);

@@ -1,0 +1,345 @@
+/*
+ * render_text.c - the views for people, in Berkeley DB's db_stat layout
+ * ("VALUE\tLABEL" lines, sections between separators): an environment, one
+ * region, the attached processes, and a leak scan's detail and summary.
+ * (The leak table, columns aligned like ipcs, is in render_table.c.)
+ *
+ * The figures come from the tables in render.c; this file only decides how
+ * each kind prints.  Every string that came out of shared memory (home,
+ * region names and types, evidence) goes through rgn_fputs_esc, so a
+ * damaged name can never add a line or reach the terminal as a control
+ * sequence.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <time.h>
+
+#include "proc.h"
+#include "render_int.h"
+
+/* ---- lines ---------------------------------------------------------------- */
+
+static void text_bytes(FILE *f, uint64_t v, const char *label)
+{
+	char b[48];
+
+	fprintf(f, "%s\t%s\n", rgn_render_bytes(v, b, sizeof(b)), label);
+}
+
+static void text_time(FILE *f, int64_t t, const char *label)
+{
+	char b[48];
+
+	fprintf(f, "%s\t%s\n", rgn_render_time(t, b, sizeof(b)), label);
+}
+
+/* "HOLDER\tLABEL [WAITS/REQUESTS PCT% Own|!Own]", then the recoveries. */
+static void text_mutex(FILE *f, const struct rgn_mutex_stat *m,
+		       const char *label)
+{
+	unsigned pct = m->requests ? (unsigned)(m->waits * 100 / m->requests)
+				   : 0;
+
+	fprintf(f, "%d\t%s [%" PRIu64 "/%" PRIu64 " %u%% %s]\n", m->holder,
+		label, m->waits, m->requests, pct, m->holder ? "Own" : "!Own");
+	fprintf(f, "%" PRIu64 "\t%s recoveries (holder died)\n", m->owner_died,
+		label);
+}
+
+void rgn_text_preamble(FILE *f, time_t now, const char *home)
+{
+	text_time(f, (int64_t)now, "Local time");
+	rgn_fputs_esc(f, home);
+	fputs("\tHome\n", f);
+}
+
+/* One row of a figure table, for OBJ, as its kind prints. */
+static void text_fig(FILE *f, const struct rgn_fig *fig, const void *obj)
+{
+	uint64_t v = fig->num ? fig->num(obj) : 0;
+
+	switch (fig->kind) {
+	case RGN_FIG_UINT:
+		fprintf(f, "%" PRIu64 "\t%s\n", v, fig->label);
+		break;
+	case RGN_FIG_INT:
+		fprintf(f, "%" PRId64 "\t%s\n", (int64_t)v, fig->label);
+		break;
+	case RGN_FIG_BYTES:
+		text_bytes(f, v, fig->label);
+		break;
+	case RGN_FIG_TIME:
+		text_time(f, (int64_t)v, fig->label);
+		break;
+	case RGN_FIG_HEX:
+		fprintf(f, "0x%" PRIx64 "\t%s\n", v, fig->label);
+		break;
+	case RGN_FIG_HEX64:
+		fprintf(f, "0x%016" PRIx64 "\t%s\n", v, fig->label);
+		break;
+	case RGN_FIG_KEY:
+		if ((uint32_t)v == 0)
+			fprintf(f, "0\t%s\n", fig->label);
+		else
+			fprintf(f, "0x%08x\t%s\n", (unsigned)(uint32_t)v,
+				fig->label);
+		break;
+	case RGN_FIG_MODE:
+		fprintf(f, "0%03" PRIo64 "\t%s\n", v, fig->label);
+		break;
+	case RGN_FIG_YESNO:
+		fprintf(f, "%s\t%s\n", v ? "yes" : "no", fig->label);
+		break;
+	case RGN_FIG_STR:
+		rgn_fputs_esc(f, fig->str(obj));
+		fprintf(f, "\t%s\n", fig->label);
+		break;
+	case RGN_FIG_MUTEX:
+		text_mutex(f, fig->mutex(obj), fig->label);
+		break;
+	}
+}
+
+/* ---- environments ----------------------------------------------------------- */
+
+static void text_region(FILE *f, const struct rgn_region_stat *rs)
+{
+	const struct rgn_alloc_stat *a = &rs->alloc;
+
+	for (size_t i = 0; i < rgn_region_nfigs; i++)
+		if (rgn_region_figs[i].label)
+			text_fig(f, &rgn_region_figs[i], rs);
+	if (rs->detail != 0) {
+		fprintf(f, "unavailable\tAllocator and mutex figures (%s)\n",
+			rgn_strerror(rs->detail));
+		return;
+	}
+	if (rs->id == 1) {
+		/* The primary holds the table, not an allocator. */
+		text_mutex(f, &rs->mutex, "Environment mutex");
+		return;
+	}
+	for (size_t i = 0; i < rgn_alloc_nfigs; i++)
+		if (rgn_alloc_figs[i].label)
+			text_fig(f, &rgn_alloc_figs[i], rs);
+	for (unsigned i = 0; i < RGN_HIST_BUCKETS; i++) {
+		char lo[48], hi[48];
+
+		if (!a->hist[i])
+			continue;
+		fprintf(f, "%" PRIu64 "\tLive blocks of size [%s, %s)\n",
+			a->hist[i], rgn_render_bytes(1ull << i, lo, sizeof(lo)),
+			i + 1 < 64 ? rgn_render_bytes(1ull << (i + 1), hi,
+						      sizeof(hi))
+				   : "...");
+	}
+	text_mutex(f, &rs->mutex, "Region mutex");
+}
+
+static void text_procs(FILE *f, const struct rgn_env_stat *st)
+{
+	fprintf(f, "%zu\tRegistered processes (%u live, %u stale)\n",
+		st->nprocs, st->live, st->stale);
+	for (size_t i = 0; i < st->nprocs; i++) {
+		const struct rgn_proc_stat *p = &st->procs[i];
+		char s[48], a[48];
+
+		fprintf(f, "%d\t%s process, started %s, attached %s\n", p->pid,
+			p->live ? "live" : "stale",
+			rgn_render_time(rgn_ticks_to_epoch(p->start), s, sizeof(s)),
+			rgn_render_time(p->attach_time, a, sizeof(a)));
+	}
+}
+
+int rgn_render_env_text(const struct rgn_env_stat *st, time_t now,
+			char **out, size_t *len)
+{
+	struct rgn_sink s;
+	FILE *f;
+	int rc;
+
+	if (!st)
+		return rgn_render_einval(out, len);
+	rc = rgn_sink_open(&s, out, len);
+	if (rc < 0)
+		return rc;
+	f = s.f;
+	rgn_text_preamble(f, now, st->home);
+	if (rgn_render_private_outside(st)) {
+		fprintf(f, "private\tBacking\n");
+		fprintf(f, "%s\n", RGN_RENDER_SEP);
+		fprintf(f, "%d\tPrivate environment owner process ID\n",
+			st->private_owner);
+		fprintf(f, "private\tRegions live in that process's heap and "
+			   "cannot be read from outside\n");
+		return rgn_sink_close(&s, 0, out, len);
+	}
+	for (size_t i = 0; i < rgn_env_nfigs; i++) {
+		const struct rgn_fig *fig = &rgn_env_figs[i];
+
+		if (!fig->label)
+			continue;
+		if (fig->need == RGN_FIG_TEXT_IF_PRIVATE &&
+		    st->backing != RGN_BACKING_PRIVATE)
+			continue;
+		text_fig(f, fig, st);
+	}
+	for (size_t i = 0; i < st->nregions; i++) {
+		fprintf(f, "%s\n", RGN_RENDER_SEP);
+		text_region(f, &st->regions[i]);
+	}
+	fprintf(f, "%s\n", RGN_RENDER_SEP);
+	text_procs(f, st);
+	return rgn_sink_close(&s, 0, out, len);
+}
+
+int rgn_render_region_text(const struct rgn_env_stat *st,
+			   const struct rgn_region_stat *rs, char **out,
+			   size_t *len)
+{
+	struct rgn_sink s;
+	int rc;
+
+	if (!rgn_render_region_in(st, rs))
+		return rgn_render_einval(out, len);
+	rc = rgn_sink_open(&s, out, len);
+	if (rc < 0)
+		return rc;
+	text_region(s.f, rs);
+	return rgn_sink_close(&s, 0, out, len);
+}
+
+int rgn_render_procs_text(const struct rgn_env_stat *st, char **out,
+			  size_t *len)
+{
+	struct rgn_sink s;
+	int rc;
+
+	if (!st)
+		return rgn_render_einval(out, len);
+	rc = rgn_sink_open(&s, out, len);
+	if (rc < 0)
+		return rc;
+	text_procs(s.f, st);
+	return rgn_sink_close(&s, 0, out, len);
+}
+
+/* ---- leaks ------------------------------------------------------------------ */
+
+static const char *tri_word(int v, const char *yes, const char *no)
+{
+	return v == RGN_LEAK_YES ? yes : v == RGN_LEAK_NO ? no : "unknown";
+}
+
+static void text_leak(FILE *f, const struct rgn_leak *g)
+{
+	char sz[48], a[48], d[48], c[48], idle[32];
+
+	fprintf(f, "shmid %d key 0x%08x size %s class %s\n", g->shmid,
+		(unsigned)g->key, rgn_render_bytes(g->size, sz, sizeof(sz)),
+		rgn_leak_class_name(g->cls));
+	fprintf(f, "  owner uid %u gid %u, creator uid %u gid %u, perms %03o%s,"
+		   " nattch %" PRIu64 "\n",
+		g->uid, g->gid, g->cuid, g->cgid, g->mode & 0777,
+		g->mode & SHM_DEST ? " (dest)" : "", g->nattch);
+	fprintf(f, "  creator pid %d (%s), last pid %d\n", g->cpid,
+		tri_word(g->cpid_alive, "alive", "dead"), g->lpid);
+	rgn_render_age(g->idle, idle, sizeof(idle));
+	fprintf(f, "  attached %s, detached %s, changed %s, idle %s\n",
+		rgn_render_time(g->atime, a, sizeof(a)),
+		rgn_render_time(g->dtime, d, sizeof(d)),
+		rgn_render_time(g->ctime, c, sizeof(c)), idle);
+	if (g->ours == RGN_LEAK_YES) {
+		fprintf(f, "  environment 0x%016" PRIx64 ", region %u \"",
+			g->env_id, g->region_id);
+		rgn_fputs_esc(f, g->region_name);
+		fprintf(f, "\" (%s), created by pid %d\n",
+			rgn_render_type_name(g->region_type), g->creator_pid);
+		fputs("  home ", f);
+		rgn_fputs_esc(f, g->home);
+		fprintf(f, " (%s), %u live, %u stale processes\n",
+			tri_word(g->home_matches, "holds this environment",
+				 "does not hold this environment"),
+			g->env_live, g->env_stale);
+	}
+	fputs("  evidence: ", f);
+	rgn_fputs_esc(f, g->evidence);
+	fputc('\n', f);
+}
+
+int rgn_render_leak_text(const struct rgn_leak *seg, char **out, size_t *len)
+{
+	struct rgn_sink s;
+	int rc;
+
+	if (!seg)
+		return rgn_render_einval(out, len);
+	rc = rgn_sink_open(&s, out, len);
+	if (rc < 0)
+		return rc;
+	text_leak(s.f, seg);
+	return rgn_sink_close(&s, 0, out, len);
+}
+
+static void text_limit(FILE *f, uint64_t v, const char *label)
+{
+	if (v == RGN_LEAK_LIMIT_UNKNOWN)
+		fprintf(f, "unknown\t%s\n", label);
+	else
+		fprintf(f, "%" PRIu64 "\t%s\n", v, label);
+}
+
+int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
+			     size_t *len)
+{
+	/* In the order people act on them: leaks first. */
+	static const enum rgn_leak_class order[] = {
+		RGN_LEAK_ORPHANED, RGN_LEAK_FOREIGN_IDLE, RGN_LEAK_LIVE,
+		RGN_LEAK_IDLE, RGN_LEAK_FOREIGN_IN_USE, RGN_LEAK_REMOVING,
+		RGN_LEAK_UNKNOWN,
+	};
+	char b[48], label[96];
+	struct rgn_sink s;
+	FILE *f;
+	int rc;
+
+	if (!scan)
+		return rgn_render_einval(out, len);
+	rc = rgn_sink_open(&s, out, len);
+	if (rc < 0)
+		return rc;
+	f = s.f;
+	fprintf(f, "%zu\tSegments\n", scan->nsegs);
+	text_bytes(f, scan->total_bytes, "Bytes in all segments");
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		enum rgn_leak_class c = order[i];
+
+		snprintf(label, sizeof(label), "%s segments (%s)",
+			 rgn_leak_class_name(c),
+			 rgn_render_bytes(scan->bytes[c], b, sizeof(b)));
+		fprintf(f, "%" PRIu64 "\t%s\n", scan->count[c], label);
+	}
+	text_bytes(f, scan->leaked_bytes,
+		   "Held by leaked segments (orphaned, and foreign-idle whose "
+		   "creator is dead)");
+	text_limit(f, scan->shmmni, "shmmni: most segments");
+	if (scan->shmall != RGN_LEAK_LIMIT_UNKNOWN) {
+		snprintf(label, sizeof(label),
+			 "shmall: most pages in all segments (page %uB)",
+			 scan->page_size);
+		text_limit(f, scan->shmall, label);
+	} else {
+		text_limit(f, scan->shmall, "shmall: most pages in all segments");
+	}
+	text_limit(f, scan->shmmax, "shmmax: most bytes in one segment");
+	if (scan->shm_rmid_forced < 0)
+		fprintf(f, "unknown\tshm_rmid_forced\n");
+	else
+		fprintf(f, "%d\tshm_rmid_forced (1: segments die with their "
+			   "last process)\n",
+			scan->shm_rmid_forced);
+	return rgn_sink_close(&s, 0, out, len);
+}
