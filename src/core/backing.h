@@ -15,7 +15,9 @@
  *  - discard(env, id, map): undo a create() whose initialisation failed:
  *    unmap and remove the storage just made (no re-check: it is ours).
  *  - attach(env, slot, rdonly, map): map existing storage of a region
- *    table slot; the caller validates the header.
+ *    table slot, after re-identifying it (a segment id may have been
+ *    removed or recycled since the slot was written: -ENOENT or
+ *    RGN_ECORRUPT then); the caller validates the header.
  *  - detach(env, map): unmap; never fails in a way the caller can act on.
  *  - destroy(env, slot): remove the storage, but only after re-checking
  *    right before it acts that the file or segment is still the one the
@@ -36,6 +38,9 @@
  *    when __db.001 is the primary itself: destroy() removed it, and a
  *    primary that is gone cannot be told from no environment.
  * All return 0 (read_at: a byte count) or a negative code, with a detail.
+ * Fields: in_segments says the storage is System V segments (slots then
+ * carry a key and a shmid); slot_flags are the RGN_RF_* bits every slot of
+ * the backing carries.
  */
 #ifndef RGN_BACKING_H
 #define RGN_BACKING_H
