@@ -23,20 +23,46 @@
 #define KEY 0x51d00000
 #define SEG 4096
 
-/* Segments made by a test, removed by its teardown even when it fails. */
+/* Segments made and attachments taken by a test, undone by its teardown
+ * even when it fails. */
 static int made[8];
 static int nmade;
+static void *held[4];
+static int nheld;
+
+static void *hold(int id, int flags)
+{
+	void *p = shmat(id, NULL, flags);
+
+	assert_true(p != (void *)-1);
+	assert_true(nheld < (int)(sizeof(held) / sizeof(held[0])));
+	held[nheld++] = p;
+	return p;
+}
+
+static void let_go(void *p)
+{
+	for (int i = 0; i < nheld; i++) {
+		if (held[i] == p) {
+			held[i] = held[--nheld];
+			break;
+		}
+	}
+	shmdt(p);
+}
 
 static int setup(void **state)
 {
 	(void)state;
-	nmade = 0;
+	nmade = nheld = 0;
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
+	while (nheld > 0)
+		let_go(held[nheld - 1]);
 	for (int i = 0; i < nmade; i++)
 		shmctl(made[i], IPC_RMID, NULL);
 	nmade = 0;
@@ -97,10 +123,9 @@ static void present_segment_is_unattached_then_attached(void **state)
 	assert_int_equal(in.key, KEY);
 	assert_int_equal(in.size, SEG);
 	assert_int_equal(in.cpid, getpid());
-	p = shmat(seen.shmid, NULL, SHM_RDONLY);
-	assert_true(p != (void *)-1);
+	p = hold(seen.shmid, SHM_RDONLY);
 	assert_int_equal(identify(&seen, 0), RGN_SHM_ATTACHED);
-	shmdt(p);
+	let_go(p);
 	assert_int_equal(identify(&seen, 0), RGN_SHM_UNATTACHED);
 }
 
@@ -152,8 +177,7 @@ static void marked_while_attached_is_removing(void **state)
 
 	(void)state;
 	make(KEY, 0600, &seen);
-	p = shmat(seen.shmid, NULL, 0);
-	assert_true(p != (void *)-1);
+	p = hold(seen.shmid, 0);
 	strcpy(p, "still here");
 	assert_int_equal(shmctl(seen.shmid, IPC_RMID, NULL), 0);
 	assert_int_equal(rgn_shm_identify(&seen, 0, NULL, NULL, &in, NULL),
@@ -166,7 +190,7 @@ static void marked_while_attached_is_removing(void **state)
 	assert_int_equal(size, SEG);
 	assert_string_equal((const char *)base, "still here");
 	rgn_shm_detach(base);
-	shmdt(p);
+	let_go(p);
 	assert_int_equal(identify(&seen, 0), RGN_SHM_GONE);
 }
 
@@ -194,10 +218,9 @@ static void header_check_decides_foreign(void **state)
 
 	(void)state;
 	make(KEY, 0600, &seen);
-	p = shmat(seen.shmid, NULL, 0);
-	assert_true(p != (void *)-1);
+	p = hold(seen.shmid, 0);
 	strcpy(p, "not yours");
-	shmdt(p);
+	let_go(p);
 	v.answer = 0;
 	assert_int_equal(rgn_shm_identify(&seen, 0, check, &v, NULL, NULL),
 			 RGN_SHM_FOREIGN);
