@@ -209,6 +209,10 @@ struct rgn_mutex_stat {
 	int32_t holder;	     /* pid holding it now, 0 if free */
 };
 
+/* Sizes of the character arrays in the stat structs below. */
+#define RGN_STAT_FILE_MAX 16	/* rgn_region_stat.file: "__db.001" + NUL */
+#define RGN_STAT_HOME_MAX 4096	/* rgn_env_stat.home: a path + NUL */
+
 /* Region slot flags, also in the region table. */
 #define RGN_RF_SYSV 0x1u     /* storage is a System V segment */
 #define RGN_RF_FALLBACK 0x2u /* files backing without mmap: sysv storage */
@@ -217,7 +221,7 @@ struct rgn_region_stat {
 	uint32_t id;
 	enum rgn_region_type type;
 	char name[RGN_NAME_MAX + 1];
-	char file[16];		/* "__db.001" */
+	char file[RGN_STAT_FILE_MAX];	/* "__db.001" */
 	uint64_t size;		/* bytes */
 	uint64_t max;		/* bytes; regions are created at their max */
 	int32_t shmid;		/* -1 unless stored in a segment */
@@ -239,7 +243,7 @@ struct rgn_proc_stat {
 };
 
 struct rgn_env_stat {
-	char home[4096];
+	char home[RGN_STAT_HOME_MAX];
 	uint32_t magic;
 	uint32_t format;
 	enum rgn_backing backing;

@@ -1,12 +1,31 @@
 /*
- * backing.c - what every backing shares: the generic read helpers built
- * on the read_open / read_at / read_close operations.
+ * backing.c - what every backing shares: the selector that picks a table
+ * once per environment, and the generic read helpers built on the
+ * read_open / read_at / read_close operations.
  */
 #include <string.h>
 
 #include "backing.h"
 #include "env.h"
 #include "internal.h"
+
+const struct rgn_backing_ops *rgn_backing_select(enum rgn_backing backing,
+						 uint32_t rf_flags)
+{
+	if (backing == RGN_BACKING_PRIVATE)
+		return &rgn_backing_heap;
+	if (backing == RGN_BACKING_SYSV ||
+	    (rf_flags & (RGN_RF_SYSV | RGN_RF_FALLBACK)))
+		return &rgn_backing_sysv;
+	return &rgn_backing_files;
+}
+
+int32_t rgn_no_key(const struct rgn_env *env, uint32_t id)
+{
+	(void)env;
+	(void)id;
+	return 0;
+}
 
 ssize_t rgn_reader_copy(struct rgn_reader *rd, void *buf, size_t len,
 			uint64_t off)

@@ -1,6 +1,8 @@
 /*
- * backing.h - the operations every backing implements, so env.c and
- * region.c never ask "files, segments or heap?".
+ * backing.h - the operations every backing implements, so the environment
+ * and region code never ask "files, segments or heap?": the table is chosen
+ * once, by rgn_backing_select(), and every difference between backings is
+ * an operation or a field here.
  *
  * The contract, for every backing:
  *  - create(env, id, size, map): make fresh storage for region ID of exactly
@@ -13,7 +15,9 @@
  *  - discard(env, id, map): undo a create() whose initialisation failed:
  *    unmap and remove the storage just made (no re-check: it is ours).
  *  - attach(env, slot, rdonly, map): map existing storage of a region
- *    table slot; the caller validates the header.
+ *    table slot, after re-identifying it (a segment id may have been
+ *    removed or recycled since the slot was written: -ENOENT or
+ *    RGN_ECORRUPT then); the caller validates the header.
  *  - detach(env, map): unmap; never fails in a way the caller can act on.
  *  - destroy(env, slot): remove the storage, but only after re-checking
  *    right before it acts that the file or segment is still the one the
@@ -23,7 +27,20 @@
  *    open and close, without any risk of SIGBUS (files: pread on one open
  *    descriptor; segments: attached read-only only until read_close).
  *    read_at returns a byte count, short at the end of the storage.
+ *  - region_key(env, id): the System V key region ID's storage will take,
+ *    written into its slot before create() so that a creator that dies
+ *    before recording the segment's id still names what it left; 0 for
+ *    backings without keys.
+ *  - unpublish(env): for a backing whose primary lives outside __db.001
+ *    (__db.001 is then only a record naming it), remove that record; called
+ *    after destroy() of the primary, or when the primary has vanished under
+ *    its record (a reboot, an ipcrm) so a creator may start afresh.  NULL
+ *    when __db.001 is the primary itself: destroy() removed it, and a
+ *    primary that is gone cannot be told from no environment.
  * All return 0 (read_at: a byte count) or a negative code, with a detail.
+ * Fields: in_segments says the storage is System V segments (slots then
+ * carry a key and a shmid); slot_flags are the RGN_RF_* bits every slot of
+ * the backing carries.
  */
 #ifndef RGN_BACKING_H
 #define RGN_BACKING_H
@@ -32,6 +49,7 @@
 #include <sys/types.h>
 
 #include "layout.h"
+#include "rgn.h"
 
 struct rgn_env;
 
@@ -59,6 +77,8 @@ struct rgn_backing_ops {
 	const char *name;
 	int in_segments;	/* storage is System V segments: slots carry
 				   RGN_RF_SYSV, a key and a shmid */
+	uint32_t slot_flags;	/* RGN_RF_* every slot of this backing
+				   carries (RGN_RF_SYSV for segments) */
 	int (*create)(struct rgn_env *env, uint32_t id, uint64_t size,
 		      struct rgn_map *map);
 	int (*publish)(struct rgn_env *env, struct rgn_map *map);
@@ -72,7 +92,17 @@ struct rgn_backing_ops {
 	ssize_t (*read_at)(struct rgn_reader *rd, void *buf, size_t len,
 			   uint64_t off);
 	void (*read_close)(struct rgn_reader *rd);
+	int32_t (*region_key)(const struct rgn_env *env, uint32_t id);
+	int (*unpublish)(struct rgn_env *env);
 };
+
+/*
+ * The one place that maps an environment's backing to its table: BACKING
+ * as recorded or asked for, RF_FLAGS its RGN_RF_* flags (RGN_RF_SYSV or
+ * RGN_RF_FALLBACK put the files backing's storage in segments).
+ */
+const struct rgn_backing_ops *rgn_backing_select(enum rgn_backing backing,
+						 uint32_t rf_flags);
 
 /* Open, read once, close: for the odd single read. */
 ssize_t rgn_backing_pread(struct rgn_env *env, const struct rgn_shm_slot *slot,
@@ -82,17 +112,12 @@ ssize_t rgn_backing_pread(struct rgn_env *env, const struct rgn_shm_slot *slot,
 ssize_t rgn_reader_copy(struct rgn_reader *rd, void *buf, size_t len,
 			uint64_t off);
 
+/* Only rgn_backing_select() names these. */
 extern const struct rgn_backing_ops rgn_backing_files;
 extern const struct rgn_backing_ops rgn_backing_sysv;
 extern const struct rgn_backing_ops rgn_backing_heap;
 
-/* The System V key of region ID: base key + ID - 1, or IPC_PRIVATE (0)
- * when the environment has no base key (files without mmap). */
-int32_t rgn_sysv_key(const struct rgn_env *env, uint32_t id);
-
-/* Check a region header read from storage against what the table says.
- * Returns 0, RGN_EBADMAGIC, RGN_EVERSION or RGN_ECORRUPT with a detail. */
-int rgn_check_region_hdr(const struct rgn_shm_region *rh, uint64_t env_id,
-			 uint32_t id, uint64_t size);
+/* region_key for backings whose storage has no key. */
+int32_t rgn_no_key(const struct rgn_env *env, uint32_t id);
 
 #endif

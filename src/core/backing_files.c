@@ -19,31 +19,6 @@
 #include "env.h"
 #include "internal.h"
 
-void rgn_region_file(uint32_t id, char *buf, size_t len)
-{
-	snprintf(buf, len, RGN_FILE_FMT, id);
-}
-
-int rgn_open_in_home(struct rgn_env *env, const char *name, int flags,
-		     mode_t mode, struct stat *st)
-{
-	int fd = openat(env->dirfd, name,
-			flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
-
-	if (fd < 0) {
-		if (errno == ELOOP)
-			return rgn_fail(-ELOOP, "%s/%s is a symbolic link",
-					env->home, name);
-		return rgn_fail(-errno, "open %s/%s", env->home, name);
-	}
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		close(fd);
-		return rgn_fail(-EINVAL, "%s/%s is not a regular file",
-				env->home, name);
-	}
-	return fd;
-}
-
 static int open_region_file(struct rgn_env *env, const char *name, int flags,
 			    struct stat *st)
 {
@@ -256,4 +231,5 @@ const struct rgn_backing_ops rgn_backing_files = {
 	.read_open = files_read_open,
 	.read_at = files_read_at,
 	.read_close = files_read_close,
+	.region_key = rgn_no_key,
 };

@@ -125,4 +125,5 @@ const struct rgn_backing_ops rgn_backing_heap = {
 	.read_open = heap_read_open,
 	.read_at = rgn_reader_copy,
 	.read_close = heap_read_close,
+	.region_key = rgn_no_key,
 };

@@ -22,52 +22,37 @@
 #include "backing.h"
 #include "env.h"
 #include "internal.h"
+#include "region_hdr.h"
+#include "shmid.h"
 
-#ifndef SHM_STAT_ANY
-#define SHM_STAT_ANY 15 /* Linux >= 4.17; older glibc lacks the name */
-#endif
-
-int32_t rgn_sysv_key(const struct rgn_env *env, uint32_t id)
+/* The System V key of region ID: base key + ID - 1, or IPC_PRIVATE (0)
+ * when the environment has no base key (files without mmap). */
+static int32_t sysv_key(const struct rgn_env *env, uint32_t id)
 {
 	if (env->shm_key == IPC_PRIVATE)
 		return IPC_PRIVATE;
 	return (int32_t)((uint32_t)env->shm_key + id - 1);
 }
 
-/* Copy the first bytes of a segment without staying attached. */
-static int peek(int shmid, void *buf, size_t len, uint64_t off, size_t *got)
+/* What a slot knows of its segment, for rgn_shm_identify().  A slot of the
+ * files backing without mmap has key IPC_PRIVATE, which says nothing. */
+static struct rgn_shm_seen slot_seen(const struct rgn_shm_slot *slot,
+				     int32_t shmid, uint32_t *flags)
 {
-	struct shmid_ds ds;
-	void *p;
-
-	if (shmctl(shmid, IPC_STAT, &ds) < 0)
-		return -errno;
-	p = shmat(shmid, NULL, SHM_RDONLY);
-	if (p == (void *)-1)
-		return -errno;
-	*got = 0;
-	if (off < ds.shm_segsz) {
-		*got = ds.shm_segsz - off < len ? ds.shm_segsz - off : len;
-		memcpy(buf, (char *)p + off, *got);
-	}
-	shmdt(p);
-	return 0;
+	*flags = slot->sl_key == IPC_PRIVATE ? RGN_SHM_ANY_KEY : 0;
+	return (struct rgn_shm_seen){.shmid = shmid, .key = slot->sl_key};
 }
 
-/* The segment at KEY found by kernel index, which needs no permission on
- * it: for a key held by a segment we may not open.  Its id, or -ENOENT. */
-static int stat_by_key(int32_t key, struct shmid_ds *ds)
+/* A check for rgn_shm_identify() that copies the region header (zeros
+ * past a segment too small to hold one) and always says "ours": the
+ * caller judges the copy. */
+static int copy_header(const void *base, uint64_t size, void *arg)
 {
-	struct shm_info info;
-	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info);
+	struct rgn_shm_region *rh = arg;
 
-	for (int i = 0; i <= max; i++) {
-		int id = shmctl(i, SHM_STAT_ANY, ds);
-
-		if (id >= 0 && ds->shm_perm.__key == key)
-			return id;
-	}
-	return -ENOENT;
+	memset(rh, 0, sizeof(*rh));
+	memcpy(rh, base, size < sizeof(*rh) ? (size_t)size : sizeof(*rh));
+	return 1;
 }
 
 /*
@@ -76,94 +61,104 @@ static int stat_by_key(int32_t key, struct shmid_ds *ds)
  * within a minute of the intent.  Its header may never have been written.
  */
 static int left_by_crashed_creator(const struct rgn_env *env, int32_t key,
-				   const struct shmid_ds *ds)
+				   const struct rgn_shm_info *in)
 {
 	const struct rgn_intent *c = &env->crashed;
 
-	return c->pid > 0 && c->key == key && ds->shm_cpid == c->pid &&
-	       (int64_t)ds->shm_ctime >= c->time &&
-	       (int64_t)ds->shm_ctime <= c->time + 60;
+	return c->pid > 0 && c->key == key && in->cpid == c->pid &&
+	       in->ctime >= c->time && in->ctime <= c->time + 60;
+}
+
+/* Refuse the segment IN at KEY, naming it; WHAT says whose it is. */
+static int refuse_foreign(int32_t key, const struct rgn_shm_info *in,
+			  int say_alive, const char *what)
+{
+	int alive = in->cpid > 0 && (kill(in->cpid, 0) == 0 || errno == EPERM);
+
+	return rgn_fail(RGN_EFOREIGN,
+			"key 0x%08x: shmid %d, owner uid %u, creator pid %d%s, "
+			"%lu attached, %s; left untouched",
+			(unsigned)key, in->shmid, (unsigned)in->uid,
+			(int)in->cpid,
+			!say_alive ? "" : alive ? " (alive)" : " (dead)",
+			(unsigned long)in->nattch, what);
 }
 
 /*
  * KEY is taken.  Reclaim the segment if it is provably a leftover of this
  * home that nobody has attached: its header names this home, or the dead
  * creator whose intent __db.lck kept made it.  Otherwise say exactly whose
- * it is and leave it untouched.
+ * it is and leave it untouched.  0 means "try the key again".
  */
 static int judge_taken_key(struct rgn_env *env, int32_t key)
 {
+	static const char unreadable[] = "which we may not read";
 	struct rgn_shm_region rh;
-	struct shmid_ds ds, again;
-	size_t got = 0;
-	int shmid, rc, alive, ours;
+	struct rgn_shm_info in;
+	struct rgn_shm_seen seen = {.key = key};
+	char whose[RGN_HOME_MAX + 64];
+	int err, ours = 0, readable = 1;
 
-	shmid = shmget(key, 0, 0);
-	if (shmid < 0 && errno == ENOENT)
-		return 0; /* gone meanwhile: just try again */
-	if (shmid < 0) {
-		shmid = stat_by_key(key, &ds);
-		if (shmid < 0)
-			return 0;
-		return rgn_fail(RGN_EFOREIGN,
-				"key 0x%08x: shmid %d, owner uid %u, creator "
-				"pid %d, %lu attached, which we may not read; "
-				"left untouched",
-				(unsigned)key, shmid, (unsigned)ds.shm_perm.uid,
-				(int)ds.shm_cpid,
-				(unsigned long)ds.shm_nattch);
+	seen.shmid = shmget(key, 0, 0);
+	if (seen.shmid < 0) {
+		if (errno == ENOENT || rgn_shm_find_key(key, &in) < 0)
+			return 0; /* gone meanwhile: just try again */
+		return refuse_foreign(key, &in, 0, unreadable);
 	}
-	if (shmctl(shmid, IPC_STAT, &ds) < 0)
-		return errno == EINVAL || errno == EIDRM ? 0 : -errno;
-	alive = ds.shm_cpid > 0 &&
-		(kill(ds.shm_cpid, 0) == 0 || errno == EPERM);
 	memset(&rh, 0, sizeof(rh));
-	rc = peek(shmid, &rh, sizeof(rh), 0, &got);
-	ours = rc == 0 && got >= sizeof(rh) && rh.rh_magic == RGN_REGION_MAGIC &&
-	       strncmp(rh.rh_home, env->home, sizeof(rh.rh_home)) == 0;
-	if (!ours && !left_by_crashed_creator(env, key, &ds)) {
-		const char *whose = "another program";
-		char other[RGN_HOME_MAX + 64];
-
-		if (rc == 0 && got >= sizeof(rh) &&
-		    rh.rh_magic == RGN_REGION_MAGIC) {
-			rh.rh_home[sizeof(rh.rh_home) - 1] = '\0';
-			snprintf(other, sizeof(other),
-				 "the environment in %s", rh.rh_home);
-			whose = other;
-		}
-		return rgn_fail(RGN_EFOREIGN,
-				"key 0x%08x: shmid %d, owner uid %u, creator "
-				"pid %d (%s), %lu attached, belongs to %s; "
-				"left untouched",
-				(unsigned)key, shmid, (unsigned)ds.shm_perm.uid,
-				(int)ds.shm_cpid, alive ? "alive" : "dead",
-				(unsigned long)ds.shm_nattch, whose);
+	switch (rgn_shm_identify(&seen, 0, copy_header, &rh, &in, &err)) {
+	case RGN_SHM_GONE:
+	case RGN_SHM_RECYCLED:
+	case RGN_SHM_REMOVING: /* its key is free again */
+		return 0;
+	case RGN_SHM_UNKNOWN:
+		/* Its figures may be known, its header is not: only a
+		 * crashed creator's intent can make it ours. */
+		if (in.shmid != seen.shmid)
+			return err;
+		readable = 0;
+		break;
+	case RGN_SHM_FOREIGN: /* copy_header never says so */
+	case RGN_SHM_ATTACHED:
+	case RGN_SHM_UNATTACHED:
+		ours = rh.rh_magic == RGN_REGION_MAGIC &&
+		       strncmp(rh.rh_home, env->home, sizeof(rh.rh_home)) == 0;
+		break;
 	}
-	if (ds.shm_nattch > 0)
+	if (!ours && !left_by_crashed_creator(env, key, &in)) {
+		if (!readable)
+			return refuse_foreign(key, &in, 0, unreadable);
+		snprintf(whose, sizeof(whose), "belongs to another program");
+		if (rh.rh_magic == RGN_REGION_MAGIC) {
+			rh.rh_home[sizeof(rh.rh_home) - 1] = '\0';
+			snprintf(whose, sizeof(whose),
+				 "belongs to the environment in %s", rh.rh_home);
+		}
+		return refuse_foreign(key, &in, 1, whose);
+	}
+	if (in.nattch > 0)
 		return rgn_fail(-EBUSY,
 				"key 0x%08x: shmid %d is a leftover of this "
 				"home but still attached by %lu processes",
-				(unsigned)key, shmid,
-				(unsigned long)ds.shm_nattch);
+				(unsigned)key, seen.shmid,
+				(unsigned long)in.nattch);
 	/* Re-check right before removing: same segment, still unattached. */
-	if (shmctl(shmid, IPC_STAT, &again) < 0)
+	seen.ctime = in.ctime;
+	if (rgn_shm_identify(&seen, 0, NULL, NULL, NULL, NULL) !=
+	    RGN_SHM_UNATTACHED)
 		return 0;
-	if (again.shm_perm.__key != key || again.shm_ctime != ds.shm_ctime ||
-	    again.shm_nattch != 0)
-		return 0;
-	if (shmctl(shmid, IPC_RMID, NULL) < 0 && errno != EINVAL &&
-	    errno != EIDRM)
+	if (shmctl(seen.shmid, IPC_RMID, NULL) < 0 &&
+	    rgn_shm_errno(errno) != -ENOENT)
 		return rgn_fail(-errno, "reclaim leftover shmid %d at key 0x%08x",
-				shmid, (unsigned)key);
+				seen.shmid, (unsigned)key);
 	return 0;
 }
 
 static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		       struct rgn_map *map)
 {
-	int32_t key = rgn_sysv_key(env, id);
-	struct shmid_ds ds;
+	int32_t key = sysv_key(env, id);
+	struct rgn_shm_info in;
 	int shmid = -1, rc;
 	void *base;
 
@@ -184,8 +179,9 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 	}
 	rgn_test_point("sysv-create:segment");
 	base = shmat(shmid, NULL, 0);
-	if (base == (void *)-1 || shmctl(shmid, IPC_STAT, &ds) < 0) {
-		rc = rgn_fail(-errno, "shmat shmid %d", shmid);
+	rc = base == (void *)-1 ? -errno : rgn_shm_stat(shmid, &in);
+	if (rc < 0) {
+		rgn_fail(rc, "shmat shmid %d", shmid);
 		if (base != (void *)-1)
 			shmdt(base);
 		shmctl(shmid, IPC_RMID, NULL);
@@ -195,7 +191,7 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 				.size = size,
 				.shmid = shmid,
 				.key = key,
-				.seg_ctime = ds.shm_ctime};
+				.seg_ctime = in.ctime};
 	return 0;
 }
 
@@ -234,6 +230,29 @@ static int sysv_publish(struct rgn_env *env, struct rgn_map *map)
 	return rc;
 }
 
+/* Unlink the record of a segment-backed primary, if it is still ours. */
+static int sysv_unpublish(struct rgn_env *env)
+{
+	struct rgn_file_record fr;
+	int fd = openat(env->dirfd, RGN_PRIMARY_FILE,
+			O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	ssize_t n;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = pread(fd, &fr, sizeof(fr), 0);
+	close(fd);
+	if (n != sizeof(fr) || fr.fr_magic != RGN_RECORD_MAGIC ||
+	    fr.fr_env_id != env->env_id)
+		return rgn_fail(RGN_EBADMAGIC,
+				"%s/%s changed while removing; left alone",
+				env->home, RGN_PRIMARY_FILE);
+	if (unlinkat(env->dirfd, RGN_PRIMARY_FILE, 0) < 0)
+		return rgn_fail(-errno, "unlink %s/%s", env->home,
+				RGN_PRIMARY_FILE);
+	return 0;
+}
+
 static void sysv_discard(struct rgn_env *env, uint32_t id, struct rgn_map *map)
 {
 	(void)env;
@@ -245,24 +264,42 @@ static void sysv_discard(struct rgn_env *env, uint32_t id, struct rgn_map *map)
 		shmctl(map->shmid, IPC_RMID, NULL);
 }
 
+/* Re-identify the slot's segment before mapping it: the id may have been
+ * removed or recycled since the slot was written (a reboot, an ipcrm). */
 static int sysv_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
 		       int rdonly, struct rgn_map *map)
 {
-	struct shmid_ds ds;
+	struct rgn_shm_info in;
+	struct rgn_shm_seen seen;
+	uint32_t flags;
 	void *base;
+	int err;
 
 	(void)env;
-	if (shmctl(slot->sl_shmid, IPC_STAT, &ds) < 0)
-		return rgn_fail(errno == EACCES ? -EACCES : -ENOENT,
-				"segment shmid %d of region %u: %s",
-				slot->sl_shmid, slot->sl_id, strerror(errno));
-	if ((slot->sl_key != IPC_PRIVATE && ds.shm_perm.__key != slot->sl_key) ||
-	    ds.shm_segsz < slot->sl_size)
-		return rgn_fail(RGN_ECORRUPT,
-				"segment shmid %d is not region %u's (key "
-				"0x%08x, %zu bytes)",
-				slot->sl_shmid, slot->sl_id,
-				(unsigned)ds.shm_perm.__key, ds.shm_segsz);
+	seen = slot_seen(slot, slot->sl_shmid, &flags);
+	switch (rgn_shm_identify(&seen, flags, NULL, NULL, &in, &err)) {
+	case RGN_SHM_GONE:
+		return rgn_fail(-ENOENT, "segment shmid %d of region %u is gone",
+				slot->sl_shmid, slot->sl_id);
+	case RGN_SHM_UNKNOWN:
+		return rgn_fail(err, "segment shmid %d of region %u: %s",
+				slot->sl_shmid, slot->sl_id, rgn_strerror(err));
+	case RGN_SHM_REMOVING:
+		/* Its key is IPC_PRIVATE now: a keyed slot no longer names
+		 * it.  A keyless one (files without mmap) still attaches,
+		 * as its bytes stay intact until the last detach. */
+		if (!(flags & RGN_SHM_ANY_KEY))
+			goto not_ours;
+		break;
+	case RGN_SHM_RECYCLED:
+	case RGN_SHM_FOREIGN:
+		goto not_ours;
+	case RGN_SHM_ATTACHED:
+	case RGN_SHM_UNATTACHED:
+		break;
+	}
+	if (in.size < slot->sl_size)
+		goto not_ours;
 	base = shmat(slot->sl_shmid, NULL, rdonly ? SHM_RDONLY : 0);
 	if (base == (void *)-1)
 		return rgn_fail(-errno, "shmat shmid %d", slot->sl_shmid);
@@ -272,6 +309,12 @@ static int sysv_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
 				.key = slot->sl_key,
 				.rdonly = rdonly};
 	return 0;
+not_ours:
+	return rgn_fail(RGN_ECORRUPT,
+			"segment shmid %d is not region %u's (key 0x%08x, "
+			"%llu bytes)",
+			slot->sl_shmid, slot->sl_id, (unsigned)in.key,
+			(unsigned long long)in.size);
 }
 
 static void sysv_detach(struct rgn_env *env, struct rgn_map *map)
@@ -282,87 +325,124 @@ static void sysv_detach(struct rgn_env *env, struct rgn_map *map)
 	map->base = NULL;
 }
 
+/* Remove the slot's segment, but only the one the slot describes,
+ * re-identified right before IPC_RMID. */
 static int sysv_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 {
 	int creating = slot->sl_state == RGN_SLOT_CREATING;
-	int shmid = slot->sl_shmid;
 	struct rgn_shm_region rh;
-	struct shmid_ds ds, again;
-	size_t got = 0;
-	int rc;
+	struct rgn_shm_info in;
+	struct rgn_shm_seen seen;
+	uint32_t flags;
+	int rc, err;
 
-	if (shmid < 0) {
+	seen = slot_seen(slot, slot->sl_shmid, &flags);
+	if (seen.shmid < 0) {
 		/* Its creator died between shmget and recording the id: the
 		 * slot knows the key it was taking, and the segment must
 		 * have been made by that very process. */
 		if (!creating || slot->sl_key == IPC_PRIVATE)
 			return -ENOENT;
-		shmid = shmget(slot->sl_key, 0, 0);
-		if (shmid < 0)
+		seen.shmid = shmget(slot->sl_key, 0, 0);
+		if (seen.shmid < 0)
 			return -ENOENT;
 	}
-	if (shmctl(shmid, IPC_STAT, &ds) < 0)
+	switch (rgn_shm_identify(&seen, flags, NULL, NULL, &in, &err)) {
+	case RGN_SHM_GONE:
 		return rgn_fail(-ENOENT, "segment shmid %d of region %u is gone",
-				shmid, slot->sl_id);
-	if (slot->sl_key != IPC_PRIVATE && ds.shm_perm.__key != slot->sl_key)
+				seen.shmid, slot->sl_id);
+	case RGN_SHM_UNKNOWN:
+		return rgn_fail(err, "segment shmid %d of region %u: %s",
+				seen.shmid, slot->sl_id, rgn_strerror(err));
+	case RGN_SHM_REMOVING:
+		/* Marked already, its key turned IPC_PRIVATE: a keyed slot
+		 * cannot prove it is the region's.  A keyless one proves it
+		 * below, like any other. */
+		if (flags & RGN_SHM_ANY_KEY)
+			break;
+		/* fall through */
+	case RGN_SHM_RECYCLED:
+	case RGN_SHM_FOREIGN:
 		return rgn_fail(RGN_EFOREIGN,
 				"shmid %d now has key 0x%08x, not region %u's "
 				"0x%08x; left untouched",
-				shmid, (unsigned)ds.shm_perm.__key, slot->sl_id,
+				seen.shmid, (unsigned)in.key, slot->sl_id,
 				(unsigned)slot->sl_key);
+	case RGN_SHM_ATTACHED:
+	case RGN_SHM_UNATTACHED:
+		break;
+	}
 	/* The identity recorded at creation (shmid, key, creator pid and
 	 * creation time) proves the segment is the one made here without
 	 * attaching it; otherwise its header must say so. */
-	if (slot->sl_seg_ctime && ds.shm_ctime == slot->sl_seg_ctime &&
-	    ds.shm_cpid == slot->sl_creator_pid)
+	if (slot->sl_seg_ctime && in.ctime == slot->sl_seg_ctime &&
+	    in.cpid == slot->sl_creator_pid)
 		goto ours;
+	seen.ctime = in.ctime;
 	memset(&rh, 0, sizeof(rh));
-	rc = peek(shmid, &rh, sizeof(rh), 0, &got);
-	if (rc < 0)
-		return rgn_fail(rc, "read shmid %d", shmid);
+	switch (rgn_shm_identify(&seen, flags | RGN_SHM_ANY_KEY, copy_header,
+				 &rh, &in, &err)) {
+	case RGN_SHM_ATTACHED:
+	case RGN_SHM_UNATTACHED:
+		break;
+	case RGN_SHM_UNKNOWN:
+		return rgn_fail(err, "read shmid %d", seen.shmid);
+	default:
+		return rgn_fail(-ENOENT, "read shmid %d: it went", seen.shmid);
+	}
 	/* A creator that died before writing the header left zeros; the
 	 * segment is ours only if that creator made it. */
-	if (!(creating && rh.rh_magic == 0 &&
-	      ds.shm_cpid == slot->sl_actor_pid)) {
+	if (!(creating && rh.rh_magic == 0 && in.cpid == slot->sl_actor_pid)) {
 		rc = rgn_check_region_hdr(&rh, env->env_id, slot->sl_id, 0);
 		if (rc < 0)
 			return rgn_fail(RGN_EFOREIGN,
 					"refusing to remove shmid %d: %s",
-					shmid, rgn_strerror(rc));
+					seen.shmid, rgn_strerror(rc));
 	}
 	/* Re-check right before acting: the same segment as inspected. */
-	if (shmctl(shmid, IPC_STAT, &again) < 0)
+	switch (rgn_shm_identify(&seen, flags | RGN_SHM_ANY_KEY, NULL, NULL,
+				 NULL, NULL)) {
+	case RGN_SHM_GONE:
 		return -ENOENT;
-	if (again.shm_ctime != ds.shm_ctime ||
-	    again.shm_perm.__key != ds.shm_perm.__key)
+	case RGN_SHM_ATTACHED:
+	case RGN_SHM_UNATTACHED:
+		break;
+	default:
 		return rgn_fail(-EAGAIN, "shmid %d changed while removing",
-				shmid);
+				seen.shmid);
+	}
 ours:
-	if (shmctl(shmid, IPC_RMID, NULL) < 0)
-		return rgn_fail(-errno, "remove shmid %d", shmid);
+	if (shmctl(seen.shmid, IPC_RMID, NULL) < 0)
+		return rgn_fail(-errno, "remove shmid %d", seen.shmid);
 	return 0;
 }
 
 /* Attached read-only only between read_open and read_close, so an
- * observer shows up in nattch for no longer than its reads. */
+ * observer shows up in nattch for no longer than its reads.  A keyless
+ * segment already marked for removal is still read: its region may be
+ * being removed, and its bytes are intact until the last detach. */
 static int sysv_read_open(struct rgn_env *env, const struct rgn_shm_slot *slot,
 			  struct rgn_reader *rd)
 {
-	struct shmid_ds ds;
-	void *p;
+	struct rgn_shm_seen seen;
+	uint32_t flags;
+	const void *p;
+	uint64_t size;
+	int rc;
 
 	(void)env;
-	if (shmctl(slot->sl_shmid, IPC_STAT, &ds) < 0 ||
-	    (slot->sl_key != IPC_PRIVATE && ds.shm_perm.__key != slot->sl_key))
+	seen = slot_seen(slot, slot->sl_shmid, &flags);
+	if (flags & RGN_SHM_ANY_KEY)
+		flags |= RGN_SHM_ALLOW_REMOVING;
+	rc = rgn_shm_attach_ro(&seen, flags, &p, &size);
+	if (rc == -ENOENT)
 		return rgn_fail(-ENOENT, "segment shmid %d of region %u is gone",
 				slot->sl_shmid, slot->sl_id);
-	p = shmat(slot->sl_shmid, NULL, SHM_RDONLY);
-	if (p == (void *)-1)
-		return rgn_fail(errno == EACCES ? -EACCES : -ENOENT,
-				"attach shmid %d of region %u: %s",
-				slot->sl_shmid, slot->sl_id, strerror(errno));
+	if (rc < 0)
+		return rgn_fail(rc, "attach shmid %d of region %u: %s",
+				slot->sl_shmid, slot->sl_id, rgn_strerror(rc));
 	rd->base = p;
-	rd->size = ds.shm_segsz;
+	rd->size = size;
 	rd->attached = 1;
 	return 0;
 }
@@ -370,7 +450,7 @@ static int sysv_read_open(struct rgn_env *env, const struct rgn_shm_slot *slot,
 static void sysv_read_close(struct rgn_reader *rd)
 {
 	if (rd->attached)
-		shmdt(rd->base);
+		rgn_shm_detach(rd->base);
 	rd->attached = 0;
 	rd->base = NULL;
 }
@@ -378,6 +458,7 @@ static void sysv_read_close(struct rgn_reader *rd)
 const struct rgn_backing_ops rgn_backing_sysv = {
 	.name = "sysv",
 	.in_segments = 1,
+	.slot_flags = RGN_RF_SYSV,
 	.create = sysv_create,
 	.publish = sysv_publish,
 	.discard = sysv_discard,
@@ -387,4 +468,6 @@ const struct rgn_backing_ops rgn_backing_sysv = {
 	.read_open = sysv_read_open,
 	.read_at = rgn_reader_copy,
 	.read_close = sysv_read_close,
+	.region_key = sysv_key,
+	.unpublish = sysv_unpublish,
 };

@@ -13,29 +13,61 @@ static _Thread_local char detail[512];
 
 void (*rgn_test_hook)(const char *point);
 
-static const char *const lib_msgs[] = {
-	[0] = "not a regionfs environment or segment (bad magic)",
-	[1] = "written by an unsupported format version",
-	[2] = "shared state is corrupt",
-	[3] = "environment creation was interrupted (creator died)",
-	[4] = "a segment of another program or environment holds the key",
-	[5] = "home is held by a private environment",
-	[6] = "system memory backing needs a base key other than 0 (IPC_PRIVATE)",
-	[7] = "environment has panicked",
-	[8] = "region table or process registry is full",
-	[9] = "backing differs from the one the environment was created with",
-	[10] = "home holds no environment",
+/*
+ * Indexed by code, so a message cannot drift from its code, and each entry
+ * names its code (as LMDB's mdb_strerror does) so that a log line can be
+ * traced back to it.  rgn_strerror() returns the message alone for now:
+ * the tools print "cannot open environment "HOME": <message>" and their
+ * tests (and the renderers' tests) match the plain words exactly; once
+ * those expect "RGN_E...: <message>", return the joined form here.
+ */
+struct lib_msg {
+	const char *name;	/* "RGN_ECORRUPT" */
+	const char *text;	/* what went wrong, for a person */
 };
+
+#define MSG(code, words) [RGN_EBASE - (code)] = {#code, words}
+static const struct lib_msg lib_msgs[] = {
+	MSG(RGN_EBADMAGIC, "not a regionfs environment or segment (bad magic)"),
+	MSG(RGN_EVERSION, "written by an unsupported format version"),
+	MSG(RGN_ECORRUPT, "shared state is corrupt"),
+	MSG(RGN_EINCOMPLETE,
+	    "environment creation was interrupted (creator died)"),
+	MSG(RGN_EFOREIGN,
+	    "a segment of another program or environment holds the key"),
+	MSG(RGN_EPRIVATE, "home is held by a private environment"),
+	MSG(RGN_ENOKEY, "system memory backing needs a base key other than 0 "
+			"(IPC_PRIVATE)"),
+	MSG(RGN_EPANIC, "environment has panicked"),
+	MSG(RGN_EFULL, "region table or process registry is full"),
+	MSG(RGN_EBACKING,
+	    "backing differs from the one the environment was created with"),
+	MSG(RGN_ENOTENV, "home holds no environment"),
+};
+#undef MSG
+
+/* One message per code of the reserved block, no more, no fewer. */
+_Static_assert(RGN_ARRAY_LEN(lib_msgs) == (size_t)(RGN_EBASE - RGN_ELAST) + 1,
+	       "lib_msgs must have one entry per RGN_E* code");
 
 const char *rgn_strerror(int err)
 {
 	if (err == 0)
 		return "success";
-	if (err <= RGN_EBASE && err >= RGN_ELAST)
-		return lib_msgs[RGN_EBASE - err];
+	if (err <= RGN_EBASE && err >= RGN_ELAST &&
+	    lib_msgs[RGN_EBASE - err].text)
+		return lib_msgs[RGN_EBASE - err].text;
 	if (err < 0 && err > -4096)
 		return strerror(-err);
 	return "unknown error";
+}
+
+const char *rgn_errname(int err)
+{
+	if (err <= RGN_EBASE && err >= RGN_ELAST &&
+	    lib_msgs[RGN_EBASE - err].name)
+		return lib_msgs[RGN_EBASE - err].name;
+	return NULL;
 }
 
 const char *rgn_errdetail(void)

@@ -19,6 +19,8 @@
  * "return rgn_fail(-errno, "open %s", path);".  errno is preserved.
  */
 int rgn_fail(int err, const char *fmt, ...) RGN_PRINTF(2, 3);
+/* The name of a library code ("RGN_ECORRUPT"), NULL for anything else. */
+const char *rgn_errname(int err);
 /* Forget the calling thread's detail: called on entry to public calls. */
 void rgn_clear_detail(void);
 

@@ -168,6 +168,22 @@ struct rgn_shm_env {
 #define RGN_PRIMARY_BYTES                                                      \
 	(RGN_TABLE_OFF + RGN_MAX_REGIONS * sizeof(struct rgn_shm_slot))
 
+/* Loop bounds for the table and the registry, clamped so that a damaged
+ * high-water mark can never send a loop past the end. */
+static inline uint32_t rgn_slot_hwm(const struct rgn_shm_env *ev)
+{
+	uint32_t h = ev->ev_slot_hwm;
+
+	return h < RGN_MAX_REGIONS ? h : RGN_MAX_REGIONS;
+}
+
+static inline uint32_t rgn_proc_hwm(const struct rgn_shm_env *ev)
+{
+	uint32_t h = ev->ev_proc_hwm;
+
+	return h < RGN_MAX_PROCS ? h : RGN_MAX_PROCS;
+}
+
 /*
  * __db.001 of an environment whose regions live in System V segments
  * (system memory backing, or files backing without mmap): just enough to

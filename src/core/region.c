@@ -16,6 +16,7 @@
 #include "env.h"
 #include "internal.h"
 #include "proc.h"
+#include "region_hdr.h"
 
 static const char *const type_names[] = {
 	[RGN_TYPE_ENV] = "env",	    [RGN_TYPE_LOCK] = "lock",
@@ -41,27 +42,6 @@ int rgn_type_parse(const char *name, enum rgn_region_type *type)
 	}
 	return rgn_fail(-EINVAL, "unknown region type \"%s\"",
 			name ? name : "");
-}
-
-int rgn_check_region_hdr(const struct rgn_shm_region *rh, uint64_t env_id,
-			 uint32_t id, uint64_t size)
-{
-	if (rh->rh_magic != RGN_REGION_MAGIC)
-		return rgn_fail(RGN_EBADMAGIC,
-				"region %u: magic 0x%08x, expected 0x%08x", id,
-				rh->rh_magic, RGN_REGION_MAGIC);
-	if (rh->rh_format != RGN_FORMAT)
-		return rgn_fail(RGN_EVERSION,
-				"region %u has format %u; this library reads "
-				"format %u",
-				id, rh->rh_format, RGN_FORMAT);
-	if (rh->rh_hdr_size != RGN_HDR_SIZE || rh->rh_id != id ||
-	    rh->rh_env_id != env_id || (size && rh->rh_size != size))
-		return rgn_fail(RGN_ECORRUPT,
-				"region %u: header names region %u of "
-				"environment %016llx",
-				id, rh->rh_id, (unsigned long long)rh->rh_env_id);
-	return 0;
 }
 
 static int check_name(const char *name)
@@ -196,8 +176,7 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 	sl->sl_shmid = -1;
 	/* The key about to be taken: if we die before the segment's id is
 	 * recorded, the next create still finds what we left. */
-	if (env->ops == &rgn_backing_sysv)
-		sl->sl_key = rgn_sysv_key(env, id);
+	sl->sl_key = env->ops->region_key(env, id);
 	sl->sl_actor_pid = sl->sl_creator_pid = rgn_self_pid();
 	sl->sl_actor_start = rgn_self_start();
 	sl->sl_ctime = sl->sl_mtime = time(NULL);
@@ -238,8 +217,7 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 		return rc;
 	}
 	sl->sl_state = RGN_SLOT_READY;
-	sl->sl_flags = (env->ops == &rgn_backing_sysv ? RGN_RF_SYSV : 0) |
-		       env->env_flags;
+	sl->sl_flags = env->ops->slot_flags | env->env_flags;
 	sl->sl_actor_pid = 0;
 	sl->sl_mtime = time(NULL);
 	env->shenv->ev_generation++;

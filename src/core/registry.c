@@ -12,9 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "env.h"
 #include "internal.h"
 #include "proc.h"
+#include "registry.h"
 
 void rgn_registry_scan(struct rgn_shm_proc *procs, uint32_t nprocs,
 		       int reclaim, uint32_t *nlive, uint32_t *nstale,
@@ -41,42 +41,43 @@ void rgn_registry_scan(struct rgn_shm_proc *procs, uint32_t nprocs,
 	}
 }
 
-int rgn_registry_add(struct rgn_env *env)
+int rgn_registry_add(struct rgn_shm_env *ev, struct rgn_shm_proc *procs,
+		     struct rgn_registry_entry *me)
 {
 	uint32_t live, stale;
+	uint32_t hwm = rgn_proc_hwm(ev);
 
-	uint32_t hwm = rgn_proc_hwm(env->shenv);
-
-	rgn_registry_scan(env->procs, hwm, 1, &live, &stale, NULL);
+	rgn_registry_scan(procs, hwm, 1, &live, &stale, NULL);
 	for (uint32_t i = 0; i < RGN_MAX_PROCS; i++) {
-		struct rgn_shm_proc *p = &env->procs[i];
+		struct rgn_shm_proc *p = &procs[i];
 
 		if (p->pr_pid)
 			continue;
 		if (i >= hwm)
-			env->shenv->ev_proc_hwm = i + 1;
-		env->handle_serial = ++env->shenv->ev_next_handle;
+			ev->ev_proc_hwm = i + 1;
+		me->serial = ++ev->ev_next_handle;
 		p->pr_start = rgn_self_start();
 		p->pr_attach_time = time(NULL);
-		p->pr_handle = env->handle_serial;
+		p->pr_handle = me->serial;
 		p->pr_pid = rgn_self_pid();
-		env->proc_slot = (int)i;
+		me->slot = (int)i;
 		return 0;
 	}
 	return rgn_fail(RGN_EFULL, "all %u registry slots hold live processes",
 			RGN_MAX_PROCS);
 }
 
-void rgn_registry_remove(struct rgn_env *env)
+void rgn_registry_remove(struct rgn_shm_proc *procs,
+			 struct rgn_registry_entry *me)
 {
 	struct rgn_shm_proc *p;
 
-	if (env->proc_slot < 0)
+	if (me->slot < 0 || me->slot >= (int)RGN_MAX_PROCS)
 		return;
-	p = &env->procs[env->proc_slot];
+	p = &procs[me->slot];
 	/* A forked child that closes its copy of the handle must not erase
 	 * its parent's entry. */
-	if (p->pr_pid == rgn_self_pid() && p->pr_handle == env->handle_serial)
+	if (p->pr_pid == rgn_self_pid() && p->pr_handle == me->serial)
 		memset(p, 0, sizeof(*p));
-	env->proc_slot = -1;
+	me->slot = -1;
 }

@@ -15,6 +15,12 @@
 #include "internal.h"
 #include "proc.h"
 
+/* The public arrays must hold what the core keeps. */
+_Static_assert(RGN_STAT_HOME_MAX >= RGN_HOME_MAX,
+	       "rgn_env_stat.home must hold any home path");
+_Static_assert(RGN_STAT_FILE_MAX >= RGN_FILE_NAME_MAX,
+	       "rgn_region_stat.file must hold any region file name");
+
 static int read_region(void *ctx, uint64_t off, void *buf, size_t len)
 {
 	struct rgn_reader *rd = ctx;

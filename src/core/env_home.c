@@ -1,0 +1,90 @@
+/*
+ * env_home.c - the home directory of an environment: resolving it, and
+ * opening names inside it safely.  Every name is opened relative to the
+ * home's directory descriptor, never following a symbolic link, and must
+ * be a regular file: a link planted in the home can never redirect us
+ * outside it.  The environment code owns this; the backings use it.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "env.h"
+#include "internal.h"
+
+void rgn_region_file(uint32_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, RGN_FILE_FMT, id);
+}
+
+int rgn_open_in_home(struct rgn_env *env, const char *name, int flags,
+		     mode_t mode, struct stat *st)
+{
+	int fd = openat(env->dirfd, name,
+			flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
+
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return rgn_fail(-ELOOP, "%s/%s is a symbolic link",
+					env->home, name);
+		return rgn_fail(-errno, "open %s/%s", env->home, name);
+	}
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return rgn_fail(-EINVAL, "%s/%s is not a regular file",
+				env->home, name);
+	}
+	return fd;
+}
+
+/*
+ * An absolute home is used as given (a join must not pay for resolving
+ * every component); a relative one is resolved so that rgn_env_home() is
+ * always absolute.  Creation resolves it fully (rgn_home_canonical).
+ */
+int rgn_home_open(struct rgn_env *env, const char *home)
+{
+	size_t len = home ? strlen(home) : 0;
+
+	if (!len)
+		return rgn_fail(-EINVAL, "no home directory given");
+	if (home[0] == '/') {
+		if (len >= RGN_HOME_MAX)
+			return rgn_fail(-ENAMETOOLONG, "home %s", home);
+		memcpy(env->home, home, len + 1);
+	} else {
+		if (!realpath(home, env->home))
+			return rgn_fail(-errno, "home %s", home);
+		if (strlen(env->home) >= RGN_HOME_MAX)
+			return rgn_fail(-ENAMETOOLONG, "home %s", home);
+	}
+	env->dirfd = open(env->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (env->dirfd < 0)
+		return rgn_fail(-errno, "home %s", env->home);
+	return 0;
+}
+
+/* Headers record the home by its canonical path: resolve it before
+ * creating anything. */
+int rgn_home_canonical(struct rgn_env *env)
+{
+	char real[PATH_MAX], link[64];
+	ssize_t n;
+
+	/* The directory we hold open, resolved by the kernel in one call;
+	 * realpath() where /proc is not mounted. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", env->dirfd);
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n > 0 && real[0] == '/') {
+		real[n] = '\0';
+	} else if (!realpath(env->home, real)) {
+		return rgn_fail(-errno, "home %s", env->home);
+	}
+	if (strlen(real) >= RGN_HOME_MAX)
+		return rgn_fail(-ENAMETOOLONG, "home %s", real);
+	memcpy(env->home, real, strlen(real) + 1);
+	return 0;
+}

@@ -1,0 +1,78 @@
+/*
+ * env_parts.h - what the three parts of the environment code give each
+ * other: the lock file (env_lock.c), the primary region (env_primary.c)
+ * and open/close/remove (env.c).  Only those files include it.
+ */
+#ifndef RGN_ENV_PARTS_H
+#define RGN_ENV_PARTS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rgn.h"
+
+struct rgn_env;
+struct rgn_intent;
+
+/* ---- __db.lck (env_lock.c) ---------------------------------------------- */
+
+/* Lock (F_RDLCK, F_WRLCK) or unlock byte BYTE of FD with an OFD lock,
+ * waiting if WAIT.  0 or -errno (-EAGAIN, -EACCES when held). */
+int rgn_lockfile_ofd(int fd, short type, off_t byte, int wait);
+
+/* 0 with *PID when a private owner holds the attach byte and its record
+ * names a live process; -ENOENT otherwise. */
+int rgn_lockfile_private_owner(int fd, pid_t *pid);
+
+/* The intent record ("creating ...") of a creator, or -ENOENT. */
+int rgn_lockfile_read_intent(int fd, struct rgn_intent *rec);
+/* Replace the file's text with our intent to take KEY, or with our
+ * private owner record.  0 or -errno. */
+int rgn_lockfile_write_intent(int fd, int32_t key);
+int rgn_lockfile_write_private(int fd);
+/* 1 if the private owner record is this process's. */
+int rgn_lockfile_owns_private(struct rgn_env *env);
+
+/*
+ * Open __db.lck with the setup lock into env->lockfd, creating it if
+ * CREATE.  Without CREATE a missing lock file is made again only for a
+ * home that provably holds one of our environments (or, with DEBRIS_OK, a
+ * dead creator's __db.001.tmp): a directory with no environment is left
+ * exactly as it was (RGN_ENOTENV).
+ */
+int rgn_lockfile_open_home(struct rgn_env *env, int create, int debris_ok);
+void rgn_lockfile_setup_unlock(struct rgn_env *env);
+/* Take the attach byte (write if EXCLUSIVE), or say who holds the home:
+ * RGN_EPRIVATE, -EBUSY. */
+int rgn_lockfile_attach(struct rgn_env *env, int exclusive);
+/* Unlink __db.lck, which we hold locked, if the path still names it. */
+void rgn_lockfile_unlink(struct rgn_env *env);
+
+/* ---- the primary (env_primary.c) ---------------------------------------- */
+
+/*
+ * Find out what __db.001 is and how to reach the primary: fills
+ * env->primary_slot, env->ops, backing, key, flags and env_id.  With MAP,
+ * a primary that is __db.001 itself is also mapped read-write into
+ * env->primary from the same descriptor (the join's fast path).  Changes
+ * nothing on disk.  -ENOENT when there is no __db.001.
+ */
+int rgn_primary_probe(struct rgn_env *env, int map);
+/* Make, initialise and publish a fresh primary with env->ops. */
+int rgn_primary_create(struct rgn_env *env);
+/* Map the probed primary (unless mapped) and prove it this environment's;
+ * -ENOENT (with a detail) when a record names a primary that is gone. */
+int rgn_primary_attach(struct rgn_env *env);
+/* Attach and check the probed primary against CFG.  Only a caller holding
+ * the setup lock may ADOPT a primary left by another boot; others get
+ * -EAGAIN. */
+int rgn_primary_join(struct rgn_env *env, const struct rgn_env_config *cfg,
+		     int adopt);
+/* The recovery callback of ev_mutex (CTX is the env): re-establish the
+ * table's shape after a holder died. */
+int rgn_primary_recover(void *ctx);
+/* A dead creator's __db.001.tmp: is there one; remove it if ours. */
+int rgn_primary_has_debris(struct rgn_env *env);
+int rgn_primary_clear_debris(struct rgn_env *env);
+
+#endif /* RGN_ENV_PARTS_H */

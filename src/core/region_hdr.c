@@ -1,0 +1,56 @@
+/*
+ * region_hdr.c - the header every region and segment starts with: stamped
+ * at create, checked before anything in it is trusted.  Its own file
+ * because the backings (judging storage before removing it), the region
+ * code and the environment code all need it, and none of them should need
+ * each other for it.
+ */
+#include <stdio.h>
+#include <time.h>
+
+#include "env.h"
+#include "internal.h"
+#include "proc.h"
+#include "region_hdr.h"
+
+int rgn_check_region_hdr(const struct rgn_shm_region *rh, uint64_t env_id,
+			 uint32_t id, uint64_t size)
+{
+	if (rh->rh_magic != RGN_REGION_MAGIC)
+		return rgn_fail(RGN_EBADMAGIC,
+				"region %u: magic 0x%08x, expected 0x%08x", id,
+				rh->rh_magic, RGN_REGION_MAGIC);
+	if (rh->rh_format != RGN_FORMAT)
+		return rgn_fail(RGN_EVERSION,
+				"region %u has format %u; this library reads "
+				"format %u",
+				id, rh->rh_format, RGN_FORMAT);
+	if (rh->rh_hdr_size != RGN_HDR_SIZE || rh->rh_id != id ||
+	    rh->rh_env_id != env_id || (size && rh->rh_size != size))
+		return rgn_fail(RGN_ECORRUPT,
+				"region %u: header names region %u of "
+				"environment %016llx",
+				id, rh->rh_id, (unsigned long long)rh->rh_env_id);
+	return 0;
+}
+
+void rgn_init_region_hdr(struct rgn_env *env, struct rgn_shm_region *rh,
+			 uint32_t id, enum rgn_region_type type, uint64_t size,
+			 const char *name, int32_t key)
+{
+	rh->rh_format = RGN_FORMAT;
+	rh->rh_hdr_size = RGN_HDR_SIZE;
+	rh->rh_id = id;
+	rh->rh_env_id = env->env_id;
+	rh->rh_size = size;
+	rh->rh_type = type;
+	rh->rh_creator_pid = rgn_self_pid();
+	rh->rh_creator_start = rgn_self_start();
+	rh->rh_ctime = time(NULL);
+	rh->rh_key = key;
+	rh->rh_backing = env->backing;
+	snprintf(rh->rh_name, sizeof(rh->rh_name), "%s", name);
+	snprintf(rh->rh_boot_id, sizeof(rh->rh_boot_id), "%s", rgn_boot_id());
+	snprintf(rh->rh_home, sizeof(rh->rh_home), "%s", env->home);
+	/* rh_magic is stored last by the caller, with release ordering. */
+}

@@ -1,0 +1,27 @@
+/*
+ * region_hdr.h - stamp and check the common header of a region or segment
+ * (struct rgn_shm_region in layout.h).
+ */
+#ifndef RGN_REGION_HDR_H
+#define RGN_REGION_HDR_H
+
+#include <stdint.h>
+
+#include "layout.h"
+#include "rgn.h"
+
+struct rgn_env;
+
+/* Check a region header read from storage against what the table says
+ * (SIZE 0: any size).  Returns 0, RGN_EBADMAGIC, RGN_EVERSION or
+ * RGN_ECORRUPT with a detail. */
+int rgn_check_region_hdr(const struct rgn_shm_region *rh, uint64_t env_id,
+			 uint32_t id, uint64_t size);
+
+/* Fill the common region header at create from ENV's identity (magic is
+ * left for the caller to store last, with release ordering). */
+void rgn_init_region_hdr(struct rgn_env *env, struct rgn_shm_region *rh,
+			 uint32_t id, enum rgn_region_type type, uint64_t size,
+			 const char *name, int32_t key);
+
+#endif /* RGN_REGION_HDR_H */
