@@ -279,17 +279,35 @@ static void verdict(struct rgn_bdb *b, enum rgn_bdb_verdict v,
 	va_end(ap);
 }
 
+/* How many processes really have the environment: those found in /proc,
+ * or in system memory the primary's nattch when larger (processes of
+ * another pid namespace attach without showing in our /proc). */
+static size_t mappers(const struct rgn_bdb *b, char *how, size_t len)
+{
+	uint64_t nattch = 0;
+
+	for (uint32_t i = 0; b->sysmem && i < b->nregions; i++)
+		if (b->regions[i].slot.id == 1 && b->regions[i].present)
+			nattch = b->regions[i].nattch;
+	if (b->sysmem)
+		snprintf(how, len, "%zu processes map it (primary nattch %llu)",
+			 b->nprocs, (unsigned long long)nattch);
+	else
+		snprintf(how, len, "%zu processes map it", b->nprocs);
+	if (b->procs_denied)
+		snprintf(how + strlen(how), len - strlen(how),
+			 "; the maps of %zu processes could not be read",
+			 b->procs_denied);
+	return nattch > b->nprocs ? (size_t)nattch : b->nprocs;
+}
+
 static void judge(struct rgn_bdb *b)
 {
 	const char *h = b->home;
-	size_t p = b->nprocs;
+	char how[160];
+	size_t p = mappers(b, how, sizeof(how));
 	uint32_t refs = b->env.refcnt;
-	char denied[80] = "";
 
-	if (b->procs_denied)
-		snprintf(denied, sizeof(denied),
-			 " (the maps of %zu processes could not be read)",
-			 b->procs_denied);
 	if (b->form == RGN_BDB_FORM_EMPTY) {
 		verdict(b, RGN_BDB_HALF_CREATED,
 			"__db.001 is empty: a process creating the environment "
@@ -320,30 +338,27 @@ static void judge(struct rgn_bdb *b)
 	} else if (b->have_env && b->env.panic) {
 		verdict(b, RGN_BDB_NEEDS_RECOVERY,
 			"the panic flag is set: Berkeley DB refuses every "
-			"operation until recovery; %zu processes map it%s; run "
-			RECOVER_HINT " once they have exited",
-			p, denied, h);
+			"operation until recovery; %s; run " RECOVER_HINT
+			" once they have exited",
+			how, h);
 	} else if (!b->have_env || !b->env.decoded) {
 		verdict(b, RGN_BDB_UNDECODED,
-			"Berkeley DB %u.%u.%u (%s): References not decoded; "
-			"%zu processes map it%s",
+			"Berkeley DB %u.%u.%u (%s): References not decoded; %s",
 			b->env.major, b->env.minor, b->env.patch,
-			b->env.why[0] ? b->env.why : "not read", p, denied);
+			b->env.why[0] ? b->env.why : "not read", how);
 	} else if (refs == 0) {
 		verdict(b, RGN_BDB_AT_REST,
-			"References 0: every process closed the environment; "
-			"%zu processes map it%s",
-			p, denied);
+			"References 0: every process closed the environment; %s",
+			how);
 	} else if (p >= refs) {
-		verdict(b, RGN_BDB_IN_USE,
-			"References %u, and %zu processes map it", refs, p);
+		verdict(b, RGN_BDB_IN_USE, "References %u, and %s", refs, how);
 	} else {
 		verdict(b, RGN_BDB_NEEDS_RECOVERY,
-			"References %u but only %zu processes map it%s: %u "
-			"references were left by processes that died attached "
-			"(Berkeley DB never takes them back); run " RECOVER_HINT
+			"References %u but %s: %zu references were left by "
+			"processes that died attached (Berkeley DB never takes "
+			"them back); run " RECOVER_HINT
 			" once nothing uses the environment",
-			refs, p, denied, refs - (uint32_t)p, h);
+			refs, how, refs - p, h);
 	}
 }
 
@@ -485,7 +500,7 @@ void rgn_bdb_close(struct rgn_bdb *bdb)
 {
 	if (!bdb)
 		return;
-	if (bdb->dirfd > 0)
+	if (bdb->dirfd >= 0)
 		close(bdb->dirfd);
 	free(bdb->procs);
 	free(bdb);

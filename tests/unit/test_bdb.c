@@ -41,6 +41,8 @@
 #define KEY_VERDICT "0x7a120000"
 #define KEY_SEG "0x7a130000"
 #define KEY_SEG_NUM 0x7a130000
+#define KEY_GONE "0x7a140000"
+#define KEY_GONE_NUM 0x7a140000
 
 /* ---- running programs ---------------------------------------------------- */
 
@@ -202,6 +204,10 @@ static void snap_take(const char *home, struct snap *s)
 	assert_int_equal(rgn_shm_walk(snap_segment, s, NULL), 0);
 }
 
+static void snap_free(struct snap *s);
+
+/* A and B hold the same names, bytes, lengths, modes and mtimes; A is
+ * freed, B kept for further checks (free it with snap_free). */
 static void snap_same(struct snap *a, struct snap *b)
 {
 	assert_int_equal(a->n, b->n);
@@ -220,9 +226,48 @@ static void snap_same(struct snap *a, struct snap *b)
 			assert_int_equal(x->sb.st_mode, y->sb.st_mode);
 		}
 	}
-	for (int i = 0; i < a->n; i++) {
-		free(a->it[i].data);
-		free(b->it[i].data);
+	snap_free(a);
+}
+
+static void snap_free(struct snap *s)
+{
+	for (int i = 0; i < s->n; i++)
+		free(s->it[i].data);
+	s->n = 0;
+}
+
+/* rgn_bdb_read_region gives each region's bytes exactly: the file's, or
+ * the segment's. */
+static void regions_read_as_snapshot(const struct rgn_bdb *b,
+				     const struct snap *s)
+{
+	char name[64];
+
+	for (uint32_t i = 0; i < b->nregions; i++) {
+		const struct rgn_bdb_region *rg = &b->regions[i];
+		const struct item *it = NULL;
+		unsigned char *buf;
+
+		if (b->sysmem)
+			snprintf(name, sizeof(name), "shm:%lld",
+				 (long long)rg->slot.segid);
+		else
+			snprintf(name, sizeof(name), "%s", rg->file);
+		for (int k = 0; k < s->n; k++)
+			if (strcmp(s->it[k].name, name) == 0)
+				it = &s->it[k];
+		assert_non_null(it);
+		buf = malloc(it->len + 1);
+		assert_int_equal(rgn_bdb_read_region(b, rg->slot.id, 0, buf,
+						     it->len + 1),
+				 (int64_t)it->len);
+		assert_memory_equal(buf, it->data, it->len);
+		/* From an offset inside, to the end. */
+		assert_int_equal(rgn_bdb_read_region(b, rg->slot.id, 100, buf,
+						     it->len),
+				 (int64_t)it->len - 100);
+		assert_memory_equal(buf, it->data + 100, it->len - 100);
+		free(buf);
 	}
 }
 
@@ -259,6 +304,8 @@ static void compare_with_db_stat(const char *home, const char *key)
 	struct snap before, after;
 	struct rgn_bdb *b;
 	char *text, *v, buf[64];
+
+	memset(&after, 0, sizeof(after));
 	uint64_t size, max;
 	const struct rgn_bdb_slot *s;
 
@@ -271,6 +318,7 @@ static void compare_with_db_stat(const char *home, const char *key)
 	snap_take(home, &after);
 	snap_same(&before, &after);
 
+	regions_read_as_snapshot(b, &after);
 	assert_int_equal(b->form, key ? RGN_BDB_FORM_REF : RGN_BDB_FORM_REGENV);
 	assert_int_equal(b->sysmem, key != NULL);
 	assert_true(b->env.decoded);
@@ -301,6 +349,7 @@ static void compare_with_db_stat(const char *home, const char *key)
 	assert_int_equal(strtoul(v, NULL, 10), b->env.panic);
 	free(v);
 	free(text);
+	snap_free(&after);
 
 	assert_int_equal(b->verdict, RGN_BDB_AT_REST);
 	assert_int_equal(b->nprocs, 0);
@@ -375,6 +424,7 @@ static void verdicts(const char *key)
 	b = read_everything(home);
 	snap_take(home, &after);
 	snap_same(&before, &after);
+	snap_free(&after);
 	assert_int_equal(b->verdict, RGN_BDB_IN_USE);
 	assert_int_equal(b->env.refcnt, 1);
 	assert_int_equal(b->nprocs, 1);
@@ -447,9 +497,33 @@ static void empty_db001_is_half_created(void **state)
 	b = read_everything(home);
 	snap_take(home, &after);
 	snap_same(&before, &after);
+	snap_free(&after);
 	assert_int_equal(b->form, RGN_BDB_FORM_EMPTY);
 	assert_int_equal(b->verdict, RGN_BDB_HALF_CREATED);
 	assert_non_null(strstr(b->reason, "remove the empty"));
+	rgn_bdb_close(b);
+}
+
+/* ipcrm of a system memory environment's segments (or a reboot) leaves
+ * __db.001 naming a segment that no longer exists. */
+static void sysmem_primary_gone_needs_recovery(void **state)
+{
+	const char *home = tu_mkhome();
+	struct rgn_shm_info in;
+	struct rgn_bdb *b;
+
+	(void)state;
+	assert_int_equal(helper("create", home, KEY_GONE), 0);
+	for (int i = 0; i < 3; i++) {
+		tu_ok(rgn_shm_find_key(KEY_GONE_NUM + i, &in));
+		assert_int_equal(shmctl(in.shmid, IPC_RMID, NULL), 0);
+	}
+	tu_ok(rgn_bdb_open(home, &b));
+	assert_true(b->sysmem);
+	assert_int_equal(b->primary_error, -ENOENT);
+	assert_int_equal(b->verdict, RGN_BDB_NEEDS_RECOVERY);
+	assert_non_null(strstr(b->reason, "is gone"));
+	assert_int_equal(rgn_bdb_read_region(b, 1, 0, &in, 1), -ENOENT);
 	rgn_bdb_close(b);
 }
 
@@ -624,6 +698,7 @@ int main(void)
 		cmocka_unit_test(sysmem_verdicts_in_use_then_needs_recovery),
 		cmocka_unit_test(panic_needs_recovery),
 		cmocka_unit_test(empty_db001_is_half_created),
+		cmocka_unit_test(sysmem_primary_gone_needs_recovery),
 		cmocka_unit_test(other_homes_are_not_bdb),
 		cmocka_unit_test(decoder_survives_truncation_and_damage),
 		cmocka_unit_test(segments_classed_live_idle_needs_recovery_orphaned),
