@@ -1,0 +1,432 @@
+/*
+ * render_bdb.c - a Berkeley DB home in db_stat -e's words and as JSON.
+ *
+ * The text uses db_stat's own labels for the figures it shares with
+ * db_stat -e / -E, so a script written for db_stat finds them, with one
+ * deliberate difference: References is the count as stored, because we
+ * never join (db_stat counts its own handle).  Everything else (regions'
+ * files or shmids, who maps them, the verdict) follows in the same
+ * "VALUE\tLABEL" form.  Same snapshot and NOW, same bytes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "bdb.h"
+#include "render.h"
+
+/* ---- escaping ------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at S (at most N bytes), 0 if none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* No overlong forms, surrogates or values past U+10FFFF. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* TODO: rgn_render_escape.  One record stays one line: control bytes
+ * (and DEL) and bytes that are not valid UTF-8 print as \xNN, a backslash
+ * as \\, anything else as it is. */
+static void put_esc(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), i = 0, l;
+
+	while (i < n) {
+		if (s[i] == '\\') {
+			fputs("\\\\", f);
+			i++;
+		} else if (s[i] < 0x20 || s[i] == 0x7f ||
+			   (l = utf8_len(s + i, n - i)) == 0) {
+			fprintf(f, "\\x%02x", s[i]);
+			i++;
+		} else {
+			fwrite(s + i, 1, l, f);
+			i += l;
+		}
+	}
+}
+
+/* ---- output plumbing ------------------------------------------------------ */
+
+static int open_sink(FILE **f, char **buf, size_t *blen, char **out,
+		     size_t *len)
+{
+	if (!out || !len)
+		return -EINVAL;
+	*out = NULL;
+	*len = 0;
+	*buf = NULL;
+	*blen = 0;
+	*f = open_memstream(buf, blen);
+	return *f ? 0 : -ENOMEM;
+}
+
+/* BUF and BLEN are the stream's own variables: fclose sets them. */
+static int close_sink(FILE *f, char **buf, size_t *blen, char **out,
+		      size_t *len)
+{
+	int bad = ferror(f);
+
+	if (fclose(f) != 0 || bad) {
+		free(*buf);
+		return -ENOMEM;
+	}
+	*out = *buf;
+	*len = *blen;
+	return 0;
+}
+
+/* ---- text --------------------------------------------------------------- */
+
+static void line_bytes(FILE *f, uint64_t v, const char *label)
+{
+	char b[40];
+
+	fprintf(f, "%s\t%s\n", rgn_render_bytes(v, b, sizeof(b)), label);
+}
+
+static void line_time(FILE *f, int64_t t, const char *label)
+{
+	char b[32];
+
+	fprintf(f, "%s\t%s\n", rgn_render_time(t, b, sizeof(b)), label);
+}
+
+/* The primary's size and maximum: from its slot when the table was
+ * decoded, from the 24-byte record in system memory, else the file. */
+static void primary_sizes(const struct rgn_bdb *b, uint64_t *size,
+			  uint64_t *max)
+{
+	const struct rgn_bdb_slot *s = rgn_bdb_find_slot(&b->env, 1);
+
+	if (s) {
+		*size = s->size;
+		*max = s->max;
+	} else if (b->sysmem) {
+		*size = b->ref.size;
+		*max = b->ref.max;
+	} else {
+		*size = *max = b->file_len;
+	}
+}
+
+static void text_env(FILE *f, const struct rgn_bdb *b, time_t now)
+{
+	const struct rgn_bdb_regenv *e = &b->env;
+	uint64_t size, max;
+
+	line_time(f, now, "Local time");
+	if (!b->have_env) {
+		fprintf(f, "%s\tEnvironment\n",
+			b->form == RGN_BDB_FORM_EMPTY ? "empty __db.001"
+						      : "primary not read");
+	} else {
+		fprintf(f, "%#x\tMagic number\n", e->magic);
+		fprintf(f, "%u\tPanic value\n", e->panic);
+		fprintf(f, "%u.%u.%u\tEnvironment version\n", e->major,
+			e->minor, e->patch);
+	}
+	if (b->have_env && e->decoded) {
+		line_time(f, e->ctime, "Creation time");
+		fprintf(f, "%#x\tEnvironment ID\n", e->env_id);
+		fprintf(f, "%u\tReferences\n", e->refcnt);
+	} else if (b->have_env) {
+		fputs("not decoded\tReferences (", f);
+		put_esc(f, e->why);
+		fputs(")\n", f);
+	}
+	if (b->form != RGN_BDB_FORM_EMPTY) {
+		primary_sizes(b, &size, &max);
+		line_bytes(f, size, "Current region size");
+		line_bytes(f, max, "Maximum region size");
+	}
+	fprintf(f, "%s\n", RGN_RENDER_SEP);
+	put_esc(f, b->home);
+	fputs("\tHome\n", f);
+	fprintf(f, "%s\tMode\n", b->sysmem ? "system memory" : "files");
+	if (b->sysmem)
+		fprintf(f, "%lld\tPrimary segment ID\n",
+			(long long)b->ref.shmid);
+}
+
+static void text_region(FILE *f, const struct rgn_bdb_region *rg, int sysmem)
+{
+	const struct rgn_bdb_alloc *a = &rg->alloc;
+	char lo[40];
+
+	fprintf(f, "%s\n", RGN_RENDER_SEP);
+	fprintf(f, "%u\tRegion ID\n", rg->slot.id);
+	fprintf(f, "%s\tRegion type\n", rgn_bdb_type_name(rg->slot.type));
+	if (sysmem)
+		fprintf(f, "%lld\tSegment ID\n", (long long)rg->slot.segid);
+	else
+		fprintf(f, "%s\tFile\n", rg->file);
+	line_bytes(f, rg->slot.size, "Size");
+	line_bytes(f, rg->slot.max, "Maximum size");
+	if (!rg->present) {
+		fprintf(f, "%s\tMissing (%s)\n", sysmem ? "segment" : "file",
+			strerror(-rg->error));
+		return;
+	}
+	line_bytes(f, rg->bytes, sysmem ? "Segment size" : "File size");
+	if (sysmem)
+		fprintf(f, "%llu\tAttached (nattch)\n",
+			(unsigned long long)rg->nattch);
+	if (!rg->has_alloc) {
+		fprintf(f, "unavailable\tRegion allocations (%s)\n",
+			rg->error ? strerror(-rg->error) : "not decoded");
+		return;
+	}
+	fprintf(f, "%u\tRegion allocations\n", a->success);
+	fprintf(f, "%u\tRegion allocation failures\n", a->failure);
+	fprintf(f, "%u\tRegion frees\n", a->freed);
+	fprintf(f, "%u\tRegion longest chunk walk\n", a->longest);
+	for (int i = 0; i < RGN_BDB_NPOW2; i++)
+		fprintf(f, "%u\tAllocations by power-of-two size: %s%s\n",
+			a->pow2[i], rgn_render_bytes(1024ull << i, lo, sizeof(lo)),
+			i == RGN_BDB_NPOW2 - 1 ? " and over" : "");
+}
+
+static void text_procs(FILE *f, const struct rgn_bdb *b)
+{
+	char t[32];
+
+	fprintf(f, "%s\n", RGN_RENDER_SEP);
+	fprintf(f, "%zu\tAttached processes (mapping it now)\n", b->nprocs);
+	if (b->procs_denied)
+		fprintf(f, "%zu\tProcesses whose maps could not be read\n",
+			b->procs_denied);
+	for (size_t i = 0; i < b->nprocs; i++) {
+		const struct rgn_bdb_proc *p = &b->procs[i];
+
+		fprintf(f, "%d\t", (int)p->pid);
+		put_esc(f, p->command);
+		fprintf(f, ", started %s, %u mappings\n",
+			rgn_render_time(p->start, t, sizeof(t)), p->nmaps);
+	}
+}
+
+int rgn_render_bdb_text(const struct rgn_bdb *bdb, time_t now, char **out,
+			size_t *len)
+{
+	char *buf;
+	size_t blen;
+	FILE *f;
+	int rc;
+
+	if (!bdb) {
+		if (out)
+			*out = NULL;
+		if (len)
+			*len = 0;
+		return -EINVAL;
+	}
+	rc = open_sink(&f, &buf, &blen, out, len);
+	if (rc < 0)
+		return rc;
+	text_env(f, bdb, now);
+	for (uint32_t i = 0; i < bdb->nregions; i++)
+		text_region(f, &bdb->regions[i], bdb->sysmem);
+	text_procs(f, bdb);
+	fprintf(f, "%s\n", RGN_RENDER_SEP);
+	fprintf(f, "%s\tVerdict\n", rgn_bdb_verdict_name(bdb->verdict));
+	put_esc(f, bdb->reason);
+	fputs("\tReason\n", f);
+	return close_sink(f, &buf, &blen, out, len);
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static void jset(struct json_object *o, const char *k, struct json_object *v)
+{
+	if (o)
+		json_object_object_add(o, k, v);
+	else
+		json_object_put(v);
+}
+
+/* A string from the system: as it is when valid UTF-8, escaped when not
+ * (JSON text must be UTF-8). */
+static struct json_object *jsys(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, l;
+	struct json_object *o;
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f;
+
+	while (i < n && (l = utf8_len(u + i, n - i)) != 0)
+		i += l;
+	if (i == n)
+		return json_object_new_string(s);
+	f = open_memstream(&buf, &blen);
+	if (!f)
+		return NULL;
+	put_esc(f, s);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	o = json_object_new_string(buf);
+	free(buf);
+	return o;
+}
+
+static struct json_object *j64(int64_t v)
+{
+	return json_object_new_int64(v);
+}
+
+static struct json_object *json_alloc(const struct rgn_bdb_alloc *a)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *p = json_object_new_array();
+
+	for (int i = 0; p && i < RGN_BDB_NPOW2; i++)
+		json_object_array_add(p, j64(a->pow2[i]));
+	jset(o, "allocations", j64(a->success));
+	jset(o, "failures", j64(a->failure));
+	jset(o, "frees", j64(a->freed));
+	jset(o, "longest", j64(a->longest));
+	jset(o, "pow2", p);
+	return o;
+}
+
+static struct json_object *json_region(const struct rgn_bdb_region *rg,
+				       int sysmem)
+{
+	struct json_object *o = json_object_new_object();
+
+	jset(o, "id", j64(rg->slot.id));
+	jset(o, "type", json_object_new_string(rgn_bdb_type_name(rg->slot.type)));
+	jset(o, "file", sysmem ? NULL : json_object_new_string(rg->file));
+	jset(o, "shmid", sysmem ? j64(rg->slot.segid) : NULL);
+	jset(o, "size", j64((int64_t)rg->slot.size));
+	jset(o, "max", j64((int64_t)rg->slot.max));
+	jset(o, "present", json_object_new_boolean(rg->present));
+	jset(o, "bytes", rg->present ? j64((int64_t)rg->bytes) : NULL);
+	jset(o, "nattch", sysmem && rg->present ? j64((int64_t)rg->nattch)
+					       : NULL);
+	jset(o, "error", rg->error ? json_object_new_string(strerror(-rg->error))
+				   : NULL);
+	jset(o, "alloc", rg->has_alloc ? json_alloc(&rg->alloc) : NULL);
+	return o;
+}
+
+static const char *form_name(enum rgn_bdb_form f)
+{
+	switch (f) {
+	case RGN_BDB_FORM_REGENV: return "regenv";
+	case RGN_BDB_FORM_REF: return "system-memory-reference";
+	case RGN_BDB_FORM_EMPTY: return "empty";
+	default: return "none";
+	}
+}
+
+int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
+			size_t *len)
+{
+	const struct rgn_bdb_regenv *e;
+	struct json_object *o, *arr, *p;
+	const char *txt;
+	char v[48], hex[16];
+	uint64_t size, max;
+	int dec;
+
+	if (!out || !len)
+		return -EINVAL;
+	*out = NULL;
+	*len = 0;
+	if (!bdb)
+		return -EINVAL;
+	e = &bdb->env;
+	dec = bdb->have_env && e->decoded;
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	jset(o, "program", json_object_new_string("berkeley-db"));
+	jset(o, "home", jsys(bdb->home));
+	jset(o, "local_time", j64(now));
+	jset(o, "mode", json_object_new_string(bdb->sysmem ? "system-memory"
+							   : "files"));
+	jset(o, "form", json_object_new_string(form_name(bdb->form)));
+	snprintf(v, sizeof(v), "%u.%u.%u", e->major, e->minor, e->patch);
+	jset(o, "magic", bdb->have_env ? j64(e->magic) : NULL);
+	jset(o, "version", bdb->have_env ? json_object_new_string(v) : NULL);
+	jset(o, "decoded", json_object_new_boolean(dec));
+	jset(o, "undecoded_reason",
+	     bdb->have_env && !dec ? json_object_new_string(e->why) : NULL);
+	jset(o, "panic", bdb->have_env ? j64(e->panic) : NULL);
+	snprintf(hex, sizeof(hex), "%#x", e->env_id);
+	jset(o, "env_id", dec ? j64(e->env_id) : NULL);
+	jset(o, "env_id_hex", dec ? json_object_new_string(hex) : NULL);
+	jset(o, "ctime", dec ? j64(e->ctime) : NULL);
+	jset(o, "init_flags", dec ? j64(e->init_flags) : NULL);
+	jset(o, "references", dec ? j64(e->refcnt) : NULL);
+	primary_sizes(bdb, &size, &max);
+	jset(o, "region_size", bdb->form != RGN_BDB_FORM_EMPTY
+				       ? j64((int64_t)size) : NULL);
+	jset(o, "region_max", bdb->form != RGN_BDB_FORM_EMPTY
+				      ? j64((int64_t)max) : NULL);
+	jset(o, "primary_shmid", bdb->sysmem ? j64(bdb->ref.shmid) : NULL);
+	arr = json_object_new_array();
+	for (uint32_t i = 0; arr && i < bdb->nregions; i++)
+		json_object_array_add(arr, json_region(&bdb->regions[i],
+						       bdb->sysmem));
+	jset(o, "regions", arr);
+	arr = json_object_new_array();
+	for (size_t i = 0; arr && i < bdb->nprocs; i++) {
+		p = json_object_new_object();
+		jset(p, "pid", j64(bdb->procs[i].pid));
+		jset(p, "command", jsys(bdb->procs[i].command));
+		jset(p, "start", j64(bdb->procs[i].start));
+		json_object_array_add(arr, p);
+	}
+	jset(o, "attached", arr);
+	jset(o, "procs_denied", j64((int64_t)bdb->procs_denied));
+	jset(o, "verdict", json_object_new_string(
+				   rgn_bdb_verdict_name(bdb->verdict)));
+	jset(o, "reason", jsys(bdb->reason));
+
+	txt = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			   JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!txt || !(*out = malloc(strlen(txt) + 2))) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	*len = strlen(txt);
+	memcpy(*out, txt, *len);
+	(*out)[(*len)++] = '\n';
+	(*out)[*len] = '\0';
+	json_object_put(o);
+	return 0;
+}
