@@ -25,7 +25,7 @@ not_ok() {
 	shift
 	local line
 	for line in "$@"; do
-		printf '#   %s\n' "$line"
+		printf '%s\n' "$line" | sed 's/^/#   /'
 	done
 }
 
