@@ -413,7 +413,17 @@ int leaks_print_table(const struct rgn_leak_scan *scan, const int *cols,
 			}
 		}
 	}
-	if (scols_print_table(tb) != 0 || fflush(stdout) != 0) {
+	/* libsmartcols prints nothing at all for a table without lines; the
+	 * table has always printed its header then, as lsipc does. */
+	if (!scan->nsegs && !(flags & LT_NOHEADINGS)) {
+		for (size_t i = 0; i < ncols; i++)
+			printf("%s%s", i ? " " : "", columns[cols[i]].name);
+		putchar('\n');
+	} else if (scols_print_table(tb) != 0) {
+		fprintf(stderr, "%s: write error\n", prog);
+		goto out;
+	}
+	if (fflush(stdout) != 0) {
 		fprintf(stderr, "%s: write error\n", prog);
 		goto out;
 	}
