@@ -23,8 +23,8 @@ static const char region_help[] =
 	"\n"
 	"Create or remove one region of the environment in HOME while it is in\n"
 	"use: regionctl joins the environment, makes the change and leaves.\n"
-	"A regionfs mount shows the change at once.  `regionctl region COMMAND\n"
-	"--help` describes each.\n";
+	"A regionfs mount shows the change within a second.  `regionctl region\n"
+	"COMMAND --help` describes each.\n";
 
 static const char region_create_help[] =
 	"Usage: regionctl region create -h HOME NAME:TYPE:SIZE\n"
