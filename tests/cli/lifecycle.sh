@@ -96,6 +96,18 @@ HP=$BGPID
 wait "$HP"
 check "hold --seconds 1 ends by itself with exit 0" [ $? -eq 0 ]
 
+# --seconds 0 means no time at all (it used to mean "forever"); timeout
+# turns a regression into a failure instead of a hang.
+expect_status 0 "hold --seconds 0 returns at once with exit 0" \
+	timeout 10 "$RC" hold -h "$H" --seconds 0
+check "  ... after printing its pid" bash -c '[[ "$1" =~ ^[0-9]+$ ]]' _ "$OUT"
+expect_status 0 "stat after hold --seconds 0" "$RC" stat -e -h "$H"
+check "  ... which detached cleanly: no live and no stale entries" \
+	bash -c 'grep -qP "^0\tLive attached processes$" <<<"$1" && grep -qP "^0\tStale registry entries$" <<<"$1"' _ "$OUT"
+expect_status 0 "hold --help says what no --seconds means" "$RC" hold --help
+check "  ... (until a signal) and what 0 means" \
+	bash -c 'grep -q "0 detaches" <<<"$1" && grep -q "default: until SIGTERM" <<<"$1"' _ "$OUT"
+
 # kill -9: the entry stays, as stale, and does not count as live.
 start_bg "$TMPROOT/hold3" "$RC" hold -h "$H"
 HP=$BGPID

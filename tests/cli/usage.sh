@@ -8,8 +8,14 @@ expect_status 2 "no command is bad usage" "$RC"
 expect_fail 2 'unknown command "frobnicate"' "unknown command" "$RC" frobnicate
 expect_status 0 "top-level --help" "$RC" --help
 check "top-level help lists every command" \
-	bash -c '[ "$(printf "%s\n" "$1" | grep -cE "^  (create|stat|hold|remove|leaks) ")" -eq 5 ]' _ "$OUT"
+	bash -c '[ "$(printf "%s\n" "$1" | grep -cE "^  (create|stat|hold|remove|region|leaks) ")" -eq 6 ]' _ "$OUT"
 expect_status 0 "--version" "$RC" --version
+check "--version: one line, \"regionctl VERSION\"" \
+	bash -c '[[ "$1" =~ ^regionctl\ [0-9]+\.[0-9]+\.[0-9]+$ ]]' _ "$OUT"
+V=$OUT
+expect_status 0 "-V" "$RC" -V
+check "-V prints what --version prints" [ "$OUT" = "$V" ]
+check "  ... and nothing on stderr" [ -z "$ERR" ]
 
 for sub in create stat hold remove leaks; do
 	expect_status 0 "$sub --help exits 0" "$RC" "$sub" --help
@@ -17,6 +23,19 @@ for sub in create stat hold remove leaks; do
 	expect_fail 2 "unrecognized option '--bogus'" "$sub rejects an unknown flag" \
 		"$RC" "$sub" --bogus
 done
+
+for sub in create remove; do
+	expect_status 0 "region $sub --help exits 0" "$RC" region "$sub" --help
+	check "region $sub --help prints its usage" contains "$OUT" "^Usage: regionctl region $sub"
+	expect_fail 2 "^regionctl region $sub: unrecognized option '--bogus'" \
+		"region $sub rejects an unknown flag, naming itself" \
+		"$RC" region "$sub" --bogus
+done
+expect_status 0 "region --help exits 0" "$RC" region --help
+check "region --help names both commands" \
+	bash -c 'grep -q "^Usage: regionctl region create" <<<"$1" && grep -q "regionctl region remove" <<<"$1"' _ "$OUT"
+expect_fail 2 'missing a command: create or remove' "region without a command" "$RC" region
+expect_fail 2 'unknown command "grow"' "region with an unknown command" "$RC" region grow
 
 H=$(mkhome)
 expect_fail 2 'missing -h HOME' "create without a home" "$RC" create
@@ -46,6 +65,15 @@ expect_fail 2 'invalid --seconds value "-1"' "negative seconds" \
 	"$RC" hold -h "$H" --seconds -1
 expect_fail 2 'invalid --alloc value "many"' "malformed alloc count" \
 	"$RC" hold -h "$H" --alloc many
+expect_fail 2 'missing -h HOME' "region create without a home" "$RC" region create a:user:64K
+expect_fail 2 'missing NAME:TYPE:SIZE' "region create without a region" "$RC" region create -h "$H"
+expect_fail 2 'missing NAME$' "region remove without a name" "$RC" region remove -h "$H"
+expect_fail 2 'unexpected argument "b"' "region remove of two names" "$RC" region remove -h "$H" a b
+for spec in a:user:12Q nocolon :user:1M a:bogus:1M; do
+	expect_fail 2 "invalid NAME:TYPE:SIZE value \"$spec\"" \
+		"region create refuses \"$spec\" before opening anything" \
+		"$RC" region create -h "$H" "$spec"
+done
 check "nothing was created by the refused commands" \
 	bash -c '[ -z "$(ls -A "$1")" ]' _ "$H"
 
@@ -56,6 +84,19 @@ expect_fail 2 'give their SHMIDs' "--force-foreign without SHMIDs" \
 expect_fail 2 'invalid SHMID value "abc"' "malformed SHMID" "$RC" leaks --remove abc
 expect_fail 2 'unexpected argument "7"' "SHMID without --remove" "$RC" leaks 7
 expect_fail 2 'exclude each other' "--json with --verbose" "$RC" leaks --json -v
+expect_fail 2 'exclude each other' "--check with --json" "$RC" leaks --check --json
+expect_fail 2 'drop --json, --verbose, --prometheus and --check' "--check with --remove" \
+	"$RC" leaks --check --remove
+for opt in "-o shmid" --raw --noheadings; do
+	# shellcheck disable=SC2086 # OPT is an option and maybe its value
+	expect_fail 2 'shape the table' "$opt with --json" "$RC" leaks $opt --json
+	expect_fail 2 'shape the table' "$opt with --check" "$RC" leaks $opt --check
+done
+expect_fail 2 'always give bytes' "--bytes with --prometheus" "$RC" leaks --bytes --prometheus
+expect_fail 2 '^regionctl leaks: unknown column "bogus" in --output "shmid,bogus"' \
+	"an unknown column is bad usage, named" "$RC" leaks -o shmid,bogus
+expect_fail 2 'unknown column ""' "an empty column name" "$RC" leaks --output shmid,,class
+expect_fail 2 'unknown column "nope"' "an unknown column after +" "$RC" leaks -o +nope
 expect_fail 2 'exclude each other' "stat --json with --prometheus" \
 	"$RC" stat -h "$H" --json --prometheus
 

@@ -1,0 +1,441 @@
+/*
+ * leaks_table.c - the `regionctl leaks` table, lsipc-style, through
+ * libsmartcols (util-linux's table library, the one lsipc itself uses).
+ *
+ * One table of columns (name, help, alignment, how to fill a cell) drives
+ * -o/--output, --help and the printing, so adding a column is one row.
+ * The default set and its order are the table regionctl always printed
+ * (rgn_render_leaks_table): scripts that read columns by position keep
+ * working.  Cells are formatted here rather than taken from that renderer,
+ * which prints whole lines; the formats are the same (user names, short
+ * sizes, ages, times of day).
+ *
+ * Cells from other people's bytes (homes, region names, evidence) are
+ * escaped before libsmartcols sees them, and its own encoding is turned
+ * off, so one segment is always one line and nothing is escaped twice.
+ * --raw is the exception: there libsmartcols encodes every cell itself,
+ * exactly as lsipc --raw does, and gets the bytes as they are.
+ */
+#include <inttypes.h>
+#include <libsmartcols.h>
+#include <locale.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "leaks.h"
+#include "regionctl.h"
+#include "render.h"
+
+/* ---- cell escaping -------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at S (1..4), or 0 if S does not start
+ * one (overlong forms, surrogates and code points past U+10FFFF count as
+ * invalid, as RFC 3629 says). */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/*
+ * S made safe for one table cell, in a malloc'd string (NULL when out of
+ * memory): printable valid UTF-8 unchanged, '\' doubled, control
+ * characters (C0, DEL, and C1 as U+0080..U+009F) and bytes that are not
+ * valid UTF-8 as "\xNN" in lowercase hex.  With ASCII, every byte past
+ * 0x7f is escaped too (no UTF-8 locale to measure it in).
+ * TODO: rgn_render_escape
+ */
+static char *escape_cell(const char *s, int ascii)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = malloc(strlen(s) * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		size_t n = utf8_len(p);
+		int c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+
+		if (n > 1 && !c1 && !ascii) {
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+			continue;
+		}
+		if (*p == '\\') {
+			*o++ = '\\';
+			*o++ = '\\';
+			p++;
+			continue;
+		}
+		if (n == 1 && *p >= 0x20 && *p != 0x7f) {
+			*o++ = (char)*p++;
+			continue;
+		}
+		/* A control character (a C1 one is two bytes, both escaped)
+		 * or a byte that starts no valid sequence. */
+		for (size_t i = 0; i < (n ? n : 1); i++, p++) {
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 0xf];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* ---- cell formatters ------------------------------------------------------ */
+
+/* What a cell formatter may use besides the segment. */
+struct fill_ctx {
+	int64_t now;			/* the scan's time */
+	unsigned flags;			/* LT_* */
+	uint32_t uid[8];		/* a few user names: a scan names few */
+	char name[8][33];
+	unsigned nnames, next;
+};
+
+static const char *user_name(struct fill_ctx *c, uint32_t uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	unsigned i;
+
+	for (i = 0; i < c->nnames; i++)
+		if (c->uid[i] == uid)
+			return c->name[i];
+	i = c->nnames < 8 ? c->nnames++ : c->next++ % 8;
+	c->uid[i] = uid;
+	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
+	    strlen(res->pw_name) < sizeof(c->name[i]))
+		snprintf(c->name[i], sizeof(c->name[i]), "%s", res->pw_name);
+	else
+		snprintf(c->name[i], sizeof(c->name[i]), "%u", uid);
+	return c->name[i];
+}
+
+/* An age as "3d4h", "5h2m", "7m3s", "12s". */
+static void fmt_age(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		snprintf(buf, len, "%" PRId64 "d%" PRId64 "h", s / 86400,
+			 s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, len, "%" PRId64 "h%" PRId64 "m", s / 3600,
+			 s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%" PRId64 "m%" PRId64 "s", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%" PRId64 "s", s);
+}
+
+/* An attach or detach time: the time of day within a day of the scan,
+ * else the date; "-" for never. */
+static void fmt_when(int64_t t, int64_t now, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !localtime_r(&tt, &tm)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	strftime(buf, len, now - t < 86400 && t <= now ? "%H:%M:%S" : "%b%d",
+		 &tm);
+}
+
+/* Each formatter writes a cell into BUF (64 bytes) and returns it, or
+ * returns a string to be escaped (bytes that are not ours to trust). */
+typedef const char *fill_fn(struct fill_ctx *c, const struct rgn_leak *g,
+			    char *buf, int *untrusted);
+
+#define FILL(name) \
+	static const char *name(struct fill_ctx *c, const struct rgn_leak *g, \
+				char *buf, int *untrusted)
+#define UNUSED_CTX (void)c; (void)untrusted
+
+FILL(fill_shmid) { UNUSED_CTX; snprintf(buf, 64, "%d", g->shmid); return buf; }
+FILL(fill_key)
+{
+	UNUSED_CTX;
+	snprintf(buf, 64, "0x%08x", (unsigned)(uint32_t)g->key);
+	return buf;
+}
+FILL(fill_owner)
+{
+	(void)untrusted;
+	(void)buf;
+	return user_name(c, g->uid);
+}
+FILL(fill_perms)
+{
+	UNUSED_CTX;
+	snprintf(buf, 64, "%03o", (unsigned)(g->mode & 0777));
+	return buf;
+}
+FILL(fill_size)
+{
+	(void)untrusted;
+	if (c->flags & LT_BYTES)
+		snprintf(buf, 64, "%" PRIu64, g->size);
+	else
+		rgn_render_size_short(g->size, buf, 64);
+	return buf;
+}
+FILL(fill_nattch)
+{
+	UNUSED_CTX;
+	snprintf(buf, 64, "%" PRIu64, g->nattch);
+	return buf;
+}
+FILL(fill_cpid)
+{
+	UNUSED_CTX;
+	/* '*': the creator is dead, or its pid now names another process. */
+	snprintf(buf, 64, "%d%s", g->cpid,
+		 g->cpid_alive == RGN_LEAK_NO ? "*" : "");
+	return buf;
+}
+FILL(fill_lpid) { UNUSED_CTX; snprintf(buf, 64, "%d", g->lpid); return buf; }
+FILL(fill_atime)
+{
+	(void)untrusted;
+	fmt_when(g->atime, c->now, buf, 64);
+	return buf;
+}
+FILL(fill_dtime)
+{
+	(void)untrusted;
+	fmt_when(g->dtime, c->now, buf, 64);
+	return buf;
+}
+FILL(fill_idle) { UNUSED_CTX; fmt_age(g->idle, buf, 64); return buf; }
+FILL(fill_class) { UNUSED_CTX; (void)buf; return rgn_leak_class_name(g->cls); }
+FILL(fill_region)
+{
+	(void)c;
+	if (g->ours != RGN_LEAK_YES)
+		return "-";
+	/* The name comes from a segment header: anybody's bytes. */
+	*untrusted = 1;
+	snprintf(buf, 64, "%u:%s", g->region_id, g->region_name);
+	return buf;
+}
+FILL(fill_where)
+{
+	(void)c;
+	(void)buf;
+	if (g->ours != RGN_LEAK_YES)
+		return "-";
+	*untrusted = 1;
+	return g->home;
+}
+FILL(fill_program)
+{
+	UNUSED_CTX;
+	(void)buf;
+	/* Only ours are recognised so far; a Berkeley DB reader will name
+	 * more. */
+	return g->ours == RGN_LEAK_YES ? "regionfs" : "-";
+}
+FILL(fill_evidence)
+{
+	(void)c;
+	(void)buf;
+	*untrusted = 1;
+	return g->evidence;
+}
+
+/* ---- the columns ------------------------------------------------------------ */
+
+struct column {
+	const char *name;		/* header and -o name */
+	const char *help;		/* one line for --help */
+	int flags;			/* SCOLS_FL_* */
+	int dflt;			/* in the default set */
+	fill_fn *fill;
+};
+
+/* In the default order; numbers align right, words left. */
+static const struct column columns[] = {
+	{"SHMID", "segment id", SCOLS_FL_RIGHT, 1, fill_shmid},
+	{"KEY", "System V key, 0x hex", 0, 1, fill_key},
+	{"OWNER", "owner's user name, or uid", 0, 1, fill_owner},
+	{"PERMS", "permission bits, octal", 0, 1, fill_perms},
+	{"SIZE", "size (64K, 1.5M; bytes with --bytes)", SCOLS_FL_RIGHT, 1,
+	 fill_size},
+	{"NATTCH", "processes attached", SCOLS_FL_RIGHT, 1, fill_nattch},
+	{"CPID", "creator pid; '*' when that process is dead or reused",
+	 SCOLS_FL_RIGHT, 1, fill_cpid},
+	{"LPID", "pid of the last attach or detach", SCOLS_FL_RIGHT, 1,
+	 fill_lpid},
+	{"ATTACHED", "last attach, time of day or date", 0, 1, fill_atime},
+	{"DETACHED", "last detach, time of day or date", 0, 1, fill_dtime},
+	{"IDLE", "time since the last attach, detach or change",
+	 SCOLS_FL_RIGHT, 1, fill_idle},
+	{"CLASS", "leak class (see above)", 0, 1, fill_class},
+	{"REGION", "ours: region id and name", 0, 1, fill_region},
+	{"WHERE", "ours: the environment's home; '-' for others", 0, 1,
+	 fill_where},
+	{"PROGRAM", "the program it belongs to: regionfs, or '-'", 0, 0,
+	 fill_program},
+	{"EVIDENCE", "why it is in its class, in one line", 0, 0,
+	 fill_evidence},
+};
+#define NCOLUMNS (sizeof(columns) / sizeof(columns[0]))
+
+void leaks_columns_help(FILE *f)
+{
+	for (size_t i = 0; i < NCOLUMNS; i++)
+		fprintf(f, "  %-9s %s%s\n", columns[i].name, columns[i].help,
+			columns[i].dflt ? "" : " (not by default)");
+}
+
+size_t leaks_default_columns(int *cols, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < NCOLUMNS && n < cap; i++)
+		if (columns[i].dflt)
+			cols[n++] = (int)i;
+	return n;
+}
+
+size_t leaks_parse_columns(const char *list, int *cols, size_t cap)
+{
+	size_t n = 0;
+	const char *p = list;
+
+	if (*p == '+') {
+		/* lsipc's "+LIST": the default columns, then these. */
+		n = leaks_default_columns(cols, cap);
+		p++;
+	}
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		size_t i;
+
+		for (i = 0; i < NCOLUMNS; i++)
+			if (strlen(columns[i].name) == len &&
+			    strncasecmp(columns[i].name, p, len) == 0)
+				break;
+		if (i == NCOLUMNS)
+			usage_error("unknown column \"%.*s\" in --output \"%s\"",
+				    (int)len, p, list);
+		if (n == cap)
+			usage_error("too many columns in --output \"%s\"", list);
+		cols[n++] = (int)i;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	return n;
+}
+
+int leaks_print_table(const struct rgn_leak_scan *scan, const int *cols,
+		      size_t ncols, unsigned flags)
+{
+	struct fill_ctx ctx = {.now = scan->time, .flags = flags};
+	struct libscols_table *tb = NULL;
+	locale_t utf8, old = (locale_t)0;
+	int ret = EXIT_FAILURE;
+
+	/* libsmartcols measures cells with the C library's multibyte
+	 * functions, which in the "C" locale we run in (regionctl never calls
+	 * setlocale, so every other output is locale-free) reject UTF-8; and
+	 * 2.38 then never finishes measuring.  Measure in C.UTF-8 for this
+	 * thread, and where it does not exist send only ASCII. */
+	utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	if (utf8)
+		old = uselocale(utf8);
+	tb = scols_new_table();
+	if (!tb)
+		goto nomem;
+	/* We escape cells ourselves (escape_cell); its encoder would turn
+	 * our "\x1b" into "\x5cx1b". */
+	scols_table_enable_noencoding(tb, 1);
+	scols_table_enable_raw(tb, !!(flags & LT_RAW));
+	scols_table_enable_noheadings(tb, !!(flags & LT_NOHEADINGS));
+	for (size_t i = 0; i < ncols; i++)
+		if (!scols_table_new_column(tb, columns[cols[i]].name, 0,
+					    columns[cols[i]].flags))
+			goto nomem;
+	for (size_t s = 0; s < scan->nsegs; s++) {
+		struct libscols_line *ln = scols_table_new_line(tb, NULL);
+
+		if (!ln)
+			goto nomem;
+		for (size_t i = 0; i < ncols; i++) {
+			char buf[64];
+			int untrusted = 0;
+			const char *v = columns[cols[i]].fill(&ctx, &scan->segs[s],
+							      buf, &untrusted);
+			/* --raw cells are encoded by libsmartcols itself, as
+			 * lsipc --raw's are: every blank, control, non-ASCII
+			 * byte and "\x" as \xNN, so a cell never holds a
+			 * space and a line splits on spaces. */
+			char *cell = untrusted && !(flags & LT_RAW)
+					     ? escape_cell(v, !utf8)
+					     : strdup(v);
+
+			/* The line owns CELL from here, even on failure. */
+			if (!cell || scols_line_refer_data(ln, i, cell) != 0) {
+				free(cell);
+				goto nomem;
+			}
+		}
+	}
+	/* libsmartcols prints nothing at all for a table without lines; the
+	 * table has always printed its header then, as lsipc does. */
+	if (!scan->nsegs && !(flags & LT_NOHEADINGS)) {
+		for (size_t i = 0; i < ncols; i++)
+			printf("%s%s", i ? " " : "", columns[cols[i]].name);
+		putchar('\n');
+	} else if (scols_print_table(tb) != 0) {
+		fprintf(stderr, "%s: write error\n", prog);
+		goto out;
+	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "%s: write error\n", prog);
+		goto out;
+	}
+	ret = 0;
+	goto out;
+nomem:
+	fprintf(stderr, "%s: cannot build the table: out of memory\n", prog);
+out:
+	scols_unref_table(tb);
+	if (utf8) {
+		uselocale(old);
+		freelocale(utf8);
+	}
+	return ret;
+}
