@@ -125,7 +125,7 @@ static int reader(const char *mnt, int seconds, uint64_t seed)
 	static const char *const pseudo[] = {"stat", "stat.json", "processes",
 					     "metrics"};
 	unsigned long long opens = 0, gone = 0, eio_open = 0, bytes = 0;
-	unsigned long long bad = 0;
+	unsigned long long bad = 0, read_errors = 0;
 	int allow_open_eio = getenv("RGN_SOAK_ALLOW_OPEN_EIO") != NULL;
 	uint64_t rnd = seed | 1;
 	int64_t end = soak_now_ms() + (int64_t)seconds * 1000;
@@ -174,13 +174,14 @@ static int reader(const char *mnt, int seconds, uint64_t seed)
 		if (n < 0) {
 			fprintf(stderr, "churn: read %s after open: %s\n", path,
 				strerror(errno));
+			read_errors++;
 			bad++;
 		}
 		close(fd);
 	}
 	printf("reader: %llu opens, %llu gone at open, %llu EIO at open, "
-	       "%llu bytes, %llu violations\n",
-	       opens, gone, eio_open, bytes, bad);
+	       "%llu bytes, %llu read-errors, %llu violations\n",
+	       opens, gone, eio_open, bytes, read_errors, bad);
 	return bad ? 1 : 0;
 }
 
