@@ -86,6 +86,6 @@ fi
 # One summary line: the readers' counts summed, and the writer's.
 summary=$(cat "$T"/reader*.out | awk '
 	{ o += $2; g += $4; e += $8; b += $12; r += $14; v += $16 }
-	END { printf "%d opens, %d gone at open, %d EIO at open, %d bytes read, %d read errors after open, %d violations", o, g, e, b, r, v }')
+	END { printf "%d opens, %d gone at open, %d EIO at open, %.0f bytes read, %d read errors after open, %d violations", o, g, e, b, r, v }')
 echo "soak churn $SECS s: 4 readers: $summary; $(cat "$T/writer.out"); daemon alive, unmounted, $bad failed helpers"
 [ "$bad" -eq 0 ]
