@@ -1,5 +1,6 @@
 /*
- * leaks_list.c - which System V segments exist, as the kernel tells it.
+ * leaks_list.c - which System V segments exist, as the kernel tells it,
+ * and the one reader of a segment's bytes for regionfs.
  *
  * A scan lists from /proc/sysvipc/shm by default: one read gives every
  * stat field plus the resident and swapped sizes that spare attaching
@@ -15,10 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "leaks_int.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14; older kernels say EINVAL */
+#endif
 
 void rgn_leaks_rec_clear(struct rgn_leak *r)
 {
@@ -283,3 +289,52 @@ void rgn_leaks_read_limits(struct rgn_leak_scan *s)
 	s->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 }
 
+/* ---- a segment's bytes, for regionfs ------------------------------------ */
+
+int rgn_leak_data_lend(const struct rgn_leak *seen, uint64_t off, size_t len,
+		       int (*fn)(const void *p, size_t n, void *arg), void *arg)
+{
+	struct rgn_shm_seen sn;
+	const void *base = NULL;
+	uint64_t size = 0;
+	size_t page, head;
+	int rc;
+
+	if (!seen || !fn)
+		return -EINVAL;
+	sn.shmid = seen->shmid;
+	sn.key = seen->key;
+	sn.ctime = seen->ctime;
+	/*
+	 * A segment marked for removal (its key turned IPC_PRIVATE) still
+	 * holds its bytes until its last process detaches, and the mount
+	 * still lists it in sysv/ as "removing": its data file keeps reading
+	 * while it lives.  A recycled id (another key or creation time) is
+	 * gone.
+	 */
+	rc = rgn_shm_attach_ro(&sn, RGN_SHM_ALLOW_REMOVING, &base, &size);
+	if (rc == -ENOENT)
+		return rgn_fail(rc, "shmid %d: no longer the segment seen "
+				    "(removed, or its id reused)", sn.shmid);
+	if (rc < 0)
+		return rgn_fail(rc, "shmid %d: cannot attach it: %s", sn.shmid,
+				rgn_strerror(rc));
+	if (off >= size)
+		len = 0;
+	else if (len > size - off)
+		len = (size_t)(size - off);
+	if (len) {
+		/*
+		 * A fresh attachment has no page tables: populating the range
+		 * in one call beats a fault per page inside the caller's copy.
+		 * Best effort (EINVAL before Linux 5.14).
+		 */
+		page = (size_t)sysconf(_SC_PAGESIZE);
+		head = (size_t)(off & (page - 1));
+		madvise((char *)(uintptr_t)base + (off - head), len + head,
+			MADV_POPULATE_READ);
+	}
+	rc = fn(len ? (const char *)base + off : NULL, len, arg);
+	rgn_shm_detach(base);
+	return rc;
+}
