@@ -96,35 +96,63 @@ static void say(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* How a segment's creator fares, put in words only for the verdicts that
+ * quote it: most of a scan's segments never need the sentence. */
+struct who {
+	const struct rgn_leak *r;	/* the segment; cpid_alive is set */
+	int64_t late;			/* reused: how long after the segment
+					   the pid's process started, s */
+	char text[160];			/* "" until asked */
+};
+
 /* Is the creator still the process that made the segment? */
 static void judge_creator(struct rgn_leaks_cache *c, struct rgn_leak *r,
-			  char *buf, size_t len)
+			  struct who *w)
 {
 	uint64_t start;
 	int64_t started;
 
+	w->r = r;
+	w->late = 0;
+	w->text[0] = '\0';
 	if (r->cpid <= 0) {
 		r->cpid_alive = RGN_LEAK_UNSURE;
-		say(buf, len, "creator pid not visible here");
 		return;
 	}
 	if (rgn_leaks_pid_get(c, r->cpid, &start) < 0) {
 		r->cpid_alive = RGN_LEAK_NO;
-		say(buf, len, "creator pid %d is gone", r->cpid);
 		return;
 	}
 	started = rgn_ticks_to_epoch(start);
 	/* Ticks convert to the second only roughly: allow one second. */
 	if (started > r->ctime + 1) {
 		r->cpid_alive = RGN_LEAK_NO;
-		say(buf, len,
-		    "creator pid %d was reused (that process started %" PRId64
-		    " s after the segment was made)",
-		    r->cpid, started - r->ctime);
+		w->late = started - r->ctime;
 		return;
 	}
 	r->cpid_alive = RGN_LEAK_YES;
-	say(buf, len, "creator pid %d still runs", r->cpid);
+}
+
+static const char *who_text(struct who *w)
+{
+	const struct rgn_leak *r = w->r;
+
+	if (w->text[0])
+		return w->text;
+	if (r->cpid <= 0)
+		say(w->text, sizeof(w->text), "creator pid not visible here");
+	else if (r->cpid_alive == RGN_LEAK_YES)
+		say(w->text, sizeof(w->text), "creator pid %d still runs",
+		    r->cpid);
+	else if (w->late > 0)
+		say(w->text, sizeof(w->text),
+		    "creator pid %d was reused (that process started %" PRId64
+		    " s after the segment was made)",
+		    r->cpid, w->late);
+	else
+		say(w->text, sizeof(w->text), "creator pid %d is gone",
+		    r->cpid);
+	return w->text;
 }
 
 /* Could R hold our header, so that judging it means attaching?  Not when
@@ -246,10 +274,10 @@ static int read_header(struct rgn_leaks_cache *c, struct rgn_leak *r,
 	return 1;
 }
 
-/* R is ours: judge it by its environment's registry.  WHO says how its
+/* R is ours: judge it by its environment's registry.  W says how its
  * creator fares, for the evidence. */
 static void judge_ours(struct rgn_leaks_cache *c, struct rgn_leak *r,
-		       const char *home, uint32_t flags, const char *who)
+		       const char *home, uint32_t flags, struct who *w)
 {
 	struct rgn_leaks_home *hi =
 		rgn_leaks_home_get(c, home, !(flags & RGN_LEAK_SCAN_NOENV));
@@ -267,34 +295,34 @@ static void judge_ours(struct rgn_leaks_cache *c, struct rgn_leak *r,
 	switch (hi->state) {
 	case RGN_HOME_MISSING:
 		say(r->evidence, sizeof(r->evidence),
-		    "home no longer exists; %s", who);
+		    "home no longer exists; %s", who_text(w));
 		break;
 	case RGN_HOME_NOENV:
 		say(r->evidence, sizeof(r->evidence),
-		    "home holds no environment any more; %s", who);
+		    "home holds no environment any more; %s", who_text(w));
 		break;
 	case RGN_HOME_BROKEN:
 		say(r->evidence, sizeof(r->evidence),
 		    "home's __db.001 names a primary segment that is gone; %s",
-		    who);
+		    who_text(w));
 		break;
 	case RGN_HOME_NOTOURS:
 		say(r->evidence, sizeof(r->evidence),
-		    "home's __db.001 is not a regionfs environment; %s", who);
+		    "home's __db.001 is not a regionfs environment; %s", who_text(w));
 		break;
 	case RGN_HOME_INCOMPLETE:
 		say(r->evidence, sizeof(r->evidence),
-		    "environment creation in home was interrupted; %s", who);
+		    "environment creation in home was interrupted; %s", who_text(w));
 		break;
 	case RGN_HOME_PRIVATE:
 		say(r->evidence, sizeof(r->evidence),
 		    "home is now held by a private environment (pid %d); %s",
-		    (int)hi->private_owner, who);
+		    (int)hi->private_owner, who_text(w));
 		break;
 	case RGN_HOME_REPLACED:
 		say(r->evidence, sizeof(r->evidence),
 		    "home is now a symbolic link, not the directory it was "
-		    "made in (not followed); %s", who);
+		    "made in (not followed); %s", who_text(w));
 		break;
 	case RGN_HOME_UNTRUSTED:
 		r->cls = RGN_LEAK_UNKNOWN;
@@ -321,7 +349,7 @@ static void judge_ours(struct rgn_leaks_cache *c, struct rgn_leak *r,
 			say(r->evidence, sizeof(r->evidence),
 			    "home now holds another environment "
 			    "(0x%016" PRIx64 "); %s",
-			    hi->env_id, who);
+			    hi->env_id, who_text(w));
 			break;
 		}
 		r->home_matches = RGN_LEAK_YES;
@@ -357,13 +385,14 @@ static void judge_ours(struct rgn_leaks_cache *c, struct rgn_leak *r,
 static int judge(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		 uint32_t flags, int64_t now)
 {
-	char who[160], home[RGN_HOME_MAX];
+	char home[RGN_HOME_MAX];
+	struct who w;
 	int rc;
 
 	r->idle = now - latest(r->atime, r->dtime, r->ctime);
 	if (r->idle < 0)
 		r->idle = 0;
-	judge_creator(c, r, who, sizeof(who));
+	judge_creator(c, r, &w);
 	r->home_matches = RGN_LEAK_UNSURE;
 	if (r->mode & SHM_DEST) {
 		removing(r);
@@ -380,16 +409,16 @@ static int judge(struct rgn_leaks_cache *c, struct rgn_leak *r,
 			r->cls = RGN_LEAK_FOREIGN_IN_USE;
 			say(r->evidence, sizeof(r->evidence),
 			    "not ours; %" PRIu64 " attached; %s", r->nattch,
-			    who);
+			    who_text(&w));
 		} else {
 			r->cls = RGN_LEAK_FOREIGN_IDLE;
 			say(r->evidence, sizeof(r->evidence),
-			    "not ours; nobody attached; %s", who);
+			    "not ours; nobody attached; %s", who_text(&w));
 		}
 		return 0;
 	}
 	r->ours = RGN_LEAK_YES;
-	judge_ours(c, r, home, flags, who);
+	judge_ours(c, r, home, flags, &w);
 	return 0;
 }
 
