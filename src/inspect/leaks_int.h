@@ -1,8 +1,9 @@
 /*
- * leaks_int.h - what the three parts of the leak scanner share, and nobody
- * else may use: the segment list (leaks_list.c), the per-scan caches of
- * homes and pids (leaks_evidence.c), and the judge that reads both
- * (leaks.c).  The public contract is leaks.h.
+ * leaks_int.h - what the parts of the leak scanner share, and nobody else
+ * may use: the segment list (leaks_list.c), the per-scan caches of homes
+ * and pids (leaks_evidence.c), and the judge that reads both (leaks.c),
+ * which the remover (leaks_remove.c) calls again.  The public contract is
+ * leaks.h.
  *
  * Records (struct rgn_leak) flow one way: listing fills the kernel's
  * figures, judgement asks evidence about homes and pids and writes the
@@ -149,5 +150,13 @@ int rgn_leaks_pid_get(struct rgn_leaks_cache *c, int32_t pid,
 /* 0 when the kernel's permission check (ipcperms) would refuse us a
  * read-only attach of R, 1 when it would allow it or we cannot tell. */
 int rgn_leaks_may_attach(struct rgn_leaks_cache *c, const struct rgn_leak *r);
+
+/* ---- judgement (leaks.c) ----------------------------------------------- */
+
+/* Classify R, whose stat fields are filled, with the caches C (FLAGS are
+ * the scan's; NOW is the scan's time).  0, or -ENOENT when it vanished or
+ * its id was recycled since it was listed. */
+int rgn_leaks_judge(struct rgn_leaks_cache *c, struct rgn_leak *r,
+		    uint32_t flags, int64_t now);
 
 #endif /* RGN_LEAKS_INT_H */
