@@ -306,6 +306,23 @@ struct rgn_leak_removal {
 int rgn_leak_remove(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
 		    uint32_t flags, struct rgn_leak_removal *res);
 
+/*
+ * Lend the bytes of segment SEEN (a record from a scan or rgn_leak_stat:
+ * its shmid, key and ctime say which segment) from offset OFF, at most LEN
+ * of them, to FN: the segment is re-identified, attached read-only for the
+ * length of the call and detached before returning, so the caller never
+ * counts as attached between calls.  The range is clamped to the
+ * segment's size (FN gets N == 0 and P == NULL at or past its end) and
+ * its pages populated in one call before FN copies them.  A segment
+ * marked for removal still lends its bytes while it lives.  Returns FN's
+ * result, or -ENOENT (gone, or its id now names another segment),
+ * -EACCES (no read permission), -EINVAL (NULL SEEN or FN), -errno.
+ * Used by regionfs for sysv/SHMID/data, so that fs/ never attaches.
+ */
+int rgn_leak_data_lend(const struct rgn_leak *seen, uint64_t off, size_t len,
+		       int (*fn)(const void *p, size_t n, void *arg),
+		       void *arg);
+
 #ifdef __cplusplus
 }
 #endif

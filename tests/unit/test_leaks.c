@@ -1,9 +1,11 @@
 /*
  * test_leaks.c - the leak scanner's classes made for real in a private IPC
  * namespace (live, orphaned three ways, foreign idle and in use, removing),
- * and safe removal with each of its refusals.
+ * and safe removal with each of its refusals.  The lending of a segment's
+ * bytes is in test_leaks_data.c.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,6 +549,100 @@ static void removal_refuses_what_is_not_a_leak(void **state)
 	tu_ok(rgn_env_remove(home2, 0));
 }
 
+/* ---- what an unprivileged scanner may attach ---------------------------- */
+
+/*
+ * The scan predicts the kernel's permission check instead of asking it
+ * (asking costs a walk of the whole index per refused segment): a segment
+ * whose bits refuse us is unknown without an attach, one whose owner,
+ * group or other bits grant us is judged by its header.
+ */
+static void unreadable_segments_are_unknown_and_readable_ones_judged(
+	void **state)
+{
+	int closed = foreign(fresh_key(), 65536, 1, 0);
+	int by_group = foreign(fresh_key(), 65536, 1, 0);
+	int by_other = foreign(fresh_key(), 65536, 1, 0);
+	struct shmid_ds ds;
+	pid_t child;
+
+	(void)state;
+	assert_int_equal(shmctl(by_group, IPC_STAT, &ds), 0);
+	ds.shm_perm.gid = 65534;
+	ds.shm_perm.mode = 0640;
+	assert_int_equal(shmctl(by_group, IPC_SET, &ds), 0);
+	assert_int_equal(shmctl(by_other, IPC_STAT, &ds), 0);
+	ds.shm_perm.mode = 0604;
+	assert_int_equal(shmctl(by_other, IPC_SET, &ds), 0);
+	child = tu_fork();
+	if (child == 0) {
+		struct rgn_leak_scan *s = NULL;
+		const struct rgn_leak *c, *g, *o;
+
+		/* root reads everything: drop to nobody, capabilities too */
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(5);
+		if (rgn_leak_scan(0, &s) != 0)
+			_exit(6);
+		c = rgn_leak_find(s, closed);
+		g = rgn_leak_find(s, by_group);
+		o = rgn_leak_find(s, by_other);
+		if (!c || !g || !o)
+			_exit(7);
+		if (c->cls != RGN_LEAK_UNKNOWN ||
+		    !strstr(c->evidence, strerror(EACCES)))
+			_exit(8);
+		if (g->cls != RGN_LEAK_FOREIGN_IDLE || g->ours != RGN_LEAK_NO)
+			_exit(9);
+		if (o->cls != RGN_LEAK_FOREIGN_IDLE || o->ours != RGN_LEAK_NO)
+			_exit(10);
+		rgn_leak_free(s);
+		_exit(0);
+	}
+	assert_int_equal(tu_wait(child), 0);
+	assert_int_equal(shmctl(closed, IPC_RMID, NULL), 0);
+	assert_int_equal(shmctl(by_group, IPC_RMID, NULL), 0);
+	assert_int_equal(shmctl(by_other, IPC_RMID, NULL), 0);
+}
+
+/* The record rgn_leak_stat makes of ID (its home pointer cleared: only
+ * shmid, key and ctime matter here). */
+static struct rgn_leak seen_of(int id)
+{
+	struct rgn_leak_scan *s;
+	struct rgn_leak r;
+
+	tu_ok(rgn_leak_stat(id, &s));
+	r = s->segs[0];
+	r.home = "";
+	rgn_leak_free(s);
+	return r;
+}
+
+/* Removal asks the identity module: a segment marked for removal since it
+ * was seen is named as such, not as changed (its key went IPC_PRIVATE). */
+static void removal_names_a_segment_removed_since_it_was_seen(void **state)
+{
+	int id = foreign(fresh_key(), 65536, 1, 0);
+	struct rgn_leak seen = seen_of(id);
+	struct rgn_leak_removal res;
+	void *hold;
+
+	(void)state;
+	hold = shmat(id, NULL, SHM_RDONLY);
+	assert_true(hold != (void *)-1);
+	assert_int_equal(shmctl(id, IPC_RMID, NULL), 0);
+	assert_int_equal(rgn_leak_remove(id, &seen, 0, RGN_LEAK_FORCE_FOREIGN,
+					 &res),
+			 -EALREADY);
+	assert_int_equal(res.verdict, RGN_LEAK_SKIP_REMOVING);
+	shmdt(hold);
+	assert_int_equal(rgn_leak_remove(id, &seen, 0, RGN_LEAK_FORCE_FOREIGN,
+					 &res),
+			 -ENOENT);
+	assert_int_equal(res.verdict, RGN_LEAK_SKIP_GONE);
+}
+
 int main(void)
 {
 	tu_private_ipc();
@@ -567,6 +663,9 @@ int main(void)
 		cmocka_unit_test(one_segment_by_id),
 		cmocka_unit_test(orphan_is_removed_after_a_dry_run),
 		cmocka_unit_test(removal_refuses_what_is_not_a_leak),
+		cmocka_unit_test(removal_names_a_segment_removed_since_it_was_seen),
+		cmocka_unit_test(
+			unreadable_segments_are_unknown_and_readable_ones_judged),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
