@@ -172,7 +172,7 @@ const struct rfs_seg *rfs_segs_find(const struct rfs_segs *segs,
 /* A full environment snapshot for rendering, reopening the home once if
  * it was recreated since the last look.  Free with rgn_stat_free. */
 int rfs_stat_env(struct regionfs *fs, struct rgn_env_stat **stp);
-/* The same holding region ID alone (see rgn_fsview_stat_region). */
+/* The same holding region ID alone (see rgn_stat_region). */
 int rfs_stat_region(struct regionfs *fs, uint32_t id,
 		    struct rgn_env_stat **stp);
 
