@@ -269,27 +269,29 @@ static void reader_init(struct rgn_env *env, const struct rgn_shm_slot *sl,
 }
 
 /*
- * Is the region the table listed at open still there, as the same region?
- * A header that does not check out, or a file cut short, is ENOENT rather
- * than EIO when the table no longer lists that region: it was removed (and
- * perhaps its id taken by a region still being created) between the
- * listing and the open.  Only a region the table still lists with the same
- * creation time keeps its error.
+ * After an open that failed with RC: is the region the table listed still
+ * there, as the same region?  A header that does not check out, or a file
+ * cut short, is ENOENT rather than EIO when the table no longer lists that
+ * region: it was removed (and perhaps its id taken by a region still being
+ * created) between the table read and the open.  1 when the table now
+ * lists another region under that id (or the first read of the table,
+ * taken without the environment's lock, was torn): the caller tries again
+ * with *NOW.  Only a region still listed as it was keeps its error.
  */
 static int vanished_or(struct rgn_env *env, const struct rgn_shm_slot *was,
-		       int rc)
+		       struct rgn_shm_slot *now, int *rc)
 {
-	struct rgn_shm_slot now;
-
-	if (rc == -ENOENT)
-		return rc;
-	if (find_ready_slot(env, was->sl_id, &now) < 0 ||
-	    now.sl_ctime != was->sl_ctime || now.sl_size != was->sl_size ||
-	    now.sl_shmid != was->sl_shmid)
-		return rgn_fail(-ENOENT, "region %u of %s was removed while "
-					 "being opened",
-				was->sl_id, env->home);
-	return rc;
+	if (*rc == -ENOENT)
+		return 0;
+	if (find_ready_slot(env, was->sl_id, now) < 0) {
+		*rc = rgn_fail(-ENOENT, "region %u of %s was removed while "
+					"being opened",
+			       was->sl_id, env->home);
+		return 0;
+	}
+	return now->sl_ctime != was->sl_ctime ||
+	       now->sl_size != was->sl_size ||
+	       now->sl_shmid != was->sl_shmid;
 }
 
 /* The header at the start of RD, checked against the slot. */
@@ -366,19 +368,33 @@ int rgn_fsview_reader_open(rgn_env *env, uint32_t id,
 	rc = find_ready_slot(env, id, &p->slot);
 	if (rc < 0)
 		goto fail;
-	reader_init(env, &p->slot, &p->rd);
-	rc = env->ops->read_open(env, &p->slot, &p->rd);
-	if (rc == 0) {
-		rc = check_header(env, &p->slot, &p->rd);
-		if (rc == 0 && env->ops->in_segments)
-			rc = still_ours(p, &p->seg_ctime);
-		/* Segments are attached only for one read at a time. */
-		if (rc < 0 || env->ops->in_segments)
-			env->ops->read_close(&p->rd);
-	}
-	if (rc < 0) {
-		rc = vanished_or(env, &p->slot, rc);
-		goto fail;
+	for (int tries = 0;; tries++) {
+		struct rgn_shm_slot now;
+
+		reader_init(env, &p->slot, &p->rd);
+		rc = env->ops->read_open(env, &p->slot, &p->rd);
+		if (rc == 0) {
+			rc = check_header(env, &p->slot, &p->rd);
+			if (rc == 0 && env->ops->in_segments)
+				rc = still_ours(p, &p->seg_ctime);
+			/* Segments are attached only for one read at a
+			 * time. */
+			if (rc < 0 || env->ops->in_segments)
+				env->ops->read_close(&p->rd);
+		}
+		if (rc == 0)
+			break;
+		/* The id changed hands under us: a few times at most, or
+		 * somebody is churning it faster than we can look. */
+		if (!vanished_or(env, &p->slot, &now, &rc))
+			goto fail;
+		if (tries == 3) {
+			rc = rgn_fail(-ENOENT, "region %u of %s keeps being "
+					       "removed and made anew",
+				      id, env->home);
+			goto fail;
+		}
+		p->slot = now;
 	}
 	r->id = id;
 	r->size = p->slot.sl_size;
