@@ -128,11 +128,22 @@ int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp)
 	home_owner(env, v);
 	v->uid = v->home_uid;
 	v->gid = v->home_gid;
-	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		v->uid = st.st_uid;
-		v->gid = st.st_gid;
-		v->primary_mode = st.st_mode & 0777;
+	/*
+	 * The home's __db.001 says who may read the environment's state.  A
+	 * home deleted under us takes it along even when the primary lives
+	 * on in a segment: the environment is gone from its home, as a fresh
+	 * open would find, rather than shown as state nobody may read.
+	 */
+	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = rgn_fail(-errno, "%s/%s: %s", env->home,
+			      RGN_PRIMARY_FILE, strerror(errno));
+		free(snap);
+		free(v);
+		return rc == -ENOENT || rc == -ENOTDIR ? -ENOENT : rc;
 	}
+	v->uid = st.st_uid;
+	v->gid = st.st_gid;
+	v->primary_mode = st.st_mode & 0777;
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev) && v->nregions < n; i++) {
 		const struct rgn_shm_slot *sl = &slots[i];
 		struct rgn_fsview_region *rg;
