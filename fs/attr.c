@@ -282,7 +282,8 @@ static int stat_pseudo(struct rfs_ctx *c, const struct rfs_node *n,
 	switch (e->attrs) {
 	case RFS_AT_DAEMON:
 		/* As /proc/sysvipc/shm: anyone may see the segments, each
-		 * as a scan of their own would (see may_read_leak). */
+		 * as a scan of their own would (see may_read_leak in
+		 * entries.c). */
 		st->st_mode = S_IFREG | e->mode;
 		st->st_uid = c->fs->uid;
 		st->st_gid = c->fs->gid;

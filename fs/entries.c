@@ -174,44 +174,60 @@ int rfs_render(struct rfs_ctx *c, const struct rfs_node *n, char **out,
 
 /* ---- the tables ----------------------------------------------------------- */
 
-/* A subdirectory; pseudo-files rendered from a source; a reader. */
-#define DIR(parent, name, kind, shared) \
-	{parent, name, kind, 0555, 0, shared, NULL, 0, {.own = NULL}}
-#define ENV(parent, name, mode, at, shared, source, member, fn)           \
-	{parent, name, 0, mode, at, shared, &rfs_rendered, source,        \
-	 {.member = fn}}
-#define READER(parent, name, mode, at, ops) \
-	{parent, name, 0, mode, at, 0, &ops, 0, {.own = NULL}}
+/*
+ * One macro per kind of row, as Linux's DIR/REG/ONE: a subdirectory; a
+ * rendering, by the snapshot it renders (ENV the environment, PROCS its
+ * processes, REGION one region, SCAN a leak scan, LEAK one segment, OWN a
+ * renderer of the row's own); a reader of bytes.  SHARED rows vanish for
+ * a private environment.
+ */
+#define DIR(par, name, kind, shared) \
+	{par, name, kind, 0555, 0, shared, NULL, 0, {.own = NULL}}
+#define RENDER(par, name, mode, at, shared, src, member, fn) \
+	{par, name, 0, mode, at, shared, &rfs_rendered, src, {.member = fn}}
+#define ENV(par, name, mode, at, sh, fn) \
+	RENDER(par, name, mode, at, sh, RFS_SRC_ENV, env, fn)
+#define PROCS(par, name, mode, at, sh, fn) \
+	RENDER(par, name, mode, at, sh, RFS_SRC_PROCS, procs, fn)
+#define REGION(par, name, mode, at, sh, fn) \
+	RENDER(par, name, mode, at, sh, RFS_SRC_REGION, region, fn)
+#define SCAN(par, name, mode, at, sh, fn) \
+	RENDER(par, name, mode, at, sh, RFS_SRC_SCAN, scan, fn)
+#define LEAK(par, name, mode, at, sh, fn) \
+	RENDER(par, name, mode, at, sh, RFS_SRC_LEAK, leak, fn)
+#define OWN(par, name, mode, at, sh, fn) \
+	RENDER(par, name, mode, at, sh, RFS_SRC_OWN, own, fn)
+#define READER(par, name, mode, at, sh, ops) \
+	{par, name, 0, mode, at, sh, &ops, 0, {.own = NULL}}
 
+/* clang-format off */
 const struct rfs_entry rfs_entries[] = {
-	ENV(RFS_ROOT, "stat", 0444, RFS_AT_ENV, 0, RFS_SRC_ENV, env,
-	    rgn_render_env_text),
-	ENV(RFS_ROOT, "stat.json", 0444, RFS_AT_ENV, 0, RFS_SRC_ENV, env,
-	    rgn_render_env_json),
-	ENV(RFS_ROOT, "processes", 0444, RFS_AT_ENV, 1, RFS_SRC_PROCS, procs,
-	    rgn_render_procs_text),
-	ENV(RFS_ROOT, "metrics", 0444, RFS_AT_ENV, 0, RFS_SRC_OWN, own,
-	    render_metrics),
-	DIR(RFS_ROOT, "regions", RFS_REGIONS, 1),
-	DIR(RFS_ROOT, "sysv", RFS_SYSV, 0),
-	ENV(RFS_REGION_DIR, "stat", 0444, RFS_AT_REGION, 0, RFS_SRC_REGION,
-	    region, rgn_render_region_text),
-	ENV(RFS_REGION_DIR, "stat.json", 0444, RFS_AT_REGION, 0,
-	    RFS_SRC_REGION, region, rgn_render_region_json),
-	ENV(RFS_SYSV, "stat", 0444, RFS_AT_DAEMON, 0, RFS_SRC_SCAN, scan,
-	    rgn_render_leaks_summary),
-	DIR(RFS_SYSV, "leaked", RFS_LEAKED, 0),
-	ENV(RFS_SEGMENT_DIR, "stat", 0444, RFS_AT_DAEMON, 0, RFS_SRC_LEAK,
-	    leak, rgn_render_leak_text),
-	ENV(RFS_SEGMENT_DIR, "stat.json", 0444, RFS_AT_DAEMON, 0,
-	    RFS_SRC_LEAK, leak, rgn_render_leak_json),
-	READER(RFS_SEGMENT_DIR, "data", 0444, RFS_AT_DAEMON,
-	       rfs_segment_data),
+	/*     directory        name         mode  attributes     shared  content */
+	ENV   (RFS_ROOT,        "stat",      0444, RFS_AT_ENV,    0, rgn_render_env_text),
+	ENV   (RFS_ROOT,        "stat.json", 0444, RFS_AT_ENV,    0, rgn_render_env_json),
+	PROCS (RFS_ROOT,        "processes", 0444, RFS_AT_ENV,    1, rgn_render_procs_text),
+	OWN   (RFS_ROOT,        "metrics",   0444, RFS_AT_ENV,    0, render_metrics),
+	DIR   (RFS_ROOT,        "regions",   RFS_REGIONS,         1),
+	DIR   (RFS_ROOT,        "sysv",      RFS_SYSV,            0),
+	REGION(RFS_REGION_DIR,  "stat",      0444, RFS_AT_REGION, 0, rgn_render_region_text),
+	REGION(RFS_REGION_DIR,  "stat.json", 0444, RFS_AT_REGION, 0, rgn_render_region_json),
+	SCAN  (RFS_SYSV,        "stat",      0444, RFS_AT_DAEMON, 0, rgn_render_leaks_summary),
+	DIR   (RFS_SYSV,        "leaked",    RFS_LEAKED,          0),
+	LEAK  (RFS_SEGMENT_DIR, "stat",      0444, RFS_AT_DAEMON, 0, rgn_render_leak_text),
+	LEAK  (RFS_SEGMENT_DIR, "stat.json", 0444, RFS_AT_DAEMON, 0, rgn_render_leak_json),
+	READER(RFS_SEGMENT_DIR, "data",      0444, RFS_AT_DAEMON, 0, rfs_segment_data),
 };
+/* clang-format on */
 const size_t rfs_nentries = sizeof(rfs_entries) / sizeof(rfs_entries[0]);
 
 #undef DIR
+#undef RENDER
 #undef ENV
+#undef PROCS
+#undef REGION
+#undef SCAN
+#undef LEAK
+#undef OWN
 #undef READER
 
 /* "__db.001" <-> 1, exactly as the core names region files (so "__db.1" and

@@ -342,7 +342,7 @@ struct rfs_view *rfs_view_get(struct regionfs *fs, int fresh)
 /* ---- full snapshots for rendering ---------------------------------------- */
 
 /*
- * Run FN on the environment handle.  As in view_refresh, only a fresh open
+ * Run FN on the environment handle.  As in view_take, only a fresh open
  * can tell a home made anew or a private owner replaced: a private handle
  * is re-opened first, and a failing call is retried once on a re-opened
  * handle.
