@@ -770,7 +770,11 @@ t_region_removed_while_opening_is_enoent() {
 	mkdir -p "$h"
 	"$HELPER" create "$h" files 0 640 1 65536 && mount_fs "$h" "$m" || return 1
 	rm -f "$T/churn.done"
-	( "$HELPER" churn "$h" churn 3000; touch "$T/churn.done" ) &
+	# Two churners: an id one of them frees is soon taken by the other,
+	# and more contenders make the reader lose the CPU between its table
+	# read and its open more often.
+	( "$HELPER" churn "$h" churn1 2000 & "$HELPER" churn "$h" churn2 2000
+	  wait; touch "$T/churn.done" ) &
 	cpid=$!
 	PIDS+=("$cpid")
 	need 'python3 - "$m" "$T/churn.done" <<"EOF"
