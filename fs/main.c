@@ -9,6 +9,11 @@
  * attached process), and a mount point whose stat fails with ENOTCONN is a
  * FUSE mount whose daemon died, which only `fusermount3 -u` can clear.
  *
+ * A mount point that is not empty, or is already a mount point, is
+ * refused unless -o nonempty is given.  -h/--help alone prints help;
+ * with other arguments it is a usage error (exit 2), since regionctl's -h
+ * names a home.  -V/--version prints one line.
+ *
  * Options are the standard FUSE ones.  The mount is read-only unless -o rw
  * is given; fstab words that mean nothing to a FUSE mount (nofail, noauto,
  * _netdev, user, users, defaults, x-*, ...) are accepted and ignored, so
@@ -16,6 +21,7 @@
  * works through mount.fuse3.  Without -f the daemon detaches once mounted;
  * SIGTERM, SIGINT and SIGHUP unmount it cleanly with exit status 0.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -45,7 +51,10 @@ struct rfs_args {
 	int ro_rw_given;
 	int fsname_given;
 	int max_threads_given;		/* -o max_threads=N */
-	int help;			/* -h or -V: no checks, no mount */
+	int nonempty;			/* -o nonempty: mount over anything */
+	int help;			/* -h or --help */
+	int version;			/* -V or --version */
+	int nargs;			/* arguments other than -h/--help */
 };
 
 enum {
@@ -54,6 +63,8 @@ enum {
 	KEY_FSNAME,
 	KEY_MAX_THREADS,
 	KEY_HELP,
+	KEY_VERSION,
+	KEY_NONEMPTY,
 };
 
 static const struct fuse_opt rfs_opts[] = {
@@ -65,8 +76,10 @@ static const struct fuse_opt rfs_opts[] = {
 	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
-	FUSE_OPT_KEY("-V", KEY_HELP),
-	FUSE_OPT_KEY("--version", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	/* Ours: libfuse 3 has no such option and mounts over anything. */
+	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	/* mount(8) and fstab words, meaningless to a FUSE mount: libfuse
 	 * would reject them as unknown. */
 	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
@@ -89,6 +102,8 @@ static int opt_proc(void *data, const char *arg, int key,
 	struct rfs_args *a = data;
 
 	(void)outargs;
+	if (key != KEY_HELP)
+		a->nargs++;
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
 		if (!a->home) {
@@ -117,7 +132,13 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 1;
 	case KEY_HELP:
 		a->help = 1;
-		return 1;
+		return 0;
+	case KEY_VERSION:
+		a->version = 1;
+		return 0;
+	case KEY_NONEMPTY:
+		a->nonempty = 1;
+		return 0;
 	}
 	return 1;
 }
@@ -138,9 +159,19 @@ static void usage(FILE *f)
 		"    -o auto_unmount        unmount when the daemon dies\n"
 		"    -o fsname=NAME         source shown in /proc/mounts (HOME)\n"
 		"    -o subtype=NAME        type shown as fuse.NAME (regionfs)\n"
+		"    -o nonempty            mount even on a mount point that is not\n"
+		"                           empty or is already a mount point\n"
+		"    -o max_threads=N       worker threads (default %d)\n"
+		"    -f                     stay in the foreground\n"
+		"    -d                     debug: log every request (implies -f)\n"
+		"    -s                     one thread\n"
+		"    -h, --help             this help (alone: with other arguments\n"
+		"                           it is a usage error, exit status 2)\n"
+		"    -V, --version          print \"regionfs VERSION\" and exit\n"
 		"\n"
 		"fstab: HOME MOUNTPOINT fuse.regionfs ro,nofail 0 0\n"
-		"\n");
+		"Exit status: 0 unmounted cleanly, 1 failure, 2 bad usage.\n",
+		RFS_MAX_THREADS);
 }
 
 /* A mount point we can never mount on, explained; 0 if it looks usable. */
@@ -166,6 +197,114 @@ static int check_mountpoint(const char *mnt)
 		fprintf(stderr, "regionfs: cannot use mount point \"%s\": %s\n",
 			mnt, strerror(errno));
 	return -1;
+}
+
+/* Does directory MNT hold any name but "." and ".."?  1, 0, or -1 with
+ * errno. */
+static int dir_has_entries(const char *mnt)
+{
+	DIR *d = opendir(mnt);
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return -1;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strcmp(de->d_name, ".") != 0 &&
+			strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return found;
+}
+
+/* Undo the octal escapes of /proc/self/mountinfo (\040 for a space). */
+static void unescape_mountinfo(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/*
+ * Is MNT already a mount point?  Its device differs from its parent's
+ * for most mounts; a bind mount of the same file system shows only in
+ * /proc/self/mountinfo (field 5 is the mount point).
+ */
+static int is_mount_point(const char *mnt)
+{
+	char real[PATH_MAX], *parent = NULL, line[8192];
+	struct stat st, up;
+	int found = 0;
+	FILE *f;
+
+	if (!realpath(mnt, real))
+		return 0;
+	if (strcmp(real, "/") == 0)
+		return 1;
+	if (asprintf(&parent, "%s/..", real) < 0)
+		return 0;
+	if (stat(real, &st) == 0 && stat(parent, &up) == 0 &&
+	    st.st_dev != up.st_dev)
+		found = 1;
+	free(parent);
+	f = fopen("/proc/self/mountinfo", "re");
+	while (!found && f && fgets(line, sizeof(line), f)) {
+		char *field = strtok(line, " "); /* mount id */
+
+		for (int i = 1; field && i < 5; i++)
+			field = strtok(NULL, " ");
+		if (!field)
+			continue;
+		unescape_mountinfo(field);
+		found = strcmp(field, real) == 0;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * Refuse to cover what is already there: files in the mount point would
+ * vanish from view, and a second mount on the same point would stack on
+ * the first.  -o nonempty says that is meant.
+ */
+static int check_mountpoint_free(const char *mnt, int nonempty)
+{
+	int has;
+
+	if (nonempty)
+		return 0;
+	if (is_mount_point(mnt)) {
+		fprintf(stderr,
+			"regionfs: mount point \"%s\" is already a mount point; "
+			"unmount it first, or give -o nonempty to mount on "
+			"top of it\n",
+			mnt);
+		return -1;
+	}
+	has = dir_has_entries(mnt);
+	if (has < 0) {
+		fprintf(stderr, "regionfs: cannot read mount point \"%s\": %s\n",
+			mnt, strerror(errno));
+		return -1;
+	}
+	if (has) {
+		fprintf(stderr,
+			"regionfs: mount point \"%s\" is not empty; its files "
+			"would be hidden: give -o nonempty to mount anyway\n",
+			mnt);
+		return -1;
+	}
+	return 0;
 }
 
 static int open_home(const char *home, rgn_env **envp)
@@ -237,36 +376,46 @@ int main(int argc, char *argv[])
 	int status = 1, inited = 0, mounted = 0, handlers = 0;
 
 	memset(&opts, 0, sizeof(opts));
-	if (fuse_opt_parse(&args, &a, rfs_opts, opt_proc) < 0)
+	if (fuse_opt_parse(&args, &a, rfs_opts, opt_proc) < 0) {
+		status = 2;
 		goto out;
+	}
+	/*
+	 * -h is help only on its own: regionctl's -h is a home, and
+	 * `regionfs -h HOME MNT` must not exit 0 having mounted nothing, as
+	 * if it had.
+	 */
+	if (a.help && a.nargs == 0) {
+		usage(stdout);
+		status = 0;
+		goto out;
+	}
+	if (a.help) {
+		fprintf(stderr,
+			"regionfs: -h/--help takes no other arguments (there is "
+			"no -h HOME here); to mount: regionfs HOME MOUNTPOINT "
+			"[-o OPTIONS]\n");
+		status = 2;
+		goto out;
+	}
+	if (a.version) {
+		printf("regionfs %s\n", RGN_VERSION);
+		status = fflush(stdout) == 0 ? 0 : 1;
+		goto out;
+	}
 	/* Before fuse_parse_cmdline: it resolves the mount point and would
 	 * report a dead mount only as "bad mount point". */
-	if (!a.help) {
-		if (!a.home || !a.mountpoint) {
-			usage(stderr);
-			status = 2;
-			goto out;
-		}
-		if (open_home(a.home, &env) < 0 ||
-		    check_mountpoint(a.mountpoint) < 0)
-			goto out;
+	if (!a.home || !a.mountpoint) {
+		usage(stderr);
+		status = 2;
+		goto out;
 	}
+	if (open_home(a.home, &env) < 0 ||
+	    check_mountpoint(a.mountpoint) < 0 ||
+	    check_mountpoint_free(a.mountpoint, a.nonempty) < 0)
+		goto out;
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		goto out;
-	if (opts.show_help) {
-		usage(stdout);
-		fuse_cmdline_help();
-		fuse_lowlevel_help();
-		status = 0;
-		goto out;
-	}
-	if (opts.show_version) {
-		printf("regionfs %s (libregion %s, libfuse %s)\n", RGN_VERSION,
-		       rgn_version(), fuse_pkgversion());
-		fuse_lowlevel_version();
-		status = 0;
-		goto out;
-	}
 	if ((!a.ro_rw_given && fuse_opt_add_arg(&args, "-oro") < 0) ||
 	    (!a.fsname_given && add_fsname(&args, rgn_env_home(env)) < 0)) {
 		fprintf(stderr, "regionfs: out of memory\n");

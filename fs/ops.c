@@ -1,5 +1,7 @@
 /*
- * ops.c - the FUSE operations of regionfs.
+ * ops.c - the FUSE operations of regionfs on names and directories
+ * (lookup, getattr, access, readdir), the error mapping, and the one table
+ * of operations; opened files are in open.c, writes and xattrs in write.c.
  *
  * Why the low-level API: inode numbers are ours to choose, so they encode
  * what they name and need no inode table (forget has nothing to do);
@@ -27,9 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ipc.h>
-#include <sys/mman.h>
-#include <sys/shm.h>
 #include <unistd.h>
 
 #include "regionfs.h"
@@ -44,7 +43,7 @@
  * would take it to mean that the operation is not implemented and never
  * ask again.
  */
-static int rfs_errno(int rc)
+int rfs_errno(int rc)
 {
 	if (rc >= 0)
 		return 0;
@@ -68,7 +67,7 @@ static int rfs_errno(int rc)
 	return EIO;
 }
 
-static void reply_err(fuse_req_t req, int rc)
+void rfs_reply_err(fuse_req_t req, int rc)
 {
 	fuse_reply_err(req, rfs_errno(rc));
 }
@@ -80,103 +79,9 @@ static struct regionfs *fs_of(fuse_req_t req)
 
 /* What a write gets: the mount's read-only-ness, or that this name is not
  * ours to change. */
-static int refusal(const struct regionfs *fs)
+int rfs_refusal(const struct regionfs *fs)
 {
 	return fs->readwrite ? -EACCES : -EROFS;
-}
-
-/* ---- permissions ---------------------------------------------------------- */
-
-/*
- * Permissions are checked here, not only by the kernel: without
- * default_permissions the kernel checks nothing, and the mounting user may
- * not be the owner of every region even without allow_other.  The rules
- * are the kernel's (rfs_perm), applied to the attributes we show.
- */
-
-/* Check NODE (with attributes ST) for MASK; segment data also by its
- * creator. */
-static int node_perm(struct rfs_ctx *c, const struct rfs_node *n,
-		     const struct stat *st, int mask)
-{
-	uid_t cuid = st->st_uid;
-	gid_t cgid = st->st_gid;
-
-	if (n->kind == RFS_PSEUDO &&
-	    (rfs_entries[n->entry].flags & RFS_E_SEGDATA)) {
-		const struct rfs_seg *g =
-			rfs_segs_find(rfs_ctx_segs(c), (int32_t)n->arg);
-
-		if (g) {
-			cuid = g->cuid;
-			cgid = g->cgid;
-		}
-	}
-	return rfs_perm(c, st->st_uid, st->st_gid, cuid, cgid, st->st_mode,
-			mask);
-}
-
-/* The directory N appears in; 0, or -1 for the root. */
-static int node_parent(const struct rfs_node *n, struct rfs_node *p)
-{
-	memset(p, 0, sizeof(*p));
-	switch (n->kind) {
-	case RFS_ROOT:
-		return -1;
-	case RFS_REGION_DIR:
-		p->kind = RFS_REGIONS;
-		return 0;
-	case RFS_SEGMENT_DIR:
-	case RFS_LEAKED:
-		p->kind = RFS_SYSV;
-		return 0;
-	case RFS_LEAK_LINK:
-		p->kind = RFS_LEAKED;
-		return 0;
-	case RFS_PSEUDO:
-		p->kind = rfs_entries[n->entry].parent;
-		p->arg = n->arg;
-		return 0;
-	default:
-		p->kind = RFS_ROOT;
-		return 0;
-	}
-}
-
-/*
- * May the requester reach N: search permission on every directory above
- * it, as path resolution would demand?  Checked by every operation on an
- * inode, not only at lookup: the kernel keeps names another user looked
- * up, and hands them to the next user without asking us.
- */
-static int reach_perm(struct rfs_ctx *c, const struct rfs_node *n)
-{
-	struct rfs_node cur = *n, up;
-	struct stat st;
-	double timeout;
-	int rc = 0;
-
-	while (rc == 0 && node_parent(&cur, &up) == 0) {
-		rc = rfs_node_stat(c, &up, &st, &timeout);
-		if (rc == 0)
-			rc = node_perm(c, &up, &st, X_OK);
-		cur = up;
-	}
-	return rc;
-}
-
-/* Attributes of inode INO if the requester may reach it. */
-static int ino_stat(struct rfs_ctx *c, fuse_ino_t ino, struct rfs_node *n,
-		    struct stat *st, double *timeout)
-{
-	int rc;
-
-	if (rfs_node_of(ino, n) < 0)
-		return -ENOENT;
-	rc = rfs_node_stat(c, n, st, timeout);
-	if (rc == 0)
-		rc = reach_perm(c, n);
-	return rc;
 }
 
 /* ---- names and attributes ------------------------------------------------- */
@@ -227,22 +132,26 @@ static void regionfs_init(void *userdata, struct fuse_conn_info *conn)
 }
 
 /*
- * Is N, missing from a cached snapshot, worth a fresh one?  Regions: yes,
- * a fresh table costs one small read.  Segments: a fresh index is a whole
- * leak scan, so only if the segment exists at all (IPC_STAT fails with
- * EINVAL or EIDRM for an id nobody holds, and needs no permission to say
- * so): `ls sysv/12345` for a made-up id must not cost a scan.
+ * Is N, missing from a cached snapshot, worth a fresh one, and of what?
+ * Regions: a fresh table, which costs one small read.  Segments: a fresh
+ * index is a whole leak scan, so only if the segment exists at all (the
+ * kernel's index says so without any permission on it): `ls sysv/12345`
+ * for a made-up id must not cost a scan.  0 when not worth it.
  */
-static int may_be_new(const struct rfs_node *n)
+static int may_be_new(const struct rfs_node *n, struct rfs_ctx *c)
 {
-	struct shmid_ds ds;
-	int segment = n->kind == RFS_SEGMENT_DIR || n->kind == RFS_LEAK_LINK ||
-		      (n->kind == RFS_PSEUDO &&
-		       rfs_entries[n->entry].parent == RFS_SEGMENT_DIR);
+	struct rgn_fsview_segment seg;
+	int rc;
 
-	if (!segment)
-		return 1;
-	return shmctl((int)n->arg, IPC_STAT, &ds) == 0 || errno == EACCES;
+	if (n->kind == RFS_SEGMENT_DIR || n->kind == RFS_LEAK_LINK ||
+	    (n->kind == RFS_PSEUDO &&
+	     rfs_entries[n->entry].parent == RFS_SEGMENT_DIR)) {
+		rc = rgn_fsview_segment_stat((int32_t)n->arg, &seg);
+		c->fresh_segs = rc == 0 || rc == -EACCES;
+		return c->fresh_segs;
+	}
+	c->fresh_view = 1;
+	return 1;
 }
 
 static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent,
@@ -256,24 +165,24 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent,
 
 	memset(&e, 0, sizeof(e));
 	if (rfs_node_of(parent, &dir) < 0) {
-		reply_err(req, -ENOENT);
+		rfs_reply_err(req, -ENOENT);
 		return;
 	}
 	rc = rfs_lookup_name(&c, &dir, name, &child);
 	if (rc == 0) {
 		rc = rfs_node_stat(&c, &child, &e.attr, &timeout);
 		/* Missing from a cached snapshot: it may be brand new. */
-		if (rc == -ENOENT && may_be_new(&child)) {
-			rfs_ctx_done(&c);
-			c.fresh = 1;
-			rc = rfs_node_stat(&c, &child, &e.attr, &timeout);
+		if (rc == -ENOENT) {
+			rfs_ctx_drop(&c);
+			if (may_be_new(&child, &c))
+				rc = rfs_node_stat(&c, &child, &e.attr, &timeout);
 		}
 	}
 	if (rc == 0)
-		rc = reach_perm(&c, &child);
+		rc = rfs_reach_perm(&c, &child);
 	rfs_ctx_done(&c);
 	if (rc < 0) {
-		reply_err(req, rc);
+		rfs_reply_err(req, rc);
 		return;
 	}
 	e.ino = e.attr.st_ino;
@@ -292,10 +201,10 @@ static void regionfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	(void)fi;
-	rc = ino_stat(&c, ino, &n, &st, &timeout);
+	rc = rfs_ino_stat(&c, ino, &n, &st, &timeout);
 	rfs_ctx_done(&c);
 	if (rc < 0)
-		reply_err(req, rc);
+		rfs_reply_err(req, rc);
 	else
 		fuse_reply_attr(req, &st, timeout);
 }
@@ -310,10 +219,10 @@ static void regionfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	int rc = -EINVAL;
 
 	if (rfs_node_of(ino, &n) == 0 && n.kind == RFS_LEAK_LINK)
-		rc = ino_stat(&c, ino, &n, &st, &timeout);
+		rc = rfs_ino_stat(&c, ino, &n, &st, &timeout);
 	rfs_ctx_done(&c);
 	if (rc < 0) {
-		reply_err(req, rc);
+		rfs_reply_err(req, rc);
 		return;
 	}
 	rfs_readlink(&n, target, sizeof(target));
@@ -328,300 +237,15 @@ static void regionfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	double timeout;
 	int rc;
 
-	rc = ino_stat(&c, ino, &n, &st, &timeout);
+	rc = rfs_ino_stat(&c, ino, &n, &st, &timeout);
 	/* Only leaked/ is ever written to (by unlinking), in an rw mount. */
 	if (rc == 0 && (mask & W_OK) &&
 	    !(c.fs->readwrite && n.kind == RFS_LEAKED))
-		rc = refusal(c.fs);
+		rc = rfs_refusal(c.fs);
 	if (rc == 0 && mask != F_OK)
-		rc = node_perm(&c, &n, &st, mask & ~W_OK);
+		rc = rfs_node_perm(&c, &n, &st, mask & ~W_OK);
 	rfs_ctx_done(&c);
-	reply_err(req, rc);
-}
-
-static void regionfs_setattr(fuse_req_t req, fuse_ino_t ino,
-			     struct stat *attr, int to_set,
-			     struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)attr;
-	(void)to_set;
-	(void)fi;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-/* ---- opened files ----------------------------------------------------------- */
-
-enum rfs_open_kind {
-	RFS_OPEN_BUF = 1,	/* a rendering */
-	RFS_OPEN_REGION,	/* a region: file descriptor or segment */
-	RFS_OPEN_SEGMENT	/* sysv/<shmid>/data */
-};
-
-/*
- * Refcounted: a read holds its open file until its reply is sent.  The
- * kernel wakes the reader as soon as it has copied the reply, so the reader
- * may close and a release run on another worker while the read handler is
- * still returning from fuse_reply_buf().
- */
-struct rfs_open {
-	unsigned refs;				/* atomic */
-	enum rfs_open_kind kind;
-	char *buf;				/* RFS_OPEN_BUF: the rendering */
-	size_t len;				/* its bytes */
-	struct rgn_fsview_reader reader;	/* the others */
-};
-
-static void open_free(struct rfs_open *h)
-{
-	if (!h)
-		return;
-	if (h->kind != RFS_OPEN_BUF)
-		rgn_fsview_reader_close(&h->reader);
-	free(h->buf);
-	free(h);
-}
-
-static void open_put(struct rfs_open *h)
-{
-	if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		open_free(h);
-}
-
-/* A region, its permissions checked again on what was opened: the file's
- * or the segment's own, as they are now, not as a snapshot saw them. */
-static int open_region(struct rfs_ctx *c, uint32_t id, struct rfs_open *h)
-{
-	struct rfs_env *e = rfs_env_get(c->fs);
-	struct shmid_ds ds;
-	struct stat st;
-	int rc;
-
-	h->kind = RFS_OPEN_REGION;
-	rc = rgn_fsview_reader_open(e->env, id, &h->reader);
-	rfs_env_put(e);
-	if (rc < 0)
-		return rc;
-	if (h->reader.fd >= 0) {
-		if (fstat(h->reader.fd, &st) < 0)
-			return -errno;
-		return rfs_perm(c, st.st_uid, st.st_gid, st.st_uid, st.st_gid,
-				st.st_mode, R_OK);
-	}
-	if (shmctl(h->reader.shmid, IPC_STAT, &ds) < 0)
-		return errno == EACCES ? -EACCES : -ENOENT;
-	return rfs_perm(c, ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.cuid,
-			ds.shm_perm.cgid, ds.shm_perm.mode & 0777, R_OK);
-}
-
-/* sysv/<shmid>/data: the segment's permissions, read afresh, decide. */
-static int open_segdata(struct rfs_ctx *c, int32_t shmid, struct rfs_open *h)
-{
-	struct shmid_ds ds;
-	int rc;
-
-	h->kind = RFS_OPEN_SEGMENT;
-	if (shmctl(shmid, IPC_STAT, &ds) < 0)
-		return errno == EACCES ? -EACCES : -ENOENT;
-	rc = rfs_perm(c, ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.cuid,
-		      ds.shm_perm.cgid, ds.shm_perm.mode & 0777, R_OK);
-	if (rc < 0)
-		return rc;
-	h->reader.shmid = shmid;
-	h->reader.key = ds.shm_perm.__key;
-	h->reader.seg_ctime = ds.shm_ctime;
-	h->reader.size = ds.shm_segsz;
-	return 0;
-}
-
-static void regionfs_open(fuse_req_t req, fuse_ino_t ino,
-			  struct fuse_file_info *fi)
-{
-	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
-	struct rfs_open *h = NULL;
-	struct rfs_node n;
-	struct stat st;
-	double timeout;
-	int rc;
-
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
-		rc = refusal(c.fs);
-	else
-		rc = ino_stat(&c, ino, &n, &st, &timeout);
-	if (rc == 0)
-		rc = node_perm(&c, &n, &st, R_OK);
-	/* Renderers take snapshots of their own; the requester stays. */
-	rfs_view_put(c.view);
-	rfs_segs_put(c.segs);
-	c.view = NULL;
-	c.segs = NULL;
-	if (rc == 0 && !(h = calloc(1, sizeof(*h))))
-		rc = -ENOMEM;
-	if (h) {
-		h->refs = 1; /* the kernel's, dropped by release */
-		/* Nothing open yet: open_free must close nothing (0 is a
-		 * descriptor). */
-		h->reader.fd = -1;
-		h->reader.shmid = -1;
-	}
-	if (rc == 0) {
-		const struct rfs_entry *e = &rfs_entries[n.entry];
-
-		if (n.kind == RFS_REGION) {
-			rc = open_region(&c, n.arg, h);
-		} else if (n.kind != RFS_PSEUDO) {
-			rc = -EISDIR;
-		} else if (e->flags & RFS_E_SEGDATA) {
-			rc = open_segdata(&c, (int32_t)n.arg, h);
-		} else {
-			h->kind = RFS_OPEN_BUF;
-			rc = e->render(&c, n.arg, &h->buf, &h->len);
-		}
-	}
-	rfs_ctx_done(&c);
-	if (rc < 0) {
-		open_free(h);
-		reply_err(req, rc);
-		return;
-	}
-	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
-	/* -ENOENT: the open was interrupted and no release will follow. */
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		open_free(h);
-}
-
-static void read_buf(fuse_req_t req, const struct rfs_open *h, size_t size,
-		     off_t off)
-{
-	if ((uint64_t)off >= h->len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > h->len - (size_t)off)
-		size = h->len - (size_t)off;
-	fuse_reply_buf(req, h->buf + off, size);
-}
-
-static void read_file(fuse_req_t req, const struct rfs_open *h, size_t size,
-		      off_t off)
-{
-	const struct rgn_fsview_reader *r = &h->reader;
-	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
-	ssize_t avail;
-
-	if ((uint64_t)off >= r->size) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > r->size - (uint64_t)off)
-		size = (size_t)(r->size - (uint64_t)off);
-	avail = rgn_fsview_file_avail(r, size, (uint64_t)off);
-	if (avail <= 0) {
-		/* The region is larger than its file now: truncated under
-		 * us.  Say so rather than pretend the region ends here. */
-		reply_err(req, avail < 0 ? (int)avail : -EIO);
-		return;
-	}
-	bv.buf[0].size = (size_t)avail;
-	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = r->fd;
-	bv.buf[0].pos = off;
-	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-}
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14; older kernels say EINVAL */
-#endif
-
-static size_t page_size(void)
-{
-	static size_t page;
-
-	if (!page)
-		page = (size_t)sysconf(_SC_PAGESIZE);
-	return page;
-}
-
-/* Attach the data segment of H read-only, for one read: a recycled id or
- * a removed segment reads as gone. */
-static int attach_segdata(const struct rfs_open *h, const void **base,
-			  uint64_t *segsz)
-{
-	struct shmid_ds ds;
-	void *p;
-
-	if (shmctl(h->reader.shmid, IPC_STAT, &ds) < 0)
-		return errno == EACCES ? -EACCES : -ENOENT;
-	/* Removal turns the key private; a recycled id has a new ctime. */
-	if ((int64_t)ds.shm_ctime != h->reader.seg_ctime ||
-	    (ds.shm_perm.__key != h->reader.key && ds.shm_perm.__key != 0))
-		return -ENOENT;
-	p = shmat(h->reader.shmid, NULL, SHM_RDONLY);
-	if (p == (void *)-1)
-		return errno == EACCES ? -EACCES : -ENOENT;
-	*base = p;
-	*segsz = ds.shm_segsz;
-	return 0;
-}
-
-static void read_segment(fuse_req_t req, const struct rfs_open *h,
-			 size_t size, off_t off)
-{
-	const void *base = NULL;
-	uint64_t segsz = 0, end;
-	int rc;
-
-	rc = h->kind == RFS_OPEN_SEGMENT
-		     ? attach_segdata(h, &base, &segsz)
-		     : rgn_fsview_segment_attach(&h->reader, &base, &segsz);
-	if (rc < 0) {
-		reply_err(req, rc);
-		return;
-	}
-	end = h->reader.size < segsz ? h->reader.size : segsz;
-	if ((uint64_t)off >= end)
-		size = 0;
-	else if (size > end - (uint64_t)off)
-		size = (size_t)(end - (uint64_t)off);
-	/*
-	 * Straight from the attachment to the device: no copy of ours.  A
-	 * fresh attachment has no page tables yet; populating them in one
-	 * call beats a fault per page inside the kernel's copy (2.4 against
-	 * 2.0 GB/s reading a 256 MiB segment).  Attaching per request is the
-	 * price of never counting as an attached process between reads.
-	 */
-	if (size)
-		madvise((char *)base + (off & ~(off_t)(page_size() - 1)),
-			size + (size_t)(off & (off_t)(page_size() - 1)),
-			MADV_POPULATE_READ);
-	fuse_reply_buf(req, size ? (const char *)base + off : NULL, size);
-	shmdt(base);
-}
-
-static void regionfs_read(fuse_req_t req, fuse_ino_t ino, size_t size,
-			  off_t off, struct fuse_file_info *fi)
-{
-	struct rfs_open *h = (struct rfs_open *)(uintptr_t)fi->fh;
-
-	(void)ino;
-	__atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
-	if (h->kind == RFS_OPEN_BUF)
-		read_buf(req, h, size, off);
-	else if (h->kind == RFS_OPEN_REGION && h->reader.fd >= 0)
-		read_file(req, h, size, off);
-	else
-		read_segment(req, h, size, off);
-	open_put(h);
-}
-
-static void regionfs_release(fuse_req_t req, fuse_ino_t ino,
-			     struct fuse_file_info *fi)
-{
-	(void)ino;
-	open_put((struct rfs_open *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
+	rfs_reply_err(req, rc);
 }
 
 /* ---- directories ------------------------------------------------------------ */
@@ -700,16 +324,18 @@ static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (rc == 0 && rfs_node_of(ino, &n) < 0)
 		rc = -ENOENT;
 	/* The directories whose members come and go are listed from
-	 * snapshots taken now, so a new region shows at once.  Not a
-	 * segment's own directory: listing each of 4000 would mean 4000
-	 * scans. */
-	if (rc == 0)
-		c.fresh = n.kind == RFS_ROOT || n.kind == RFS_REGIONS ||
-			  n.kind == RFS_SYSV || n.kind == RFS_LEAKED;
+	 * snapshots taken now, so a new region shows at once: the table for
+	 * the environment's, the segment index for sysv/ (which never
+	 * refreshes the table).  Not a segment's own directory: listing each
+	 * of 4000 would mean 4000 scans. */
+	if (rc == 0) {
+		c.fresh_view = n.kind == RFS_ROOT || n.kind == RFS_REGIONS;
+		c.fresh_segs = n.kind == RFS_SYSV || n.kind == RFS_LEAKED;
+	}
 	if (rc == 0 && (de = dir_push(d)) != NULL) {
-		rc = ino_stat(&c, ino, &n, &de->st, &de->timeout);
+		rc = rfs_ino_stat(&c, ino, &n, &de->st, &de->timeout);
 		if (rc == 0)
-			rc = node_perm(&c, &n, &de->st, R_OK);
+			rc = rfs_node_perm(&c, &n, &de->st, R_OK);
 		snprintf(de->name, sizeof(de->name), ".");
 		d->n += rc == 0;
 	}
@@ -729,7 +355,7 @@ static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
 		if (d)
 			free(d->v);
 		free(d);
-		reply_err(req, rc);
+		rfs_reply_err(req, rc);
 		return;
 	}
 	fi->fh = (uintptr_t)d;
@@ -747,7 +373,7 @@ static void reply_dir(fuse_req_t req, size_t size, off_t off,
 	size_t used = 0;
 
 	if (!buf) {
-		reply_err(req, -ENOMEM);
+		rfs_reply_err(req, -ENOMEM);
 		return;
 	}
 	for (size_t i = off > 0 ? (size_t)off : 0; i < d->n; i++) {
@@ -803,282 +429,31 @@ static void regionfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-/* ---- removing a leaked segment ---------------------------------------------- */
-
-/*
- * rm sysv/leaked/<shmid>: the one write regionfs knows.  The index tells
- * which segment the name meant (key and creation time), and
- * rgn_leak_remove re-checks everything right before IPC_RMID, with the
- * requester's uid: exactly `regionctl leaks --remove` run by that user.
- */
-static void regionfs_unlink(fuse_req_t req, fuse_ino_t parent,
-			    const char *name)
-{
-	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct rgn_leak_removal *res = NULL;
-	struct rgn_leak *seen = NULL;
-	const struct rfs_seg *g = NULL;
-	struct rfs_node dir, link;
-	int rc = 0;
-
-	if (!c.fs->readwrite)
-		rc = -EROFS;
-	else if (rfs_node_of(parent, &dir) < 0)
-		rc = -ENOENT;
-	else if (dir.kind != RFS_LEAKED)
-		rc = -EACCES;
-	else if (rfs_lookup_name(&c, &dir, name, &link) < 0)
-		rc = -ENOENT;
-	else
-		rc = reach_perm(&c, &link);
-	for (int fresh = 0; rc == 0 && fresh < 2 && !g; fresh++) {
-		rfs_ctx_done(&c);
-		c.fresh = fresh;
-		g = rfs_segs_find(rfs_ctx_segs(&c), (int32_t)link.arg);
-		if (g && !rfs_seg_leaked(&c, g))
-			g = NULL;
-	}
-	if (rc == 0 && !g)
-		rc = -ENOENT;
-	if (rc == 0) {
-		seen = calloc(1, sizeof(*seen));
-		res = calloc(1, sizeof(*res));
-		if (!seen || !res)
-			rc = -ENOMEM;
-	}
-	if (rc == 0) {
-		seen->shmid = g->shmid;
-		seen->key = g->key;
-		seen->ctime = g->ctime;
-		rc = rgn_leak_remove(g->shmid, seen, ctx->uid, 0, res);
-		if (c.fs->debug)
-			fuse_log(FUSE_LOG_DEBUG,
-				 "regionfs: rm sysv/leaked/%s by uid %u: %s: "
-				 "%s\n",
-				 name, (unsigned)ctx->uid,
-				 rgn_leak_verdict_name(res->verdict),
-				 res->reason);
-		rfs_segs_invalidate(c.fs);
-	}
-	rfs_ctx_done(&c);
-	free(seen);
-	free(res);
-	reply_err(req, rc);
-}
-
-/* Everything else that would write. */
-static void regionfs_mknod(fuse_req_t req, fuse_ino_t parent,
-			   const char *name, mode_t mode, dev_t rdev)
-{
-	(void)parent;
-	(void)name;
-	(void)mode;
-	(void)rdev;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-static void regionfs_mkdir(fuse_req_t req, fuse_ino_t parent,
-			   const char *name, mode_t mode)
-{
-	(void)parent;
-	(void)name;
-	(void)mode;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-static void regionfs_rmdir(fuse_req_t req, fuse_ino_t parent,
-			   const char *name)
-{
-	(void)parent;
-	(void)name;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-static void regionfs_symlink(fuse_req_t req, const char *link,
-			     fuse_ino_t parent, const char *name)
-{
-	(void)link;
-	(void)parent;
-	(void)name;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-static void regionfs_rename(fuse_req_t req, fuse_ino_t parent,
-			    const char *name, fuse_ino_t newparent,
-			    const char *newname, unsigned int flags)
-{
-	(void)parent;
-	(void)name;
-	(void)newparent;
-	(void)newname;
-	(void)flags;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-static void regionfs_link(fuse_req_t req, fuse_ino_t ino,
-			  fuse_ino_t newparent, const char *newname)
-{
-	(void)ino;
-	(void)newparent;
-	(void)newname;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-static void regionfs_create(fuse_req_t req, fuse_ino_t parent,
-			    const char *name, mode_t mode,
-			    struct fuse_file_info *fi)
-{
-	(void)parent;
-	(void)name;
-	(void)mode;
-	(void)fi;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-static void regionfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-			   size_t size, off_t off, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)buf;
-	(void)size;
-	(void)off;
-	(void)fi;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-static void regionfs_setxattr(fuse_req_t req, fuse_ino_t ino,
-			      const char *name, const char *value,
-			      size_t size, int flags)
-{
-	(void)ino;
-	(void)name;
-	(void)value;
-	(void)size;
-	(void)flags;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-static void regionfs_removexattr(fuse_req_t req, fuse_ino_t ino,
-				 const char *name)
-{
-	(void)ino;
-	(void)name;
-	reply_err(req, refusal(fs_of(req)));
-}
-
-/* ---- extended attributes ------------------------------------------------------ */
-
-#define XATTR_USER_PREFIX "user."
-#define XATTR_PREFIX "user.region."
-
-/*
- * The region an inode names, from the cached view, if the requester may
- * read it (its attributes say what it holds, as its bytes do): NULL with
- * *ERR 0 for an inode that is no region, or -EACCES, -ENOENT.
- */
-static const struct rgn_fsview_region *xattr_region(struct rfs_ctx *c,
-						    fuse_ino_t ino, int *err)
-{
-	struct rfs_node n;
-	struct stat st;
-	double timeout;
-
-	*err = ino_stat(c, ino, &n, &st, &timeout);
-	if (*err == 0 && n.kind != RFS_REGION)
-		return NULL;
-	if (*err == 0)
-		*err = node_perm(c, &n, &st, R_OK);
-	return *err == 0 ? rgn_fsview_find(rfs_ctx_view(c), n.arg) : NULL;
-}
-
-static void reply_xattr(fuse_req_t req, const char *val, size_t len,
-			size_t size)
-{
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, val, len);
-}
-
-static void regionfs_getxattr(fuse_req_t req, fuse_ino_t ino,
-			      const char *name, size_t size)
-{
-	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
-	const struct rgn_fsview_region *rg;
-	char val[128];
-	int len = -ENODATA, err;
-
-	/*
-	 * Only user.* is ours.  Other namespaces (security.*, system.*,
-	 * trusted.*) are not supported, and saying so with EOPNOTSUPP, as the
-	 * VFS does for a file system with no handler for a prefix, matters:
-	 * `ls -l` asks every file for security.selinux and
-	 * system.posix_acl_access, and GNU ls stops asking a device that
-	 * answered EOPNOTSUPP, where ENODATA costs one round trip per file
-	 * and name (2000 for 1000 regions, most of the time of `ls -l`).
-	 * The kernel remembers nothing from it: only ENOSYS would make it
-	 * stop forwarding getxattr, user.region.* included.
-	 */
-	if (strncmp(name, XATTR_USER_PREFIX, strlen(XATTR_USER_PREFIX)) != 0)
-		len = -EOPNOTSUPP;
-	else if ((rg = xattr_region(&c, ino, &err)) == NULL)
-		len = err ? err : -ENODATA;
-	else if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) == 0)
-		len = rfs_xattr_get(c.view->v, rg, name, val, sizeof(val));
-	rfs_ctx_done(&c);
-	if (len < 0)
-		reply_err(req, len);
-	else if ((size_t)len >= sizeof(val))
-		reply_err(req, -E2BIG); /* cannot happen: names are short */
-	else
-		reply_xattr(req, val, (size_t)len, size);
-}
-
-static void regionfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
-	const struct rgn_fsview_region *rg;
-	char names[256];
-	size_t len;
-	int err;
-
-	rg = xattr_region(&c, ino, &err);
-	len = rg ? rfs_xattr_list(rg, names, sizeof(names)) : 0;
-	rfs_ctx_done(&c);
-	if (err < 0)
-		reply_err(req, err);
-	else
-		reply_xattr(req, names, len, size);
-}
-
 const struct fuse_lowlevel_ops regionfs_ops = {
 	.init = regionfs_init,
 	.lookup = regionfs_lookup,
 	.getattr = regionfs_getattr,
-	.setattr = regionfs_setattr,
+	.setattr = rfs_op_setattr,
 	.readlink = regionfs_readlink,
 	.access = regionfs_access,
-	.mknod = regionfs_mknod,
-	.mkdir = regionfs_mkdir,
-	.unlink = regionfs_unlink,
-	.rmdir = regionfs_rmdir,
-	.symlink = regionfs_symlink,
-	.rename = regionfs_rename,
-	.link = regionfs_link,
-	.create = regionfs_create,
-	.open = regionfs_open,
-	.read = regionfs_read,
-	.write = regionfs_write,
-	.release = regionfs_release,
+	.mknod = rfs_op_mknod,
+	.mkdir = rfs_op_mkdir,
+	.unlink = rfs_op_unlink,
+	.rmdir = rfs_op_rmdir,
+	.symlink = rfs_op_symlink,
+	.rename = rfs_op_rename,
+	.link = rfs_op_link,
+	.create = rfs_op_create,
+	.open = rfs_op_open,
+	.read = rfs_op_read,
+	.write = rfs_op_write,
+	.release = rfs_op_release,
 	.opendir = regionfs_opendir,
 	.readdir = regionfs_readdir,
 	.readdirplus = regionfs_readdirplus,
 	.releasedir = regionfs_releasedir,
-	.setxattr = regionfs_setxattr,
-	.getxattr = regionfs_getxattr,
-	.listxattr = regionfs_listxattr,
-	.removexattr = regionfs_removexattr,
+	.setxattr = rfs_op_setxattr,
+	.getxattr = rfs_op_getxattr,
+	.listxattr = rfs_op_listxattr,
+	.removexattr = rfs_op_removexattr,
 };

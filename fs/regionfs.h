@@ -1,7 +1,10 @@
 /*
  * regionfs.h - the pieces of the regionfs daemon shared by its files:
  * the daemon state and its snapshot caches (state.c), the inode numbering
- * and the table of entries (entries.c), and the FUSE operations (ops.c).
+ * and the table of entries (entries.c), permissions and attributes
+ * (attr.c), opened files and their readers (open.c), names and
+ * directories (ops.c), and the writes it refuses or allows, with extended
+ * attributes (write.c).
  *
  * Inodes are computed, not allocated: an inode number encodes what it names
  * (kind, table entry, region id or shmid), so lookup, getattr and forget
@@ -22,6 +25,7 @@
 
 #include "fsview.h"
 #include "leaks.h"
+#include "render.h"
 #include "rgn.h"
 
 /* ---- what an inode names ------------------------------------------------ */
@@ -59,13 +63,36 @@ struct rfs_env {
 	rgn_env *env;
 };
 
-/* A refcounted table snapshot, or the reason there is none. */
-struct rfs_view {
+struct regionfs;
+
+/*
+ * What every cached snapshot starts with: immutable once published,
+ * refcounted, and freed by its own FREE at the last put.
+ */
+struct rfs_snap {
 	unsigned refs;			/* atomic */
-	int err;			/* 0, or why v is NULL */
-	uint64_t env_serial;		/* the handle it was taken through */
+	int err;			/* 0, or why there is no content */
 	int64_t taken_ns;		/* CLOCK_MONOTONIC when taken (a
 					   re-stamp keeps it) */
+	void (*free)(struct rfs_snap *s);
+};
+
+/* One cache of one snapshot kind: the current snapshot, when it was
+ * published, and how to take a new one. */
+struct rfs_cache {
+	struct rfs_snap *cur;		/* guarded by fs->lock */
+	int64_t ns;			/* guarded by fs->lock: publish time */
+	pthread_mutex_t refresh;	/* one refresh at a time */
+	/* Take a new snapshot (or re-use CUR, referenced anew); called
+	 * with refresh held.  NULL only when out of memory. */
+	struct rfs_snap *(*take)(struct regionfs *fs, struct rfs_snap *cur);
+	struct rfs_snap *oom;		/* returned when even that fails */
+};
+
+/* The region table snapshot, or the reason there is none. */
+struct rfs_view {
+	struct rfs_snap s;		/* first: the generic part */
+	uint64_t env_serial;		/* the handle it was taken through */
 	struct rgn_fsview *v;
 };
 
@@ -88,10 +115,9 @@ struct rfs_seg {
 					   not read the segment */
 };
 
-/* A refcounted index of segments, sorted by shmid. */
+/* An index of segments, sorted by shmid. */
 struct rfs_segs {
-	unsigned refs;			/* atomic */
-	int err;			/* 0, or why the scan failed */
+	struct rfs_snap s;		/* first: the generic part */
 	int64_t time;			/* of the scan, epoch seconds */
 	size_t n;
 	struct rfs_seg seg[];
@@ -106,18 +132,15 @@ struct regionfs {
 	gid_t gid;
 	time_t start;			/* the times of sysv/ and leaked/ */
 
-	pthread_mutex_t lock;		/* guards the pointers and times
-					   below, never held during I/O */
+	pthread_mutex_t lock;		/* guards env and the caches' cur
+					   and ns, never held during I/O */
 	struct rfs_env *env;
 	uint64_t env_serial;		/* serial of the last handle made */
-	struct rfs_view *view;
-	int64_t view_ns;		/* CLOCK_MONOTONIC when taken */
-	struct rfs_segs *segs;
-	int64_t segs_ns;
-
-	pthread_mutex_t view_refresh;	/* one table refresh at a time */
-	pthread_mutex_t scan_lock;	/* one leak scan at a time: a scan of
-					   4000 segments holds ~18 MiB */
+	struct rfs_cache views;		/* the region table */
+	struct rfs_cache segs;		/* the segment index; its refresh
+					   lock is also the one-scan-at-a-
+					   time lock (a scan of 4000
+					   segments holds ~18 MiB) */
 };
 
 /* How long a cached snapshot may answer lookup and getattr. */
@@ -149,15 +172,18 @@ const struct rfs_seg *rfs_segs_find(const struct rfs_segs *segs,
 /* A full environment snapshot for rendering, reopening the home once if
  * it was recreated since the last look.  Free with rgn_stat_free. */
 int rfs_stat_env(struct regionfs *fs, struct rgn_env_stat **stp);
-/* The same holding region ID alone (see rgn_fsview_stat_region). */
+/* The same holding region ID alone (see rgn_stat_region). */
 int rfs_stat_region(struct regionfs *fs, uint32_t id,
 		    struct rgn_env_stat **stp);
 
 /* A full leak scan for rendering; also refreshes the segment index.
- * Called without scan_lock; returns with it held on success, and
+ * Called without segs.refresh; returns with it held on success, and
  * rfs_scan_release frees the scan and drops the lock. */
 int rfs_scan(struct regionfs *fs, struct rgn_leak_scan **scanp);
 void rfs_scan_release(struct regionfs *fs, struct rgn_leak_scan *scan);
+
+/* Drop a reference to any cached snapshot. */
+void rfs_snap_put(struct rfs_snap *s);
 
 /* Forget the segment index (after a removal). */
 void rfs_segs_invalidate(struct regionfs *fs);
@@ -165,38 +191,98 @@ void rfs_segs_invalidate(struct regionfs *fs);
 /* ---- the tree (entries.c) ------------------------------------------------ */
 
 struct rfs_ctx;
+struct rfs_open;
 
-/* Render a pseudo-file into a malloc'd buffer, for the requester of C.
- * ARG as in struct rfs_node. */
-typedef int (*rfs_render_fn)(struct rfs_ctx *c, uint32_t arg, char **out,
-			     size_t *len);
+/*
+ * What an openable node does: its attributes (STAT, optional: else the
+ * pseudo-file defaults of its directory), who may read it (PERM,
+ * optional: else the kernel's rules on those attributes), and OPEN, READ
+ * and RELEASE of the open file.  Three exist: a rendering (rfs_rendered),
+ * a region's bytes (rfs_region_file) and a segment's (rfs_segment_data).
+ */
+struct rfs_file_ops {
+	int (*stat)(struct rfs_ctx *c, const struct rfs_node *n,
+		    struct stat *st);
+	int (*perm)(struct rfs_ctx *c, const struct rfs_node *n,
+		    const struct stat *st, int mask);
+	int (*open)(struct rfs_ctx *c, const struct rfs_node *n,
+		    struct rfs_open *h);
+	void (*read)(fuse_req_t req, struct rfs_open *h, size_t size,
+		     off_t off);
+	void (*release)(struct rfs_open *h);
+};
 
-#define RFS_E_SHARED 0x1u	/* not shown for a private environment */
-#define RFS_E_SEGDATA 0x2u	/* a segment's bytes, not a rendering */
+extern const struct rfs_file_ops rfs_rendered, rfs_region_file,
+	rfs_segment_data;
 
-/* A fixed name in a directory of some kind: a pseudo-file or a
- * subdirectory.  One line of rfs_entries per name. */
+/* What a rendering is made from: the snapshot its renderer takes. */
+enum rfs_source {
+	RFS_SRC_ENV = 1,	/* the environment: env(st, now) */
+	RFS_SRC_PROCS,		/* the environment: procs(st) */
+	RFS_SRC_REGION,		/* one region: region(st, rs) */
+	RFS_SRC_SCAN,		/* a leak scan, as the requester may see it */
+	RFS_SRC_LEAK,		/* one segment, classified afresh */
+	RFS_SRC_OWN		/* own(c, arg): the row's own renderer */
+};
+
+/* Where a pseudo-file's owner, group, mode and times come from. */
+enum rfs_attrs {
+	RFS_AT_ENV = 1,		/* __db.001: readable as the environment */
+	RFS_AT_REGION,		/* the region's file or segment */
+	RFS_AT_DAEMON,		/* the daemon, since the mount (sysv/) */
+};
+
+/*
+ * One row per fixed name (pseudo-file or subdirectory), as Linux's
+ * pid_entry: the directory kind it appears in, its name, the kind of a
+ * subdirectory or its mode bits (masked by its attributes' source), and
+ * what it does when opened.  Lookup, getattr, readdir and open all walk
+ * rfs_entries, so adding a file is one line.
+ */
 struct rfs_entry {
-	enum rfs_kind parent;		/* the directory kind it appears in */
+	enum rfs_kind parent;		/* the directory it appears in */
 	const char *name;
 	enum rfs_kind dir;		/* subdirectories: their kind; else 0 */
-	rfs_render_fn render;		/* pseudo-files: content, at open */
-	unsigned flags;			/* RFS_E_* */
+	mode_t mode;			/* permission bits, masked by ATTRS */
+	enum rfs_attrs attrs;		/* pseudo-files: attribute source */
+	int shared;			/* hidden for a private environment */
+	const struct rfs_file_ops *ops;	/* pseudo-files: what open does */
+	enum rfs_source src;		/* renderings: what from */
+	union {
+		int (*env)(const struct rgn_env_stat *st, time_t now,
+			   char **out, size_t *len);
+		int (*procs)(const struct rgn_env_stat *st, char **out,
+			     size_t *len);
+		int (*region)(const struct rgn_env_stat *st,
+			      const struct rgn_region_stat *rs, char **out,
+			      size_t *len);
+		int (*scan)(const struct rgn_leak_scan *scan, char **out,
+			    size_t *len);
+		int (*leak)(const struct rgn_leak *seg, char **out,
+			    size_t *len);
+		int (*own)(struct rfs_ctx *c, uint32_t arg, char **out,
+			   size_t *len);
+	} render;
 };
 
 extern const struct rfs_entry rfs_entries[];
 extern const size_t rfs_nentries;
 
-/* Names that come and go: the members of a directory kind. */
+/* Names that come and go: the members of a directory kind, and what
+ * opening one does (NULL for directories). */
 struct rfs_family {
 	enum rfs_kind parent;		/* the directory */
 	enum rfs_kind child;		/* the kind of every member */
 	int (*parse)(const char *name, uint32_t *arg);
 	void (*format)(uint32_t arg, char *buf, size_t len);
+	const struct rfs_file_ops *ops;	/* members that are files */
 };
 
 extern const struct rfs_family rfs_families[];
 extern const size_t rfs_nfamilies;
+
+/* What opening N does, or NULL for a directory or a link. */
+const struct rfs_file_ops *rfs_node_ops(const struct rfs_node *n);
 
 #define RFS_NAME_MAX 32		/* longest name we produce, with NUL */
 
@@ -207,15 +293,46 @@ struct rfs_ctx {
 	fuse_req_t req;			/* the request: its credentials */
 	struct rfs_view *view;		/* NULL until needed */
 	struct rfs_segs *segs;		/* NULL until needed */
-	int fresh;			/* take snapshots newer than the request */
+	int fresh_view;			/* take a table newer than the
+					   request */
+	int fresh_segs;			/* the same for the segment index:
+					   sysv/ never refreshes the table,
+					   nor regions/ the index */
 	int ngroups;			/* groups[] entries, once read */
 	int groups_read;		/* 1 once groups was read */
 	gid_t *groups;			/* the requester's supplementary groups */
 };
 
 void rfs_ctx_done(struct rfs_ctx *c);
+/* Drop the snapshots only (a renderer takes its own); the requester
+ * stays. */
+void rfs_ctx_drop(struct rfs_ctx *c);
 const struct rgn_fsview *rfs_ctx_view(struct rfs_ctx *c);
 const struct rfs_segs *rfs_ctx_segs(struct rfs_ctx *c);
+
+/* Find NAME in directory DIR: 0 and *CHILD, or -ENOENT. */
+int rfs_lookup_name(struct rfs_ctx *c, const struct rfs_node *dir,
+		    const char *name, struct rfs_node *child);
+
+/* Call FN for every name in directory DIR (without "." and ".."), in a
+ * stable order; stops early when FN returns non-zero. */
+int rfs_list(struct rfs_ctx *c, const struct rfs_node *dir,
+	     int (*fn)(void *arg, const char *name, const struct rfs_node *n),
+	     void *arg);
+
+/* The target of a symbolic link node. */
+int rfs_readlink(const struct rfs_node *n, char *buf, size_t len);
+
+/* Is E visible for the environment as it is now (shared rows vanish for
+ * a private one)? */
+int rfs_entry_visible(struct rfs_ctx *c, const struct rfs_entry *e);
+int rfs_is_private(struct rfs_ctx *c);
+
+/* Render pseudo-file N for the requester of C into a malloc'd buffer. */
+int rfs_render(struct rfs_ctx *c, const struct rfs_node *n, char **out,
+	       size_t *len);
+
+/* ---- permissions and attributes (attr.c) --------------------------------- */
 
 /*
  * May the requester of C do MASK (R_OK, W_OK, X_OK) to something with
@@ -242,34 +359,85 @@ int rfs_seg_leaked(struct rfs_ctx *c, const struct rfs_seg *g);
 int rfs_node_stat(struct rfs_ctx *c, const struct rfs_node *n,
 		  struct stat *st, double *timeout);
 
-/* Find NAME in directory DIR: 0 and *CHILD, or -ENOENT. */
-int rfs_lookup_name(struct rfs_ctx *c, const struct rfs_node *dir,
-		    const char *name, struct rfs_node *child);
+/* Check N (with attributes ST) for MASK, as its file ops say. */
+int rfs_node_perm(struct rfs_ctx *c, const struct rfs_node *n,
+		  const struct stat *st, int mask);
 
-/* Call FN for every name in directory DIR (without "." and ".."), in a
- * stable order; stops early when FN returns non-zero. */
-int rfs_list(struct rfs_ctx *c, const struct rfs_node *dir,
-	     int (*fn)(void *arg, const char *name, const struct rfs_node *n),
-	     void *arg);
+/* May the requester reach N: search permission on every directory above
+ * it? */
+int rfs_reach_perm(struct rfs_ctx *c, const struct rfs_node *n);
 
-/* The target of a symbolic link node. */
-int rfs_readlink(const struct rfs_node *n, char *buf, size_t len);
+/* Attributes of inode INO (into *N) if the requester may reach it. */
+int rfs_ino_stat(struct rfs_ctx *c, fuse_ino_t ino, struct rfs_node *n,
+		 struct stat *st, double *timeout);
 
-/* Is N visible at all for the environment as it is now (entries marked
- * RFS_E_SHARED vanish for a private one)? */
-int rfs_entry_visible(struct rfs_ctx *c, const struct rfs_entry *e);
+/* The directory N appears in; 0, or -1 for the root. */
+int rfs_node_parent(const struct rfs_node *n, struct rfs_node *p);
 
-/* ---- extended attributes of region files (entries.c) -------------------- */
+/* Attributes of a region file or a segment's data (file ops' stat). */
+int rfs_stat_region_file(struct rfs_ctx *c, const struct rfs_node *n,
+			 struct stat *st);
+int rfs_stat_segment_data(struct rfs_ctx *c, const struct rfs_node *n,
+			  struct stat *st);
 
-/* Write the value of xattr NAME of region RG into BUF: the length, or
- * -ENODATA. */
-int rfs_xattr_get(const struct rgn_fsview *v, const struct rgn_fsview_region *rg,
-		  const char *name, char *buf, size_t len);
-/* The NUL-separated list of names of RG: its length. */
-size_t rfs_xattr_list(const struct rgn_fsview_region *rg, char *buf,
-		      size_t len);
+/* ---- opened files (open.c) ----------------------------------------------- */
 
-/* ---- the operations (ops.c) ---------------------------------------------- */
+/*
+ * Refcounted: a read holds its open file until its reply is sent.  The
+ * kernel wakes the reader as soon as it has copied the reply, so the reader
+ * may close and a release run on another worker while the read handler is
+ * still returning from fuse_reply_buf().
+ */
+struct rfs_open {
+	unsigned refs;				/* atomic */
+	const struct rfs_file_ops *ops;		/* what it is */
+	char *buf;				/* renderings: the bytes */
+	size_t len;				/* their count */
+	struct rfs_env *env;			/* regions: the handle read */
+	struct rgn_fsview_reader reader;	/* regions */
+	struct rgn_fsview_segment seg;		/* sysv/SHMID/data */
+};
+
+/* ---- the operations (ops.c, open.c, write.c) ----------------------------- */
+
+/* The one place where library codes become errno values for the kernel. */
+int rfs_errno(int rc);
+void rfs_reply_err(fuse_req_t req, int rc);
+/* What a write gets: EROFS read-only, EACCES read-write. */
+int rfs_refusal(const struct regionfs *fs);
+
+void rfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void rfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void rfs_op_release(fuse_req_t req, fuse_ino_t ino,
+		    struct fuse_file_info *fi);
+
+void rfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void rfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     size_t size);
+void rfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+/* Every other write: refused (rfs_refusal). */
+void rfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		    int to_set, struct fuse_file_info *fi);
+void rfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  mode_t mode, dev_t rdev);
+void rfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  mode_t mode);
+void rfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void rfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		    const char *name);
+void rfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		   fuse_ino_t newparent, const char *newname,
+		   unsigned int flags);
+void rfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		 const char *newname);
+void rfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		   mode_t mode, struct fuse_file_info *fi);
+void rfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		  size_t size, off_t off, struct fuse_file_info *fi);
+void rfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     const char *value, size_t size, int flags);
+void rfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 extern const struct fuse_lowlevel_ops regionfs_ops;
 

@@ -12,8 +12,10 @@
  *
  * Snapshots are refcounted and immutable once published, so a request
  * keeps using the one it took while another thread publishes a newer one.
- * fs->lock guards only pointer swaps; the I/O of a refresh runs under
- * view_refresh (or scan_lock), so cached answers never wait on a disk.
+ * Both caches (the table and the segment index) are one generic cache,
+ * struct rfs_cache, holding snapshots that start with struct rfs_snap.
+ * fs->lock guards only pointer swaps; the I/O of a refresh runs under the
+ * cache's own refresh lock, so cached answers never wait on a disk.
  * Attribute requests never wait behind a refresh or scan in progress
  * either: they answer from the previous snapshot.  Whatever a refresh waits
  * for (a home, the lookups of a scan) might be a request to this very
@@ -30,7 +32,6 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -152,7 +153,125 @@ static struct rfs_env *env_reopen(struct regionfs *fs, struct rfs_env *old)
 	return e;
 }
 
+/* ---- one snapshot cache, whatever it holds --------------------------------- */
+
+void rfs_snap_put(struct rfs_snap *s)
+{
+	if (s && unref(&s->refs) && s->free)
+		s->free(s);
+}
+
+static void snap_init(struct rfs_snap *s, int err,
+		      void (*free_fn)(struct rfs_snap *s))
+{
+	s->refs = 1;
+	s->err = err;
+	s->taken_ns = rfs_now_ns();
+	s->free = free_fn;
+}
+
+/* Make S the current one of C, stamped NOW; the caller keeps its
+ * reference. */
+static void cache_publish(struct regionfs *fs, struct rfs_cache *c,
+			  struct rfs_snap *s, int64_t now)
+{
+	struct rfs_snap *old;
+
+	ref(&s->refs);
+	pthread_mutex_lock(&fs->lock);
+	old = c->cur;
+	c->cur = s;
+	c->ns = now;
+	pthread_mutex_unlock(&fs->lock);
+	rfs_snap_put(old);
+}
+
+/* The current snapshot if it answers a request made at ASKED (FRESH) or
+ * now; with ANY, however old.  NULL if none does. */
+static struct rfs_snap *cache_peek(struct regionfs *fs, struct rfs_cache *c,
+				   int fresh, int64_t asked, int any)
+{
+	struct rfs_snap *s = NULL;
+	int64_t now = rfs_now_ns();
+
+	pthread_mutex_lock(&fs->lock);
+	if (c->cur && (any || (fresh ? c->ns >= asked
+				     : now - c->ns < RFS_CACHE_NS))) {
+		s = c->cur;
+		ref(&s->refs);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return s;
+}
+
+/*
+ * A snapshot of C: cached up to RFS_CACHE_NS, or taken after this call
+ * began when FRESH.  Never waits behind a refresh in progress while there
+ * is a snapshot to answer from, however old: that refresh may be waiting
+ * on something (a home re-opened through a link, a lookup of a scan) that
+ * leads back into this very mount, and would then be waiting for us.
+ * Never NULL.
+ */
+static struct rfs_snap *cache_get(struct regionfs *fs, struct rfs_cache *c,
+				  int fresh)
+{
+	int64_t asked = rfs_now_ns();
+	struct rfs_snap *s, *cur;
+
+	s = cache_peek(fs, c, fresh, asked, 0);
+	if (s)
+		return s;
+	if (pthread_mutex_trylock(&c->refresh) != 0) {
+		s = cache_peek(fs, c, 0, 0, 1);
+		if (s)
+			return s;
+		pthread_mutex_lock(&c->refresh);
+	}
+	/* Somebody may have refreshed while we waited for the lock. */
+	s = cache_peek(fs, c, fresh, asked, 0);
+	if (!s) {
+		cur = cache_peek(fs, c, 0, 0, 1);
+		s = c->take(fs, cur);
+		rfs_snap_put(cur);
+		if (s)
+			cache_publish(fs, c, s, rfs_now_ns());
+	}
+	pthread_mutex_unlock(&c->refresh);
+	if (!s) {
+		/* Out of memory even for an error record. */
+		s = c->oom;
+		ref(&s->refs);
+	}
+	return s;
+}
+
+static void cache_init(struct rfs_cache *c,
+		       struct rfs_snap *(*take)(struct regionfs *fs,
+						struct rfs_snap *cur),
+		       struct rfs_snap *oom)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->refresh, NULL);
+	c->take = take;
+	c->oom = oom;
+}
+
+static void cache_fini(struct rfs_cache *c)
+{
+	rfs_snap_put(c->cur);
+	c->cur = NULL;
+	pthread_mutex_destroy(&c->refresh);
+}
+
 /* ---- the table snapshot ------------------------------------------------- */
+
+static void view_free(struct rfs_snap *s)
+{
+	struct rfs_view *view = (struct rfs_view *)s;
+
+	rgn_fsview_free(view->v);
+	free(view);
+}
 
 static struct rfs_view *view_new(struct rgn_fsview *v, int err,
 				 uint64_t serial)
@@ -163,77 +282,27 @@ static struct rfs_view *view_new(struct rgn_fsview *v, int err,
 		rgn_fsview_free(v);
 		return NULL;
 	}
-	view->refs = 1;
+	snap_init(&view->s, v ? 0 : (err ? err : -ENOMEM), view_free);
 	view->v = v;
-	view->err = v ? 0 : (err ? err : -ENOMEM);
 	view->env_serial = serial;
-	view->taken_ns = rfs_now_ns();
 	return view;
 }
 
 void rfs_view_put(struct rfs_view *view)
 {
-	if (view && unref(&view->refs)) {
-		rgn_fsview_free(view->v);
-		free(view);
-	}
-}
-
-/* Make VIEW the cached one, stamped NOW; the caller keeps its reference. */
-static void view_publish(struct regionfs *fs, struct rfs_view *view,
-			 int64_t now)
-{
-	struct rfs_view *old;
-
-	ref(&view->refs);
-	pthread_mutex_lock(&fs->lock);
-	old = fs->view;
-	fs->view = view;
-	fs->view_ns = now;
-	pthread_mutex_unlock(&fs->lock);
-	rfs_view_put(old);
-}
-
-/* The cached view if it answers a request made at ASKED (FRESH) or now. */
-static struct rfs_view *view_cached(struct regionfs *fs, int fresh,
-				    int64_t asked)
-{
-	struct rfs_view *view = NULL;
-	int64_t now = rfs_now_ns();
-
-	pthread_mutex_lock(&fs->lock);
-	if (fs->view && (fresh ? fs->view_ns >= asked
-			       : now - fs->view_ns < RFS_CACHE_NS)) {
-		view = fs->view;
-		ref(&view->refs);
-	}
-	pthread_mutex_unlock(&fs->lock);
-	return view;
-}
-
-/* The cached view however old, or NULL if there is none yet. */
-static struct rfs_view *view_current(struct regionfs *fs)
-{
-	struct rfs_view *view;
-
-	pthread_mutex_lock(&fs->lock);
-	view = fs->view;
-	if (view)
-		ref(&view->refs);
-	pthread_mutex_unlock(&fs->lock);
-	return view;
+	rfs_snap_put(view ? &view->s : NULL);
 }
 
 /*
- * Re-take the table, or re-stamp CUR when nothing changed and CUR was
+ * Re-take the table, or re-use CUR when nothing changed and CUR was
  * taken less than RFS_CACHE_NS ago.  The generation says nothing of owners and
  * modes (a chmod of a region file or of the home), so they are re-read at
  * least once per RFS_CACHE_NS, as the kernel re-asks for attributes.
- * Called with view_refresh held.
+ * Called with views.refresh held.
  */
-static struct rfs_view *view_refresh(struct regionfs *fs,
-				     struct rfs_view *cur)
+static struct rfs_snap *view_take(struct regionfs *fs, struct rfs_snap *cs)
 {
+	struct rfs_view *cur = (struct rfs_view *)cs;
 	struct rfs_env *e = rfs_env_get(fs);
 	struct rgn_fsview *v = NULL;
 	struct rfs_view *view;
@@ -252,9 +321,9 @@ static struct rfs_view *view_refresh(struct regionfs *fs,
 		e = n;
 	}
 	if (rc == 0 && !env_private(e) && cur && cur->v &&
-	    rfs_now_ns() - cur->taken_ns < RFS_CACHE_NS &&
+	    rfs_now_ns() - cur->s.taken_ns < RFS_CACHE_NS &&
 	    cur->env_serial == e->serial && cur->v->generation == gen) {
-		ref(&cur->refs);
+		ref(&cur->s.refs);
 		view = cur;
 	} else {
 		if (rc == 0)
@@ -262,55 +331,18 @@ static struct rfs_view *view_refresh(struct regionfs *fs,
 		view = view_new(v, rc, e->serial);
 	}
 	rfs_env_put(e);
-	return view;
+	return view ? &view->s : NULL;
 }
 
 struct rfs_view *rfs_view_get(struct regionfs *fs, int fresh)
 {
-	static struct rfs_view oom = {.refs = 1u << 30, .err = -ENOMEM};
-	int64_t asked = rfs_now_ns();
-	struct rfs_view *view, *cur;
-
-	view = view_cached(fs, fresh, asked);
-	if (view)
-		return view;
-	/*
-	 * Never wait behind a refresh in progress while there is a view to
-	 * answer from: that refresh may be re-opening a home that now leads
-	 * back into this very mount, and would then be waiting for us.
-	 */
-	if (pthread_mutex_trylock(&fs->view_refresh) != 0) {
-		view = view_current(fs);
-		if (view)
-			return view;
-		pthread_mutex_lock(&fs->view_refresh);
-	}
-	/* Somebody may have refreshed while we waited for the lock. */
-	view = view_cached(fs, fresh, asked);
-	if (!view) {
-		pthread_mutex_lock(&fs->lock);
-		cur = fs->view;
-		if (cur)
-			ref(&cur->refs);
-		pthread_mutex_unlock(&fs->lock);
-		view = view_refresh(fs, cur);
-		rfs_view_put(cur);
-		if (view)
-			view_publish(fs, view, rfs_now_ns());
-	}
-	pthread_mutex_unlock(&fs->view_refresh);
-	if (!view) {
-		/* Out of memory even for an error record. */
-		ref(&oom.refs);
-		view = &oom;
-	}
-	return view;
+	return (struct rfs_view *)cache_get(fs, &fs->views, fresh);
 }
 
 /* ---- full snapshots for rendering ---------------------------------------- */
 
 /*
- * Run FN on the environment handle.  As in view_refresh, only a fresh open
+ * Run FN on the environment handle.  As in view_take, only a fresh open
  * can tell a home made anew or a private owner replaced: a private handle
  * is re-opened first, and a failing call is retried once on a re-opened
  * handle.
@@ -367,6 +399,11 @@ int rfs_stat_region(struct regionfs *fs, uint32_t id,
 
 /* ---- the segment index --------------------------------------------------- */
 
+static void segs_free(struct rfs_snap *s)
+{
+	free(s);
+}
+
 static struct rfs_segs *segs_from_scan(const struct rgn_leak_scan *scan,
 				       int err)
 {
@@ -375,8 +412,7 @@ static struct rfs_segs *segs_from_scan(const struct rgn_leak_scan *scan,
 
 	if (!s)
 		return NULL;
-	s->refs = 1;
-	s->err = err;
+	snap_init(&s->s, err, segs_free);
 	if (!scan)
 		return s;
 	s->time = scan->time;
@@ -408,53 +444,13 @@ static struct rfs_segs *segs_from_scan(const struct rgn_leak_scan *scan,
 
 void rfs_segs_put(struct rfs_segs *segs)
 {
-	if (segs && unref(&segs->refs))
-		free(segs);
+	rfs_snap_put(segs ? &segs->s : NULL);
 }
 
-static void segs_publish(struct regionfs *fs, struct rfs_segs *s, int64_t now)
-{
-	struct rfs_segs *old;
-
-	pthread_mutex_lock(&fs->lock);
-	old = fs->segs;
-	fs->segs = s;
-	fs->segs_ns = now;
-	pthread_mutex_unlock(&fs->lock);
-	rfs_segs_put(old);
-}
-
-static struct rfs_segs *segs_cached(struct regionfs *fs, int fresh,
-				    int64_t asked)
-{
-	struct rfs_segs *s = NULL;
-	int64_t now = rfs_now_ns();
-
-	pthread_mutex_lock(&fs->lock);
-	if (fs->segs && (fresh ? fs->segs_ns >= asked
-			       : now - fs->segs_ns < RFS_CACHE_NS)) {
-		s = fs->segs;
-		ref(&s->refs);
-	}
-	pthread_mutex_unlock(&fs->lock);
-	return s;
-}
-
-/* The index however old, or NULL if there is none yet. */
-static struct rfs_segs *segs_current(struct regionfs *fs)
-{
-	struct rfs_segs *s;
-
-	pthread_mutex_lock(&fs->lock);
-	s = fs->segs;
-	if (s)
-		ref(&s->refs);
-	pthread_mutex_unlock(&fs->lock);
-	return s;
-}
-
-/* Scan and publish the index; called with scan_lock held. */
-static int scan_locked(struct regionfs *fs, struct rgn_leak_scan **scanp)
+/* Scan and publish the index; called with segs.refresh held.  The scan
+ * goes to *SCANP when asked for, else is freed at once. */
+static int scan_locked(struct regionfs *fs, struct rgn_leak_scan **scanp,
+		       struct rfs_segs **segsp)
 {
 	struct rgn_leak_scan *scan = NULL;
 	struct rfs_segs *s;
@@ -463,7 +459,11 @@ static int scan_locked(struct regionfs *fs, struct rgn_leak_scan **scanp)
 	rc = rgn_leak_scan(0, &scan);
 	s = segs_from_scan(scan, rc);
 	if (s)
-		segs_publish(fs, s, rfs_now_ns());
+		cache_publish(fs, &fs->segs, &s->s, rfs_now_ns());
+	if (segsp)
+		*segsp = s;
+	else
+		rfs_segs_put(s);
 	if (scanp)
 		*scanp = scan;
 	else
@@ -471,41 +471,20 @@ static int scan_locked(struct regionfs *fs, struct rgn_leak_scan **scanp)
 	return rc;
 }
 
+/* Only the very first index is ever waited for (see cache_get): scans
+ * never enter a FUSE file system (see rgn_leak_scan), so that wait ends. */
+static struct rfs_snap *segs_take(struct regionfs *fs, struct rfs_snap *cur)
+{
+	struct rfs_segs *s = NULL;
+
+	(void)cur;
+	scan_locked(fs, NULL, &s);
+	return s ? &s->s : NULL;
+}
+
 struct rfs_segs *rfs_segs_get(struct regionfs *fs, int fresh)
 {
-	int64_t asked = rfs_now_ns();
-	struct rfs_segs *s;
-
-	s = segs_cached(fs, fresh, asked);
-	if (s)
-		return s;
-	/*
-	 * Never wait behind a scan in progress while there is an index to
-	 * answer from, however old: a scan may take a while, and whatever it
-	 * waits for (a home it looks up, a rendering it was started for)
-	 * must never depend on a lookup in this mount.  Only the very first
-	 * index is waited for: scans never enter a FUSE file system (see
-	 * rgn_leak_scan), so that wait ends.
-	 */
-	if (pthread_mutex_trylock(&fs->scan_lock) != 0) {
-		s = segs_current(fs);
-		if (s)
-			return s;
-		pthread_mutex_lock(&fs->scan_lock);
-	}
-	s = segs_cached(fs, fresh, asked);
-	if (!s) {
-		scan_locked(fs, NULL);
-		s = segs_cached(fs, 1, asked);
-	}
-	pthread_mutex_unlock(&fs->scan_lock);
-	if (!s) {
-		static struct rfs_segs oom = {.refs = 1u << 30, .err = -ENOMEM};
-
-		ref(&oom.refs);
-		s = &oom;
-	}
-	return s;
+	return (struct rfs_segs *)cache_get(fs, &fs->segs, fresh);
 }
 
 const struct rfs_seg *rfs_segs_find(const struct rfs_segs *segs, int32_t shmid)
@@ -528,7 +507,7 @@ const struct rfs_seg *rfs_segs_find(const struct rfs_segs *segs, int32_t shmid)
 void rfs_segs_invalidate(struct regionfs *fs)
 {
 	pthread_mutex_lock(&fs->lock);
-	fs->segs_ns = INT64_MIN / 2;
+	fs->segs.ns = INT64_MIN / 2;
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -536,10 +515,10 @@ int rfs_scan(struct regionfs *fs, struct rgn_leak_scan **scanp)
 {
 	int rc;
 
-	pthread_mutex_lock(&fs->scan_lock);
-	rc = scan_locked(fs, scanp);
+	pthread_mutex_lock(&fs->segs.refresh);
+	rc = scan_locked(fs, scanp, NULL);
 	if (rc < 0)
-		pthread_mutex_unlock(&fs->scan_lock);
+		pthread_mutex_unlock(&fs->segs.refresh);
 	return rc;
 }
 
@@ -548,10 +527,15 @@ void rfs_scan_release(struct regionfs *fs, struct rgn_leak_scan *scan)
 	rgn_leak_free(scan);
 	/* The scan's records came from mmap (see rfs_init): freeing them
 	 * returned the memory, so the next scan starts from zero again. */
-	pthread_mutex_unlock(&fs->scan_lock);
+	pthread_mutex_unlock(&fs->segs.refresh);
 }
 
 /* ---- life cycle ----------------------------------------------------------- */
+
+/* What a cache answers when even an error record cannot be allocated:
+ * static, never freed (a huge count and no free function). */
+static struct rfs_view view_oom = {.s = {.refs = 1u << 30, .err = -ENOMEM}};
+static struct rfs_segs segs_oom = {.s = {.refs = 1u << 30, .err = -ENOMEM}};
 
 int rfs_init(struct regionfs *fs, rgn_env *env)
 {
@@ -574,8 +558,8 @@ int rfs_init(struct regionfs *fs, rgn_env *env)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&fs->lock, NULL);
-	pthread_mutex_init(&fs->view_refresh, NULL);
-	pthread_mutex_init(&fs->scan_lock, NULL);
+	cache_init(&fs->views, view_take, &view_oom.s);
+	cache_init(&fs->segs, segs_take, &segs_oom.s);
 	/*
 	 * Large, short-lived buffers (a leak scan, a snapshot of the
 	 * primary, a rendering of 1000 regions) must go back to the kernel
@@ -590,14 +574,10 @@ int rfs_init(struct regionfs *fs, rgn_env *env)
 
 void rfs_fini(struct regionfs *fs)
 {
-	rfs_view_put(fs->view);
-	rfs_segs_put(fs->segs);
+	cache_fini(&fs->views);
+	cache_fini(&fs->segs);
 	rfs_env_put(fs->env);
-	fs->view = NULL;
-	fs->segs = NULL;
 	fs->env = NULL;
-	pthread_mutex_destroy(&fs->scan_lock);
-	pthread_mutex_destroy(&fs->view_refresh);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs->home);
 	fs->home = NULL;

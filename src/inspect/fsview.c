@@ -3,25 +3,27 @@
  * (see fsview.h for why they exist beside rgn_stat_env and
  * rgn_region_pread).
  *
+ * Readers go through the backing's read operations (backing.h), never
+ * their own open or attach; segment identity goes through shmid.h.
+ *
  * Trade-off: a reader keeps the region file open from open() to release(),
  * so a region removed meanwhile is still read from its unlinked inode until
  * the reader closes; that is the ordinary Unix meaning of an open file.  A
- * segment, in contrast, is re-identified before every attach, because a
- * segment id can be recycled for somebody else's memory.
+ * segment, in contrast, is re-identified by creation time on every read,
+ * because a segment id can be recycled for somebody else's memory.
  */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ipc.h>
-#include <sys/shm.h>
+#include <sys/shm.h> /* SHM_DEST only: every call goes through shmid.h */
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "backing.h"
 #include "env.h"
 #include "fsview.h"
 #include "internal.h"
-#include "mutex.h"
+#include "shmid.h"
 
 /* Bytes of the primary that hold the region and environment headers. */
 #define ENV_HEAD_BYTES (RGN_ENV_OFF + sizeof(struct rgn_shm_env))
@@ -50,17 +52,17 @@ static void region_owner(struct rgn_env *env, const struct rgn_shm_slot *sl,
 			 struct rgn_fsview_region *rg)
 {
 	char name[RGN_FILE_NAME_MAX];
-	struct shmid_ds ds;
+	struct rgn_shm_info in;
 	struct stat st;
 
 	rg->uid = v->uid;
 	rg->gid = v->gid;
 	rg->mode = v->mode;
 	if (stored_in_segment(env)) {
-		if (shmctl(sl->sl_shmid, IPC_STAT, &ds) == 0) {
-			rg->uid = ds.shm_perm.uid;
-			rg->gid = ds.shm_perm.gid;
-			rg->mode = ds.shm_perm.mode & 0777;
+		if (rgn_shm_stat(sl->sl_shmid, &in) == 0) {
+			rg->uid = in.uid;
+			rg->gid = in.gid;
+			rg->mode = in.mode & 0777;
 		}
 		return;
 	}
@@ -126,11 +128,22 @@ int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp)
 	home_owner(env, v);
 	v->uid = v->home_uid;
 	v->gid = v->home_gid;
-	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		v->uid = st.st_uid;
-		v->gid = st.st_gid;
-		v->primary_mode = st.st_mode & 0777;
+	/*
+	 * The home's __db.001 says who may read the environment's state.  A
+	 * home deleted under us takes it along even when the primary lives
+	 * on in a segment: the environment is gone from its home, as a fresh
+	 * open would find, rather than shown as state nobody may read.
+	 */
+	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = rgn_fail(-errno, "%s/%s: %s", env->home,
+			      RGN_PRIMARY_FILE, strerror(errno));
+		free(snap);
+		free(v);
+		return rc == -ENOENT || rc == -ENOTDIR ? -ENOENT : rc;
 	}
+	v->uid = st.st_uid;
+	v->gid = st.st_gid;
+	v->primary_mode = st.st_mode & 0777;
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev) && v->nregions < n; i++) {
 		const struct rgn_shm_slot *sl = &slots[i];
 		struct rgn_fsview_region *rg;
@@ -248,143 +261,204 @@ static int find_ready_slot(struct rgn_env *env, uint32_t id,
 	return rc;
 }
 
-static int open_segment(struct rgn_env *env, const struct rgn_shm_slot *sl,
-			struct rgn_fsview_reader *r)
-{
-	struct shmid_ds ds;
-	void *p;
-	int rc;
+/* What a reader keeps beyond the public fields. */
+struct rgn_fsview_rd {
+	struct rgn_env *env;		/* the caller keeps it open */
+	struct rgn_shm_slot slot;	/* as the table said at open */
+	struct rgn_reader rd;		/* files: open until close */
+	int64_t seg_ctime;		/* segments: identity at open */
+};
 
-	if (shmctl(sl->sl_shmid, IPC_STAT, &ds) < 0)
-		return rgn_fail(errno == EACCES ? -EACCES : -ENOENT,
-				"segment shmid %d of region %u: %s",
-				sl->sl_shmid, sl->sl_id, strerror(errno));
-	if ((sl->sl_key != IPC_PRIVATE && ds.shm_perm.__key != sl->sl_key) ||
-	    (ds.shm_perm.mode & SHM_DEST))
-		return rgn_fail(-ENOENT,
-				"segment shmid %d is no longer region %u's",
-				sl->sl_shmid, sl->sl_id);
-	if (ds.shm_segsz < sl->sl_size)
-		return rgn_fail(RGN_ECORRUPT,
-				"segment shmid %d holds %zu bytes, region %u "
-				"has %llu",
-				sl->sl_shmid, ds.shm_segsz, sl->sl_id,
-				(unsigned long long)sl->sl_size);
-	p = shmat(sl->sl_shmid, NULL, SHM_RDONLY);
-	if (p == (void *)-1)
-		return rgn_fail(errno == EACCES ? -EACCES : -ENOENT,
-				"attach shmid %d: %s", sl->sl_shmid,
-				strerror(errno));
-	rc = rgn_check_region_hdr(p, env->env_id, sl->sl_id, sl->sl_size);
-	shmdt(p);
-	if (rc < 0)
-		return rc;
-	r->shmid = sl->sl_shmid;
-	r->key = sl->sl_key;
-	r->seg_ctime = ds.shm_ctime;
-	return 0;
+static void reader_init(struct rgn_env *env, const struct rgn_shm_slot *sl,
+			struct rgn_reader *rd)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->ops = env->ops;
+	rd->env = env;
+	rd->id = sl->sl_id;
+	rd->fd = -1;
 }
 
-static int open_file(struct rgn_env *env, const struct rgn_shm_slot *sl,
-		     struct rgn_fsview_reader *r)
+/*
+ * After an open that failed with RC: is the region the table listed still
+ * there, as the same region?  A header that does not check out, or a file
+ * cut short, is ENOENT rather than EIO when the table no longer lists that
+ * region: it was removed (and perhaps its id taken by a region still being
+ * created) between the table read and the open.  1 when the table now
+ * lists another region under that id (or the first read of the table,
+ * taken without the environment's lock, was torn): the caller tries again
+ * with *NOW.  Only a region still listed as it was keeps its error.
+ */
+static int vanished_or(struct rgn_env *env, const struct rgn_shm_slot *was,
+		       struct rgn_shm_slot *now, int *rc)
 {
-	char name[RGN_FILE_NAME_MAX];
-	struct rgn_shm_region *rh;
-	struct stat st;
-	ssize_t n;
-	int fd, rc;
+	if (*rc == -ENOENT)
+		return 0;
+	if (find_ready_slot(env, was->sl_id, now) < 0) {
+		*rc = rgn_fail(-ENOENT, "region %u of %s was removed while "
+					"being opened",
+			       was->sl_id, env->home);
+		return 0;
+	}
+	return now->sl_ctime != was->sl_ctime ||
+	       now->sl_size != was->sl_size ||
+	       now->sl_shmid != was->sl_shmid;
+}
 
-	rgn_region_file(sl->sl_id, name, sizeof(name));
-	fd = openat(env->dirfd, name,
-		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return rgn_fail(-errno, "open %s/%s", env->home, name);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return rgn_fail(RGN_EBADMAGIC, "%s/%s is not a regular file",
-				env->home, name);
-	}
-	rh = malloc(sizeof(*rh));
-	if (!rh) {
-		close(fd);
+/* The header at the start of RD, checked against the slot. */
+static int check_header(struct rgn_env *env, const struct rgn_shm_slot *sl,
+			struct rgn_reader *rd)
+{
+	struct rgn_shm_region *rh = malloc(sizeof(*rh));
+	ssize_t n;
+	int rc;
+
+	if (!rh)
 		return -ENOMEM;
-	}
-	n = pread(fd, rh, sizeof(*rh), 0);
+	n = env->ops->read_at(rd, rh, sizeof(*rh), 0);
 	if (n < 0)
-		rc = rgn_fail(-errno, "read %s/%s", env->home, name);
+		rc = (int)n;
 	else if ((size_t)n < sizeof(*rh))
-		rc = rgn_fail(-EIO, "%s/%s is truncated to %lld bytes",
-			      env->home, name, (long long)st.st_size);
+		rc = rgn_fail(-EIO, "region %u of %s is truncated to %zd bytes",
+			      sl->sl_id, env->home, n);
 	else
 		rc = rgn_check_region_hdr(rh, env->env_id, sl->sl_id,
 					  sl->sl_size);
 	free(rh);
-	if (rc < 0) {
-		close(fd);
-		return rc;
+	return rc;
+}
+
+/* A segment attached by the backing's reader: is it still the one the
+ * slot (and, after open, the reader) saw?  Asked while attached, so the
+ * answer cannot change before the detach. */
+static int still_ours(const struct rgn_fsview_rd *p, int64_t *ctime)
+{
+	struct rgn_shm_seen seen = {.shmid = p->slot.sl_shmid,
+				    .key = p->slot.sl_key,
+				    .ctime = ctime ? 0 : p->seg_ctime};
+	struct rgn_shm_info in;
+	int err = 0;
+
+	switch (rgn_shm_identify(&seen, 0, NULL, NULL, &in, &err)) {
+	case RGN_SHM_ATTACHED:
+	case RGN_SHM_UNATTACHED:
+		if (ctime)
+			*ctime = in.ctime;
+		return 0;
+	case RGN_SHM_UNKNOWN:
+		return err ? err : -EIO;
+	case RGN_SHM_REMOVING:
+		/* The region was removed: its bytes still live until the
+		 * last detach, but they are no region of the table now. */
+	case RGN_SHM_GONE:
+	case RGN_SHM_RECYCLED:
+	case RGN_SHM_FOREIGN:
+	default:
+		return rgn_fail(-ENOENT, "segment shmid %d of region %u was "
+					 "removed",
+				p->slot.sl_shmid, p->slot.sl_id);
 	}
-	r->fd = fd;
-	return 0;
 }
 
 int rgn_fsview_reader_open(rgn_env *env, uint32_t id,
 			   struct rgn_fsview_reader *r)
 {
-	struct rgn_shm_slot sl;
+	struct rgn_fsview_rd *p;
 	int rc;
 
 	rgn_clear_detail();
 	if (!env || !r)
 		return -EINVAL;
-	memset(&sl, 0, sizeof(sl));
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	r->shmid = -1;
-	rc = find_ready_slot(env, id, &sl);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->env = env;
+	rc = find_ready_slot(env, id, &p->slot);
 	if (rc < 0)
-		return rc;
+		goto fail;
+	for (int tries = 0;; tries++) {
+		struct rgn_shm_slot now;
+
+		reader_init(env, &p->slot, &p->rd);
+		rc = env->ops->read_open(env, &p->slot, &p->rd);
+		if (rc == 0) {
+			rc = check_header(env, &p->slot, &p->rd);
+			if (rc == 0 && env->ops->in_segments)
+				rc = still_ours(p, &p->seg_ctime);
+			/* Segments are attached only for one read at a
+			 * time. */
+			if (rc < 0 || env->ops->in_segments)
+				env->ops->read_close(&p->rd);
+		}
+		if (rc == 0)
+			break;
+		/* The id changed hands under us: a few times at most, or
+		 * somebody is churning it faster than we can look. */
+		if (!vanished_or(env, &p->slot, &now, &rc))
+			goto fail;
+		if (tries == 3) {
+			rc = rgn_fail(-ENOENT, "region %u of %s keeps being "
+					       "removed and made anew",
+				      id, env->home);
+			goto fail;
+		}
+		p->slot = now;
+	}
 	r->id = id;
-	r->size = sl.sl_size;
-	return stored_in_segment(env) ? open_segment(env, &sl, r)
-				      : open_file(env, &sl, r);
+	r->size = p->slot.sl_size;
+	r->fd = env->ops->in_segments ? -1 : p->rd.fd;
+	r->shmid = env->ops->in_segments ? p->slot.sl_shmid : -1;
+	r->priv = p;
+	return 0;
+fail:
+	free(p);
+	return rc;
 }
 
 void rgn_fsview_reader_close(struct rgn_fsview_reader *r)
 {
-	if (r && r->fd >= 0) {
-		close(r->fd);
-		r->fd = -1;
-	}
+	struct rgn_fsview_rd *p;
+
+	if (!r || !r->priv)
+		return;
+	p = r->priv;
+	if (r->fd >= 0)
+		p->env->ops->read_close(&p->rd);
+	free(p);
+	r->priv = NULL;
+	r->fd = -1;
 }
 
-int rgn_fsview_segment_attach(const struct rgn_fsview_reader *r,
-			      const void **base, uint64_t *segsz)
+int rgn_fsview_lend(const struct rgn_fsview_reader *r, uint64_t off,
+		    size_t len, rgn_fsview_lend_fn fn, void *arg)
 {
-	struct shmid_ds ds;
-	void *p;
+	struct rgn_fsview_rd *p;
+	struct rgn_reader rd;
+	uint64_t end;
+	int rc;
 
 	rgn_clear_detail();
-	if (!r || !base || !segsz || r->shmid < 0)
+	if (!r || !r->priv || r->shmid < 0 || !fn)
 		return -EINVAL;
-	if (shmctl(r->shmid, IPC_STAT, &ds) < 0)
-		return rgn_fail(errno == EACCES ? -EACCES : -ENOENT,
-				"segment shmid %d: %s", r->shmid,
-				strerror(errno));
-	/* IPC_RMID turns the key private and sets SHM_DEST; a recycled id
-	 * has another creation time. */
-	if (ds.shm_perm.__key != r->key || (int64_t)ds.shm_ctime != r->seg_ctime ||
-	    (ds.shm_perm.mode & SHM_DEST))
-		return rgn_fail(-ENOENT, "segment shmid %d of region %u was "
-					 "removed",
-				r->shmid, r->id);
-	p = shmat(r->shmid, NULL, SHM_RDONLY);
-	if (p == (void *)-1)
-		return rgn_fail(errno == EACCES ? -EACCES : -ENOENT,
-				"attach shmid %d: %s", r->shmid,
-				strerror(errno));
-	*base = p;
-	*segsz = ds.shm_segsz;
-	return 0;
+	p = r->priv;
+	reader_init(p->env, &p->slot, &rd);
+	rc = p->env->ops->read_open(p->env, &p->slot, &rd);
+	if (rc < 0)
+		return rc;
+	rc = still_ours(p, NULL);
+	if (rc == 0) {
+		end = r->size < rd.size ? r->size : rd.size;
+		if (off >= end)
+			len = 0;
+		else if (len > end - off)
+			len = (size_t)(end - off);
+		rc = fn(len ? rd.base + off : NULL, len, arg);
+	}
+	p->env->ops->read_close(&rd);
+	return rc;
 }
 
 ssize_t rgn_fsview_file_avail(const struct rgn_fsview_reader *r, size_t len,
@@ -401,4 +475,64 @@ ssize_t rgn_fsview_file_avail(const struct rgn_fsview_reader *r, size_t len,
 	if ((uint64_t)st.st_size - off < len)
 		return (ssize_t)((uint64_t)st.st_size - off);
 	return (ssize_t)len;
+}
+
+/* ---- System V segments by id --------------------------------------------- */
+
+int rgn_fsview_segment_stat(int32_t shmid, struct rgn_fsview_segment *s)
+{
+	struct rgn_shm_info in;
+	int rc;
+
+	if (!s)
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	rc = rgn_shm_stat(shmid, &in);
+	if (rc < 0)
+		return rc;
+	s->shmid = shmid;
+	s->key = in.key;
+	s->uid = in.uid;
+	s->gid = in.gid;
+	s->cuid = in.cuid;
+	s->cgid = in.cgid;
+	s->mode = in.mode & 0777;
+	s->removing = (in.mode & SHM_DEST) != 0;
+	s->size = in.size;
+	s->ctime = in.ctime;
+	return 0;
+}
+
+int rgn_fsview_segment_lend(const struct rgn_fsview_segment *seen,
+			    uint64_t off, size_t len, rgn_fsview_lend_fn fn,
+			    void *arg)
+{
+	struct rgn_shm_seen id;
+	const void *base = NULL;
+	uint64_t size = 0;
+	int rc;
+
+	if (!seen || !fn)
+		return -EINVAL;
+	id = (struct rgn_shm_seen){.shmid = seen->shmid, .key = seen->key,
+				   .ctime = seen->ctime};
+	/*
+	 * A segment marked for removal is still shown while it lives: its
+	 * bytes are intact until the last detach, and sysv/ lists it (class
+	 * "removing") for exactly that long.  Its key turned IPC_PRIVATE at
+	 * IPC_RMID, so only the creation time identifies it then.
+	 */
+	rc = rgn_shm_attach_ro(&id, RGN_SHM_ALLOW_REMOVING | RGN_SHM_ANY_KEY,
+			       &base, &size);
+	if (rc < 0)
+		return rc;
+	if (size > seen->size)
+		size = seen->size;
+	if (off >= size)
+		len = 0;
+	else if (len > size - off)
+		len = (size_t)(size - off);
+	rc = fn(len ? (const uint8_t *)base + off : NULL, len, arg);
+	rgn_shm_detach(base);
+	return rc;
 }

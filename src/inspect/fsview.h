@@ -1,8 +1,9 @@
 /*
  * fsview.h - what the regionfs mount needs from an inspecting handle beyond
  * the public API: a light snapshot of the region table, a cheap generation
- * probe, and region readers that keep a file descriptor (or a segment's
- * identity) for the life of one open file.
+ * probe, region readers that keep a file descriptor (or a segment's
+ * identity) for the life of one open file, and System V segments by id for
+ * the mount's sysv/ directory (so that fs/ makes no System V call itself).
  *
  * Why not rgn_stat_env: a full snapshot reads every region's header and
  * walks its allocator; `ls -l` of 1000 regions needs only names, sizes,
@@ -95,10 +96,13 @@ const struct rgn_fsview_region *rgn_fsview_find(const struct rgn_fsview *v,
 int rgn_fsview_generation(rgn_env *env, uint64_t *gen);
 
 /*
- * A region opened for reading.  Files: FD is the region file, opened
- * O_NOFOLLOW through the home's directory descriptor and checked to hold
- * this region's header.  Segments: the id and the creation time seen at
- * open, re-checked before every attach so a recycled id is never read.
+ * A region opened for reading, through the backing's own reader (the ops
+ * table's read_open / read_at / read_close), its header checked once at
+ * open.  Files: FD stays open from open to close, so a reader may splice
+ * from it (rgn_fsview_file_avail says how much the file still holds).
+ * Segments: attached only inside rgn_fsview_lend, one read at a time, and
+ * re-identified by creation time each time, so a recycled id is never
+ * read and an observer never stays attached between reads.
  */
 struct rgn_fsview_reader {
 	uint32_t id;			/* region id */
@@ -106,29 +110,35 @@ struct rgn_fsview_reader {
 	uint64_t size;			/* region bytes: reads stop here */
 	int fd;				/* files: the region file, else -1 */
 	int32_t shmid;			/* segments: the id, else -1 */
-	int32_t key;			/* segments: the key (0 = private) */
-	int32_t pad1;			/* zero */
-	int64_t seg_ctime;		/* segments: shm_ctime at open */
+	struct rgn_fsview_rd *priv;	/* opaque: handle, slot, identity */
 };
 
 /*
- * Open region ID of ENV for reading.  Errors: -ENOENT (no such region, or
- * its file or segment is gone), RGN_EPRIVATE, RGN_EBADMAGIC/RGN_ECORRUPT
- * (the file or segment is not this region's), -EACCES, -EIO (truncated
- * below its header).
+ * Open region ID of ENV for reading.  ENV must stay open until
+ * rgn_fsview_reader_close.  Errors: -ENOENT (no such region, or it was
+ * removed, or removed and made anew, between the table read and the
+ * open), RGN_EPRIVATE, RGN_EBADMAGIC/RGN_ECORRUPT (the file or segment is
+ * not this region's although the table still lists it), -EACCES, -EIO
+ * (truncated below its header), -ENOMEM.
  */
 int rgn_fsview_reader_open(rgn_env *env, uint32_t id,
 			   struct rgn_fsview_reader *r);
+/* Safe on a reader that failed to open or was zeroed with fd = -1. */
 void rgn_fsview_reader_close(struct rgn_fsview_reader *r);
 
+/* Called with the bytes asked for (N may be short at the end, 0 past it);
+ * P is valid only during the call.  Its return is the lender's. */
+typedef int (*rgn_fsview_lend_fn)(const void *p, size_t n, void *arg);
+
 /*
- * Segments only: re-check that R's segment is still the one opened, and
- * attach it read-only; *BASE gets the address and *SEGSZ its size.  The
- * caller copies what it needs and detaches with shmdt() at once.
- * Errors: -ENOENT (removed, or the id now names another segment), -EACCES.
+ * Segments only: attach R's segment read-only if it is still the one
+ * opened (not removed, not recycled), call FN with up to LEN bytes at OFF
+ * straight from the attachment, and detach.  Returns FN's return, or
+ * -ENOENT (removed or recycled), -EACCES, -EINVAL (a file reader: read
+ * its FD instead).
  */
-int rgn_fsview_segment_attach(const struct rgn_fsview_reader *r,
-			      const void **base, uint64_t *segsz);
+int rgn_fsview_lend(const struct rgn_fsview_reader *r, uint64_t off,
+		    size_t len, rgn_fsview_lend_fn fn, void *arg);
 
 /*
  * Files only: how many of LEN bytes at OFF the file can still supply
@@ -137,6 +147,36 @@ int rgn_fsview_segment_attach(const struct rgn_fsview_reader *r,
  */
 ssize_t rgn_fsview_file_avail(const struct rgn_fsview_reader *r, size_t len,
 			      uint64_t off);
+
+/* ---- System V segments by id, for sysv/ of the mount ---------------------- */
+
+/* What the kernel says of a segment now. */
+struct rgn_fsview_segment {
+	int32_t shmid;
+	int32_t key;			/* IPC_PRIVATE once marked for removal */
+	uint32_t uid, gid;		/* owner */
+	uint32_t cuid, cgid;		/* creator */
+	uint32_t mode;			/* 0777 permission bits */
+	int removing;			/* marked for removal, still alive */
+	uint64_t size;
+	int64_t ctime;			/* identity, with the id */
+};
+
+/*
+ * Stat segment SHMID (needs no permission on it: the kernel index answers
+ * then).  0, -ENOENT (no segment has that id), -errno.
+ */
+int rgn_fsview_segment_stat(int32_t shmid, struct rgn_fsview_segment *s);
+
+/*
+ * sysv/SHMID/data: attach SEEN (as rgn_fsview_segment_stat saw it) if that
+ * id still names that segment, call FN with up to LEN bytes at OFF, detach.
+ * A segment already marked for removal is still lent while it lives.
+ * Returns FN's return, or -ENOENT (gone or recycled), -EACCES, -errno.
+ */
+int rgn_fsview_segment_lend(const struct rgn_fsview_segment *seen,
+			    uint64_t off, size_t len, rgn_fsview_lend_fn fn,
+			    void *arg);
 
 #ifdef __cplusplus
 }

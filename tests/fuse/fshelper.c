@@ -142,6 +142,27 @@ static int cmd_remove(char **av)
 	return rc < 0 ? fail("remove", rc) : 0;
 }
 
+/* churn HOME NAME COUNT: create and remove region NAME COUNT times in one
+ * process, as fast as it goes, sizes alternating so that an id taken again
+ * holds a region of another size: a reader that opens the file of a region
+ * just removed must see ENOENT, never EIO. */
+static int cmd_churn(char **av)
+{
+	unsigned long count = strtoul(av[2], NULL, 0);
+	rgn_env *env;
+	int rc = open_env(av[0], 0, &env);
+
+	if (rc < 0)
+		return fail("open", rc);
+	for (unsigned long i = 0; i < count && rc >= 0; i++) {
+		rc = add_region(env, av[1], i % 2 ? 131072 : 65536);
+		if (rc >= 0)
+			rc = rgn_region_remove(env, av[1]);
+	}
+	rgn_env_close(env);
+	return rc < 0 ? fail("churn", rc) : 0;
+}
+
 static int with_stat(const char *home, struct rgn_env_stat **st, rgn_env **env)
 {
 	int rc = open_env(home, RGN_INSPECT, env);
@@ -324,6 +345,7 @@ int main(int argc, char **argv)
 		{"remove", 2, cmd_remove}, {"list", 1, cmd_list},
 		{"dump", 3, cmd_dump},	   {"stat", 1, cmd_stat},
 		{"hold", 1, cmd_hold},	   {"private", 1, cmd_private},
+		{"churn", 3, cmd_churn},
 	};
 
 	if (argc >= 5 && strcmp(argv[1], "shmget") == 0)
