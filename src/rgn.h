@@ -50,7 +50,9 @@ enum {
 	RGN_ELAST = RGN_EBASE - 10
 };
 
-/* Text for a code returned by any rgn_ call (negative errno or RGN_E*). */
+/* Text for a code returned by any rgn_ call: strerror's for a negative
+ * errno, and for an RGN_E* code its name and what it means
+ * ("RGN_ENOTENV: home holds no environment"). */
 RGN_API const char *rgn_strerror(int err);
 
 /*

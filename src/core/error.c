@@ -14,19 +14,17 @@ static _Thread_local char detail[512];
 void (*rgn_test_hook)(const char *point);
 
 /*
- * Indexed by code, so a message cannot drift from its code, and each entry
- * names its code (as LMDB's mdb_strerror does) so that a log line can be
- * traced back to it.  rgn_strerror() returns the message alone for now:
- * the tools print "cannot open environment "HOME": <message>" and their
- * tests (and the renderers' tests) match the plain words exactly; once
- * those expect "RGN_E...: <message>", return the joined form here.
+ * Indexed by code, so a message cannot drift from its code, and each
+ * message names its code ("RGN_ECORRUPT: shared state is corrupt", as
+ * LMDB's mdb_strerror does) so that a log line leads back to the code a
+ * program can test for.
  */
 struct lib_msg {
 	const char *name;	/* "RGN_ECORRUPT" */
-	const char *text;	/* what went wrong, for a person */
+	const char *text;	/* "RGN_ECORRUPT: " and what went wrong */
 };
 
-#define MSG(code, words) [RGN_EBASE - (code)] = {#code, words}
+#define MSG(code, words) [RGN_EBASE - (code)] = {#code, #code ": " words}
 static const struct lib_msg lib_msgs[] = {
 	MSG(RGN_EBADMAGIC, "not a regionfs environment or segment (bad magic)"),
 	MSG(RGN_EVERSION, "written by an unsupported format version"),

@@ -69,7 +69,7 @@ check "  ... and leaves cleanly (exit 0)" [ "$BGST" -eq 0 ]
 
 # Joining, never creating: a home without an environment stays empty.
 E=$(mkhome)
-expect_fail 1 "^regionctl: cannot open environment \"$E\": home holds no environment" \
+expect_fail 1 "^regionctl: cannot open environment \"$E\": RGN_ENOTENV: home holds no environment" \
 	"region create in a home without an environment" "$RC" region create -h "$E" a:user:64K
 check "  ... creates nothing there" bash -c '[ -z "$(ls -A "$1")" ]' _ "$E"
 expect_fail 1 "^regionctl: cannot open environment \"$TMPROOT/missing\"" \

@@ -103,13 +103,13 @@ expect_fail 2 'exclude each other' "stat --json with --prometheus" \
 # Failures to open: exit 1 and the library's reason, in the agreed form.
 expect_fail 1 "^regionctl: cannot open environment \"$TMPROOT/missing\": No such file or directory" \
 	"stat of a missing home" "$RC" stat -e -h "$TMPROOT/missing"
-expect_fail 1 "^regionctl: cannot open environment \"$H\": home holds no environment" \
+expect_fail 1 "^regionctl: cannot open environment \"$H\": RGN_ENOTENV: home holds no environment" \
 	"stat of a directory without an environment" "$RC" stat -e -h "$H"
 touch "$TMPROOT/plainfile"
 expect_fail 1 "^regionctl: cannot open environment \"$TMPROOT/plainfile\": Not a directory" \
 	"stat of a plain file" "$RC" stat -e -h "$TMPROOT/plainfile"
 echo "not an environment" >"$H/__db.001"
-expect_fail 1 "^regionctl: cannot open environment \"$H\": not a regionfs environment" \
+expect_fail 1 "^regionctl: cannot open environment \"$H\": RGN_EBADMAGIC: not a regionfs environment" \
 	"stat of a home whose __db.001 is not ours" "$RC" stat -e -h "$H"
 expect_fail 1 "^regionctl: cannot remove environment \"$TMPROOT/missing\"" \
 	"remove of a missing home" "$RC" remove -h "$TMPROOT/missing"

@@ -189,7 +189,7 @@ t_bad_home_not_an_environment() {
 	out=$("$REGIONFS" "$T/not-env" "$T/m-bad" 2>&1)
 	rc=$?
 	need '[ $rc -ne 0 ]' &&
-		need 'grep -q "^regionfs: cannot open environment \"$T/not-env\": home holds no environment" <<<"$out"' "$out" &&
+		need 'grep -q "^regionfs: cannot open environment \"$T/not-env\": RGN_ENOTENV: home holds no environment" <<<"$out"' "$out" &&
 		need '! is_mounted "$T/m-bad"'
 }
 

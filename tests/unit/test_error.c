@@ -26,6 +26,10 @@ static void every_library_code_has_its_own_message_and_name(void **state)
 	}
 	assert_string_equal(rgn_errname(RGN_ECORRUPT), "RGN_ECORRUPT");
 	assert_string_equal(rgn_errname(RGN_ENOTENV), "RGN_ENOTENV");
+	/* A message starts with its code's name, so a log line leads back
+	 * to the code a program tests for. */
+	assert_string_equal(rgn_strerror(RGN_ENOTENV),
+			    "RGN_ENOTENV: home holds no environment");
 }
 
 static void other_codes_are_errno_or_unknown(void **state)

@@ -300,8 +300,8 @@ static void env_text_follows_db_stat_layout(void **state)
 	assert_line(out, "5\tLive blocks of size [16B, 32B)");
 	assert_line(out, "2\tLive blocks of size [1MB, 2MB)");
 	assert_line(out, "4242\tRegion mutex [0/4 0% Own]");
-	assert_line(out, "unavailable\tAllocator and mutex figures (shared "
-			 "state is corrupt)");
+	assert_line(out, "unavailable\tAllocator and mutex figures "
+			 "(RGN_ECORRUPT: shared state is corrupt)");
 	/* Only non-zero buckets print. */
 	assert_null(strstr(out, "[32B, 64B)"));
 	/* Processes. */
