@@ -8,6 +8,10 @@
  * chooses a view.  "Leaked" means rgn_leak_is_leaked everywhere, so
  * --check, the table, the summary and the regionfs sysv/leaked view count
  * the same segments.
+ *
+ * Berkeley DB's segments are recognised by the library; --home names the
+ * Berkeley DB homes that may prove one of them orphaned.  Without such
+ * proof none is ever called leaked or removed.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,10 +25,10 @@
 #include "render.h"
 
 static const char leaks_help_head[] =
-	"Usage: regionctl leaks [-o LIST] [--raw] [--noheadings] [--bytes]\n"
-	"       regionctl leaks --json | --verbose | --prometheus\n"
-	"       regionctl leaks --check [--bytes]\n"
-	"       regionctl leaks --remove [--dry-run] [--force-foreign] [SHMID...]\n"
+	"Usage: regionctl leaks [-h DIR]... [-o LIST] [--raw] [--noheadings] [--bytes]\n"
+	"       regionctl leaks [-h DIR]... --json | --verbose | --prometheus\n"
+	"       regionctl leaks [-h DIR]... --check [--bytes]\n"
+	"       regionctl leaks [-h DIR]... --remove [--dry-run] [--force-foreign] [SHMID...]\n"
 	"\n"
 	"List the System V shared memory segments of this IPC namespace, each\n"
 	"in one class with the evidence for it:\n"
@@ -35,12 +39,21 @@ static const char leaks_help_head[] =
 	"                  holds it, `regionctl remove -h HOME` is the better cure)\n"
 	"  idle            ours, its home intact, everyone closed cleanly: an\n"
 	"                  environment at rest, not a leak (never removed here;\n"
-	"                  `regionctl remove -h HOME` removes it)\n"
+	"                  `regionctl remove -h HOME` removes it); or Berkeley\n"
+	"                  DB's with References 0 and nobody attached\n"
+	"  needs-recovery  Berkeley DB's: References > 0 (or panic set) but\n"
+	"                  nobody attached: a process died holding it; run\n"
+	"                  db_recover -h HOME (db5.3_recover on Debian)\n"
 	"  foreign-in-use  another program's, attached\n"
 	"  foreign-idle    another program's, not attached (CPID* in the table:\n"
 	"                  its creator is dead)\n"
 	"  removing        marked for removal, goes at its last detach\n"
 	"  unknown         could not be read (no permission)\n"
+	"Berkeley DB's segments (its region magic in the primary, whose table\n"
+	"names the others) are live, idle, needs-recovery, or orphaned only when\n"
+	"a home given with --home set their key (DB_CONFIG set_shm_key) and no\n"
+	"longer refers to them; they are never foreign-idle, and --remove\n"
+	"refuses them unless proven orphaned, even with --force-foreign.\n"
 	"Leaked: orphaned, and foreign-idle whose creator is dead.  The table is\n"
 	"followed by a summary: counts and bytes per class, bytes held by leaks,\n"
 	"and the kernel limits shmmni, shmall, shmmax and shm_rmid_forced.\n"
@@ -53,6 +66,9 @@ static const char leaks_help_head[] =
 	"                       no summary\n"
 	"      --noheadings     the table without its header line; no summary\n"
 	"  -b, --bytes          sizes in bytes, not 64K, 1.5M\n"
+	"  -h, --home DIR       a Berkeley DB home to check (repeatable): its\n"
+	"                       segments are orphaned when it made them and no\n"
+	"                       longer refers to them; the home is only read\n"
 	"      --json           everything as JSON, for scripts\n"
 	"  -v, --verbose        every segment in detail instead of the table\n"
 	"      --prometheus     host-wide Prometheus text format, for\n"
@@ -83,10 +99,11 @@ static int parse_shmid(const char *s)
 }
 
 static void remove_one(int32_t shmid, const struct rgn_leak *seen,
-		       uint32_t flags, int *skipped)
+		       uint32_t flags, const struct rgn_leak_opts *o,
+		       int *skipped)
 {
 	struct rgn_leak_removal res;
-	int rc = rgn_leak_remove(shmid, seen, getuid(), flags, &res);
+	int rc = rgn_leak_remove_opts(shmid, seen, getuid(), flags, o, &res);
 
 	if (rc == 0) {
 		printf("%s shmid %d key 0x%08x (%s): %s\n",
@@ -102,7 +119,8 @@ static void remove_one(int32_t shmid, const struct rgn_leak *seen,
 }
 
 static int leaks_remove(const struct rgn_leak_scan *scan, int argc,
-			char **argv, uint32_t flags)
+			char **argv, uint32_t flags,
+			const struct rgn_leak_opts *o)
 {
 	int skipped = 0, attempted = 0;
 
@@ -111,16 +129,24 @@ static int leaks_remove(const struct rgn_leak_scan *scan, int argc,
 			int32_t id = parse_shmid(argv[i]);
 
 			attempted++;
-			remove_one(id, rgn_leak_find(scan, id), flags,
+			remove_one(id, rgn_leak_find(scan, id), flags, o,
 				   &skipped);
 		}
 	} else {
-		for (size_t i = 0; i < scan->nsegs; i++) {
-			if (scan->segs[i].cls != RGN_LEAK_ORPHANED)
-				continue;
-			attempted++;
-			remove_one(scan->segs[i].shmid, &scan->segs[i], flags,
-				   &skipped);
+		/* A Berkeley DB primary last: its table is what tells its
+		 * other segments from any other program's. */
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t i = 0; i < scan->nsegs; i++) {
+				const struct rgn_leak *g = &scan->segs[i];
+				int primary = g->program == RGN_LEAK_PROG_BDB &&
+					      g->bdb_region_id == 1;
+
+				if (g->cls != RGN_LEAK_ORPHANED ||
+				    primary != pass)
+					continue;
+				attempted++;
+				remove_one(g->shmid, g, flags, o, &skipped);
+			}
 		}
 		if (!attempted)
 			printf("no orphaned segments\n");
@@ -187,6 +213,7 @@ int cmd_leaks(int argc, char **argv)
 		{"raw", no_argument, NULL, 'r'},
 		{"noheadings", no_argument, NULL, OPT_NOHEADINGS},
 		{"bytes", no_argument, NULL, 'b'},
+		{"home", required_argument, NULL, 'h'},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"verbose", no_argument, NULL, 'v'},
 		{"prometheus", no_argument, NULL, OPT_PROMETHEUS},
@@ -199,6 +226,8 @@ int cmd_leaks(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct rgn_leak_scan *scan = NULL;
+	struct rgn_leak_opts o = {0};
+	const char *homes[64];
 	int json = 0, verbose = 0, prom = 0, check = 0, remove = 0, c, rc;
 	uint32_t rflags = 0, sflags = 0;
 	unsigned tflags = 0;
@@ -208,8 +237,14 @@ int cmd_leaks(int argc, char **argv)
 	char *buf = NULL;
 	size_t len = 0;
 
-	while ((c = getopt_long(argc, argv, "o:rbvn", opts, NULL)) != -1) {
+	o.homes = homes;
+	while ((c = getopt_long(argc, argv, "o:rbvnh:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			if (o.nhomes == sizeof(homes) / sizeof(homes[0]))
+				usage_error("more than %zu --home", o.nhomes);
+			homes[o.nhomes++] = optarg;
+			break;
 		case 'o':
 			output = optarg;
 			ncols = leaks_parse_columns(optarg, cols, 64);
@@ -279,7 +314,8 @@ int cmd_leaks(int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		parse_shmid(argv[i]); /* reject bad ones before acting */
 
-	rc = rgn_leak_scan(sflags, &scan);
+	o.flags = sflags;
+	rc = rgn_leak_scan_opts(&o, &scan);
 	if (rc < 0) {
 		/* Not a verdict: say so, so that --check's exit 1 for a failed
 		 * scan is never read as "leaks found". */
@@ -289,7 +325,7 @@ int cmd_leaks(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (remove) {
-		rc = leaks_remove(scan, argc, argv, rflags);
+		rc = leaks_remove(scan, argc, argv, rflags, &o);
 	} else if (check) {
 		rc = leaks_check(scan, tflags);
 	} else if (json) {

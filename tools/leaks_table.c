@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bdb.h"
 #include "leaks.h"
 #include "regionctl.h"
 #include "render.h"
@@ -242,6 +243,14 @@ FILL(fill_class) { UNUSED_CTX; (void)buf; return rgn_leak_class_name(g->cls); }
 FILL(fill_region)
 {
 	(void)c;
+	if (g->program == RGN_LEAK_PROG_BDB) {
+		/* Its type comes from the primary's table: our own words. */
+		snprintf(buf, 64, "%u:%s", g->bdb_region_id,
+			 g->bdb_region_type
+				 ? rgn_bdb_type_name(g->bdb_region_type)
+				 : "?");
+		return buf;
+	}
 	if (g->ours != RGN_LEAK_YES)
 		return "-";
 	/* The name comes from a segment header: anybody's bytes. */
@@ -253,7 +262,10 @@ FILL(fill_where)
 {
 	(void)c;
 	(void)buf;
-	if (g->ours != RGN_LEAK_YES)
+	/* A Berkeley DB segment's home is the one named by --home that
+	 * refers to it, when any did. */
+	if (g->ours != RGN_LEAK_YES &&
+	    !(g->program == RGN_LEAK_PROG_BDB && g->home[0]))
 		return "-";
 	*untrusted = 1;
 	return g->home;
@@ -262,9 +274,7 @@ FILL(fill_program)
 {
 	UNUSED_CTX;
 	(void)buf;
-	/* Only ours are recognised so far; a Berkeley DB reader will name
-	 * more. */
-	return g->ours == RGN_LEAK_YES ? "regionfs" : "-";
+	return rgn_leak_program_name(g->program);
 }
 FILL(fill_evidence)
 {
@@ -302,11 +312,12 @@ static const struct column columns[] = {
 	{"IDLE", "time since the last attach, detach or change",
 	 SCOLS_FL_RIGHT, 1, fill_idle},
 	{"CLASS", "leak class (see above)", 0, 1, fill_class},
-	{"REGION", "ours: region id and name", 0, 1, fill_region},
-	{"WHERE", "ours: the environment's home; '-' for others", 0, 1,
-	 fill_where},
-	{"PROGRAM", "the program it belongs to: regionfs, or '-'", 0, 0,
-	 fill_program},
+	{"REGION", "ours: region id and name; Berkeley DB's: id and type", 0,
+	 1, fill_region},
+	{"WHERE", "the environment's home (Berkeley DB's: the --home that "
+		  "names it); '-' for others", 0, 1, fill_where},
+	{"PROGRAM", "the program it belongs to: regionfs, berkeley-db, or '-'",
+	 0, 0, fill_program},
 	{"EVIDENCE", "why it is in its class, in one line", 0, 0,
 	 fill_evidence},
 };

@@ -44,6 +44,7 @@ static const char *const class_names[RGN_LEAK_NCLASSES] = {
 	[RGN_LEAK_FOREIGN_IDLE] = "foreign-idle",
 	[RGN_LEAK_REMOVING] = "removing",
 	[RGN_LEAK_IDLE] = "idle",
+	[RGN_LEAK_NEEDS_RECOVERY] = "needs-recovery",
 };
 
 static const char *const verdict_names[RGN_LEAK_NVERDICTS] = {
@@ -58,6 +59,7 @@ static const char *const verdict_names[RGN_LEAK_NVERDICTS] = {
 	[RGN_LEAK_SKIP_FOREIGN] = "foreign",
 	[RGN_LEAK_SKIP_UNKNOWN] = "unknown",
 	[RGN_LEAK_FAILED] = "failed",
+	[RGN_LEAK_SKIP_BDB] = "berkeley-db",
 };
 
 const char *rgn_leak_class_name(enum rgn_leak_class cls)
@@ -65,6 +67,19 @@ const char *rgn_leak_class_name(enum rgn_leak_class cls)
 	if ((unsigned)cls >= RGN_LEAK_NCLASSES)
 		return "?";
 	return class_names[cls];
+}
+
+const char *rgn_leak_program_name(enum rgn_leak_program prog)
+{
+	switch (prog) {
+	case RGN_LEAK_PROG_NONE:
+		return "-";
+	case RGN_LEAK_PROG_REGIONFS:
+		return "regionfs";
+	case RGN_LEAK_PROG_BDB:
+		return "berkeley-db";
+	}
+	return "?";
 }
 
 const char *rgn_leak_verdict_name(enum rgn_leak_verdict v)
@@ -180,18 +195,28 @@ struct hdr_copy {
 	int32_t creator_pid;		/* rh_creator_pid */
 	char name[RGN_NAME_MAX + 1];	/* rh_name */
 	char *home;			/* rh_home, into RGN_HOME_MAX bytes */
+	int32_t key, shmid;		/* of the segment, for bdb */
+	int is_bdb;			/* not ours: a Berkeley DB primary */
+	struct rgn_bdb_segment *bdb;	/* then what its REGENV says */
 };
 
 /* rgn_shm_check_fn: 1 when BASE starts with our magic (whatever its
- * format, which the caller then judges), 0 when it does not. */
+ * format, which the caller then judges), 0 when it does not; then, while
+ * it is still attached, whether it is a Berkeley DB primary (the decoder
+ * touches only the bytes it reads, so handing it the whole size costs no
+ * pages). */
 static int copy_header(const void *base, uint64_t size, void *arg)
 {
 	const struct rgn_shm_region *rh = base;
 	struct hdr_copy *h = arg;
 	size_t n;
 
-	if (size < sizeof(*rh) || rh->rh_magic != RGN_REGION_MAGIC)
+	if (size < sizeof(*rh) || rh->rh_magic != RGN_REGION_MAGIC) {
+		h->is_bdb = rgn_bdb_segment_decode(
+			base, size > SIZE_MAX ? SIZE_MAX : (size_t)size, size,
+			h->key, h->shmid, h->bdb);
 		return 0;
+	}
 	h->format = rh->rh_format;
 	h->id = rh->rh_id;
 	h->type = rh->rh_type;
@@ -219,14 +244,18 @@ static void removing(struct rgn_leak *r)
 
 /*
  * Read the header of segment R: 1 ours (HOME gets the home path), 0 not
- * ours, -1 cannot tell or marked for removal since it was listed (with the
- * verdict made), -ENOENT vanished (gone, or its id recycled).
+ * ours (*IS_BDB 1 when a Berkeley DB primary, described in *BDB), -1
+ * cannot tell or marked for removal since it was listed (with the verdict
+ * made), -ENOENT vanished (gone, or its id recycled).
  */
 static int read_header(struct rgn_leaks_cache *c, struct rgn_leak *r,
-		       char home[RGN_HOME_MAX])
+		       char home[RGN_HOME_MAX], struct rgn_bdb_segment *bdb,
+		       int *is_bdb)
 {
 	struct rgn_shm_seen sn = {r->shmid, r->key, r->ctime};
-	struct hdr_copy hc = {.home = home}, *h = &hc;
+	struct hdr_copy hc = {.home = home, .key = r->key, .shmid = r->shmid,
+			      .bdb = bdb},
+			*h = &hc;
 	struct rgn_shm_info now;
 	int err = 0;
 
@@ -252,6 +281,7 @@ static int read_header(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		cannot_attach(r, err ? -err : EIO);
 		return -1;
 	case RGN_SHM_FOREIGN:
+		*is_bdb = h->is_bdb;
 		return 0;
 	case RGN_SHM_ATTACHED:
 	case RGN_SHM_UNATTACHED:
@@ -386,8 +416,9 @@ int rgn_leaks_judge(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		    uint32_t flags, int64_t now)
 {
 	char home[RGN_HOME_MAX];
+	struct rgn_bdb_segment bdb;
 	struct who w;
-	int rc;
+	int rc, is_bdb = 0;
 
 	r->idle = now - latest(r->atime, r->dtime, r->ctime);
 	if (r->idle < 0)
@@ -398,13 +429,23 @@ int rgn_leaks_judge(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		removing(r);
 		return 0;
 	}
-	rc = read_header(c, r, home);
+	rc = read_header(c, r, home, &bdb, &is_bdb);
 	if (rc == -ENOENT)
 		return rc;
 	if (rc < 0)
 		return 0; /* unknown, and read_header said why */
 	if (rc == 0) {
 		r->ours = RGN_LEAK_NO;
+		/* A Berkeley DB primary: judged with the rest of its
+		 * environment once every segment is listed.  Until then, the
+		 * verdict of its own attach count and References. */
+		if (is_bdb) {
+			enum rgn_bdb_seg_class bc = rgn_bdb_segment_class(
+				&bdb, r->nattch, RGN_BDB_CLAIM_UNRELATED, NULL);
+
+			rgn_leaks_bdb_mark(r, &bdb, 1, bc, NULL);
+			return rgn_leaks_bdb_keep(c, &bdb) < 0 ? -ENOMEM : 0;
+		}
 		if (r->nattch > 0) {
 			r->cls = RGN_LEAK_FOREIGN_IN_USE;
 			say(r->evidence, sizeof(r->evidence),
@@ -418,17 +459,26 @@ int rgn_leaks_judge(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		return 0;
 	}
 	r->ours = RGN_LEAK_YES;
+	r->program = RGN_LEAK_PROG_REGIONFS;
 	judge_ours(c, r, home, flags, &w);
 	return 0;
 }
 
-static void count(struct rgn_leak_scan *s, const struct rgn_leak *r)
+void rgn_leaks_count(struct rgn_leak_scan *s, const struct rgn_leak *r)
 {
 	s->count[r->cls]++;
 	s->bytes[r->cls] += r->size;
 	s->total_bytes += r->size;
 	if (rgn_leak_is_leaked(r))
 		s->leaked_bytes += r->size;
+	if (r->program == RGN_LEAK_PROG_BDB) {
+		s->bdb_count++;
+		s->bdb_bytes += r->size;
+		if (r->cls == RGN_LEAK_IDLE) {
+			s->bdb_at_rest++;
+			s->bdb_at_rest_bytes += r->size;
+		}
+	}
 }
 
 int rgn_leak_is_leaked(const struct rgn_leak *seg)
@@ -458,6 +508,14 @@ int rgn_leak_redact(struct rgn_leak *seg)
 	seg->env_live = 0;
 	seg->env_stale = 0;
 	seg->home = "";
+	/* Berkeley DB's too rest on a header (its primary's). */
+	seg->program = RGN_LEAK_PROG_NONE;
+	seg->bdb_major = seg->bdb_minor = seg->bdb_patch = 0;
+	seg->bdb_region_id = seg->bdb_region_type = 0;
+	seg->bdb_primary = 0;
+	seg->bdb_decoded = 0;
+	seg->bdb_refcnt = seg->bdb_panic = 0;
+	seg->bdb_nattch = 0;
 	cannot_attach(seg, EACCES);
 	return 1;
 }
@@ -472,15 +530,27 @@ void rgn_leak_scan_redact(struct rgn_leak_scan *scan,
 	memset(scan->bytes, 0, sizeof(scan->bytes));
 	scan->leaked_bytes = 0;
 	scan->total_bytes = 0;
+	scan->bdb_count = scan->bdb_bytes = 0;
+	scan->bdb_at_rest = scan->bdb_at_rest_bytes = 0;
 	for (size_t i = 0; i < scan->nsegs; i++) {
 		if (!may_read(arg, &scan->segs[i]))
 			rgn_leak_redact(&scan->segs[i]);
-		count(scan, &scan->segs[i]);
+		rgn_leaks_count(scan, &scan->segs[i]);
 	}
 }
 
 int rgn_leak_scan(uint32_t flags, struct rgn_leak_scan **scanp)
 {
+	struct rgn_leak_opts o = {.flags = flags};
+
+	return rgn_leak_scan_opts(&o, scanp);
+}
+
+int rgn_leak_scan_opts(const struct rgn_leak_opts *opts,
+		       struct rgn_leak_scan **scanp)
+{
+	static const struct rgn_leak_opts none = {0};
+	uint32_t flags;
 	struct rgn_leak_scan *s;
 	struct rgn_leaks_pool *pool = NULL;
 	struct rgn_leaks_list l = {0};
@@ -492,6 +562,11 @@ int rgn_leak_scan(uint32_t flags, struct rgn_leak_scan **scanp)
 	if (!scanp)
 		return -EINVAL;
 	*scanp = NULL;
+	if (!opts)
+		opts = &none;
+	if (opts->nhomes && !opts->homes)
+		return -EINVAL;
+	flags = opts->flags;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -515,13 +590,24 @@ int rgn_leak_scan(uint32_t flags, struct rgn_leak_scan **scanp)
 	if (rc < 0)
 		goto fail;
 
-	for (size_t i = 0; i < l.n; i++) {
-		if (rgn_leaks_judge(&c, &l.v[i], flags, s->time) == -ENOENT)
+	for (size_t i = 0; i < l.n && rc == 0; i++) {
+		rc = rgn_leaks_judge(&c, &l.v[i], flags, s->time);
+		if (rc == -ENOENT) {
+			rc = 0;
 			continue; /* vanished while we looked */
+		}
 		if (kept != i)
 			l.v[kept] = l.v[i];
-		count(s, &l.v[kept++]);
+		kept++;
 	}
+	/* Berkeley DB's other segments are known only by their primary's
+	 * table, so they are judged once everything has been seen. */
+	if (rc == 0)
+		rc = rgn_leaks_bdb_group(&c, l.v, kept, opts);
+	if (rc < 0)
+		goto fail;
+	for (size_t i = 0; i < kept; i++)
+		rgn_leaks_count(s, &l.v[i]);
 	rc = rgn_leaks_cache_fini(&c, &pool);
 	if (rc < 0)
 		goto fail;
@@ -585,8 +671,11 @@ int rgn_leak_stat(int32_t shmid, struct rgn_leak_scan **scanp)
 		rc = rgn_leaks_cache_init(&c, 1);
 	else
 		memset(&c, 0, sizeof(c));
-	if (rc == 0 && rgn_leaks_judge(&c, &s->segs[0], 0, s->time) == -ENOENT)
-		rc = rgn_fail(-ENOENT, "segment %d vanished", shmid);
+	if (rc == 0) {
+		rc = rgn_leaks_judge(&c, &s->segs[0], 0, s->time);
+		if (rc == -ENOENT)
+			rc = rgn_fail(-ENOENT, "segment %d vanished", shmid);
+	}
 	if (rgn_leaks_cache_fini(&c, rc == 0 ? &pool : NULL) < 0 && rc == 0)
 		rc = -ENOMEM;
 	if (rc < 0) {
@@ -596,7 +685,18 @@ int rgn_leak_stat(int32_t shmid, struct rgn_leak_scan **scanp)
 	}
 	s->nsegs = 1;
 	s->strings = pool;
-	count(s, &s->segs[0]);
+	/* One of Berkeley DB's segments is judged with its whole
+	 * environment, which only a whole scan sees: a primary's verdict
+	 * needs its other segments' attach counts, and the others are
+	 * known only by their primary. */
+	if (rgn_leaks_bdb_maybe(&s->segs[0])) {
+		struct rgn_leak whole;
+
+		if (rgn_leaks_rescan_one(shmid, NULL, &whole, NULL) == 1 &&
+		    whole.program == RGN_LEAK_PROG_BDB)
+			s->segs[0] = whole;
+	}
+	rgn_leaks_count(s, &s->segs[0]);
 	rgn_leaks_read_limits(s);
 	*scanp = s;
 	return 0;

@@ -25,7 +25,18 @@
  *                   its last process detaches, whoever owns it;
  *   unknown         we could not read its header (no permission to attach)
  *                   or could not read its environment's registry, so we
- *                   cannot tell; never removed.
+ *                   cannot tell; never removed;
+ *   needs-recovery  Berkeley DB's: References > 0 (or panic set) and
+ *                   nobody maps any of its segments: a process died
+ *                   holding it and db_recover must run.  Not a leak.
+ *
+ * Berkeley DB's segments are told by the region magic at offset 0 of the
+ * primary (bdb.h); the primary's region table names its other segments,
+ * which share its verdict: live (some segment attached), idle (References
+ * 0, nobody attached: at rest), needs-recovery, or orphaned only when a
+ * home named by the caller (struct rgn_leak_opts) proves that it made the
+ * environment and no longer refers to it.  Without that proof never
+ * orphaned, and never removed.
  *
  * "Ours" is decided by reading the header, which needs a read-only attach
  * for an instant.  That attach updates the segment's shm_atime, shm_dtime
@@ -69,13 +80,27 @@ enum rgn_leak_class {
 	RGN_LEAK_FOREIGN_IN_USE = 3,	/* not ours, nattch > 0 */
 	RGN_LEAK_FOREIGN_IDLE = 4,	/* not ours, nattch == 0 */
 	RGN_LEAK_REMOVING = 5,		/* SHM_DEST: goes at the last detach */
-	RGN_LEAK_IDLE = 6,		/* ours, environment intact and at rest */
-	RGN_LEAK_NCLASSES = 7		/* number of classes, for arrays */
+	RGN_LEAK_IDLE = 6,		/* ours or Berkeley DB's, intact and at
+					   rest */
+	RGN_LEAK_NEEDS_RECOVERY = 7,	/* Berkeley DB's, References left by a
+					   dead process: run db_recover */
+	RGN_LEAK_NCLASSES = 8		/* number of classes, for arrays */
 };
 
 /* "live", "orphaned", "foreign-in-use", "foreign-idle", "removing",
- * "idle", "unknown"; "?" for a value outside the enum. */
+ * "idle", "needs-recovery", "unknown"; "?" for a value outside the enum. */
 const char *rgn_leak_class_name(enum rgn_leak_class cls);
+
+/* The program a segment belongs to, as far as the scanner can tell. */
+enum rgn_leak_program {
+	RGN_LEAK_PROG_NONE = 0,		/* not recognised */
+	RGN_LEAK_PROG_REGIONFS = 1,	/* ours: our region header */
+	RGN_LEAK_PROG_BDB = 2,		/* Berkeley DB's: its region magic, or
+					   named by such a primary */
+};
+
+/* "-", "regionfs", "berkeley-db"; "?" for a value outside the enum. */
+const char *rgn_leak_program_name(enum rgn_leak_program prog);
 
 
 /* Tri-state answers: the scanner says when it could not find out. */
@@ -133,13 +158,32 @@ struct rgn_leak {
 	uint32_t pad1;			/* zero */
 	const char *home;		/* home path from the header, "" when
 					   not ours; owned by the scan (one
-					   copy per home, freed with it) */
+					   copy per home, freed with it).
+					   Berkeley DB's: the named home that
+					   refers to it or dropped it, or "" */
+
+	/* Berkeley DB's only (program == RGN_LEAK_PROG_BDB): read from its
+	 * environment's primary segment. */
+	uint32_t program;		/* enum rgn_leak_program */
+	uint32_t bdb_major;		/* version of the environment */
+	uint32_t bdb_minor;
+	uint32_t bdb_patch;
+	uint32_t bdb_region_id;		/* region id, 1 = the primary */
+	uint32_t bdb_region_type;	/* RGN_BDB_TYPE_*, 0 if not known */
+	int32_t bdb_primary;		/* shmid of its primary segment */
+	int32_t bdb_decoded;		/* 1: References and panic are known */
+	uint32_t bdb_refcnt;		/* References, as stored */
+	uint32_t bdb_panic;		/* the panic flag */
+	uint64_t bdb_nattch;		/* attached, summed over every segment
+					   of its environment */
 };
 
 /*
  * 1 if SEG is memory nobody will free: orphaned, or foreign-idle with a
  * creator known to be dead.  The one definition of "leaked" used by the
  * scan's leaked_bytes, regionctl and the regionfs sysv/leaked view.
+ * Berkeley DB's segments are leaked only when proven orphaned; idle and
+ * needs-recovery ones never are.
  */
 int rgn_leak_is_leaked(const struct rgn_leak *seg);
 
@@ -174,6 +218,14 @@ struct rgn_leak_scan {
 					   process; -1 unreadable */
 	uint32_t page_size;		/* unit of shmall, bytes */
 	void *strings;			/* private: storage of the homes */
+	/* Berkeley DB's segments, counted apart from the leaks: */
+	uint64_t bdb_count;		/* every Berkeley DB segment */
+	uint64_t bdb_bytes;		/* and their bytes */
+	uint64_t bdb_at_rest;		/* of them idle: References 0, nobody
+					   attached (never leaked) */
+	uint64_t bdb_at_rest_bytes;	/* and their bytes; needs-recovery
+					   ones are count[] and bytes[] of
+					   RGN_LEAK_NEEDS_RECOVERY */
 };
 
 /* Scan flags.  By default segments are listed from /proc/sysvipc/shm
@@ -204,6 +256,26 @@ struct rgn_leak_scan {
  * /proc/sysvipc/shm can list segments; -EINVAL for a NULL scanp.
  */
 int rgn_leak_scan(uint32_t flags, struct rgn_leak_scan **scanp);
+
+/* How to scan, for rgn_leak_scan_opts and rgn_leak_remove_opts. */
+struct rgn_leak_opts {
+	uint32_t flags;			/* RGN_LEAK_SCAN_* */
+	uint32_t pad0;			/* zero */
+	const char *const *homes;	/* Berkeley DB homes to check (only
+					   read: DB_CONFIG and __db.001), or
+					   NULL */
+	size_t nhomes;			/* entries in homes */
+};
+
+/*
+ * rgn_leak_scan with options: OPTS->flags as FLAGS there, and
+ * OPTS->homes the Berkeley DB homes that may prove a Berkeley DB segment
+ * orphaned (the home's DB_CONFIG sets the segment's key and its __db.001
+ * is gone or names another segment).  A home that cannot be read proves
+ * nothing.  OPTS NULL is rgn_leak_scan(0, ...).  Same errors.
+ */
+int rgn_leak_scan_opts(const struct rgn_leak_opts *opts,
+		       struct rgn_leak_scan **scanp);
 
 /* Free a scan; NULL is fine. */
 void rgn_leak_free(struct rgn_leak_scan *scan);
@@ -268,11 +340,15 @@ enum rgn_leak_verdict {
 	RGN_LEAK_SKIP_FOREIGN = 8,	/* not ours and no force-foreign */
 	RGN_LEAK_SKIP_UNKNOWN = 9,	/* could not classify it */
 	RGN_LEAK_FAILED = 10,		/* IPC_RMID itself failed */
-	RGN_LEAK_NVERDICTS = 11
+	RGN_LEAK_SKIP_BDB = 11,		/* Berkeley DB's and not proven
+					   orphaned: the reason says what to
+					   run instead */
+	RGN_LEAK_NVERDICTS = 12
 };
 
 /* "removed", "would-remove", "gone", "changed", "not-owner", "removing",
- * "attached", "live", "foreign", "unknown", "failed"; "?" otherwise. */
+ * "attached", "live", "foreign", "unknown", "failed", "berkeley-db"; "?"
+ * otherwise. */
 const char *rgn_leak_verdict_name(enum rgn_leak_verdict v);
 
 struct rgn_leak_removal {
@@ -305,6 +381,21 @@ struct rgn_leak_removal {
  */
 int rgn_leak_remove(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
 		    uint32_t flags, struct rgn_leak_removal *res);
+
+/*
+ * rgn_leak_remove, where a segment that is not ours is first looked up in
+ * a fresh scan made with OPTS (NULL: no homes), so that every segment of a
+ * Berkeley DB environment is known as such.  A Berkeley DB segment is
+ * removed only when proven orphaned by one of OPTS->homes (then as an
+ * orphaned one: no force needed); live, idle and needs-recovery ones are
+ * refused, with or without RGN_LEAK_FORCE_FOREIGN: verdict
+ * RGN_LEAK_SKIP_BDB, -EBUSY, and a reason naming what to run instead.
+ * rgn_leak_remove(...) is rgn_leak_remove_opts(..., NULL, res).
+ */
+int rgn_leak_remove_opts(int32_t shmid, const struct rgn_leak *seen,
+			 uid_t uid, uint32_t flags,
+			 const struct rgn_leak_opts *opts,
+			 struct rgn_leak_removal *res);
 
 /*
  * Lend the bytes of segment SEEN (a record from a scan or rgn_leak_stat:

@@ -595,6 +595,7 @@ int rgn_leaks_cache_fini(struct rgn_leaks_cache *c,
 	free(c->homes);
 	free(c->pids);
 	free(c->buf);
+	free(c->bdb);
 	for (size_t i = 0; i < c->nfuse_mnts; i++)
 		free(c->fuse_mnts[i]);
 	free(c->fuse_mnts);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bdb.h"
 #include "layout.h"
 #include "leaks.h"
 #include "shmid.h"
@@ -117,6 +118,9 @@ struct rgn_leaks_cache {
 	size_t nfuse_mnts;
 	int fuse_read;			/* 1 once fuse_mnts was read */
 	struct rgn_leaks_cred cred;	/* read at the first attach */
+	struct rgn_bdb_segment *bdb;	/* Berkeley DB primaries judged,
+					   malloc'd, for grouping */
+	size_t nbdb, bdb_cap;
 };
 
 /* The home strings a scan's records point to (scan->strings). */
@@ -158,5 +162,42 @@ int rgn_leaks_may_attach(struct rgn_leaks_cache *c, const struct rgn_leak *r);
  * its id was recycled since it was listed. */
 int rgn_leaks_judge(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		    uint32_t flags, int64_t now);
+
+/* ---- Berkeley DB's segments (leaks_bdb.c) ---------------------------------- */
+
+/* Remember primary SEG for grouping: 0 or -ENOMEM. */
+int rgn_leaks_bdb_keep(struct rgn_leaks_cache *c,
+		       const struct rgn_bdb_segment *seg);
+
+/* R is region REGION_ID of the Berkeley DB environment whose primary is
+ * SEG, in class BC (WHY: rgn_bdb_segment_class's sentence): fill its
+ * Berkeley DB fields, class and evidence.  HOME: the named home that
+ * refers to it or dropped it, or NULL. */
+void rgn_leaks_bdb_mark(struct rgn_leak *r, const struct rgn_bdb_segment *seg,
+			uint32_t region_id, enum rgn_bdb_seg_class bc,
+			const char *home);
+
+/* 1 if R, judged alone, may belong to a Berkeley DB environment: a
+ * primary, or a segment of another program that a primary may name. */
+int rgn_leaks_bdb_maybe(const struct rgn_leak *r);
+
+/*
+ * Give every segment of each Berkeley DB environment in C (its primary
+ * and the segments its region table names, found among the N records V)
+ * the environment's verdict: attached summed over them all, and the
+ * strongest claim of OPTS's homes.  0 or -ENOMEM.
+ */
+int rgn_leaks_bdb_group(struct rgn_leaks_cache *c, struct rgn_leak *v,
+			size_t n, const struct rgn_leak_opts *opts);
+
+/* Count R into the figures of S. */
+void rgn_leaks_count(struct rgn_leak_scan *s, const struct rgn_leak *r);
+
+/* SHMID's record from a fresh whole scan made with OPTS, copied into *OUT
+ * with its home copied into HOME (RGN_HOME_MAX bytes; NULL: *OUT's home
+ * becomes "", right for a scan without homes named): 1 found, 0 not in
+ * the scan, negative when the scan failed. */
+int rgn_leaks_rescan_one(int32_t shmid, const struct rgn_leak_opts *opts,
+			 struct rgn_leak *out, char *home);
 
 #endif /* RGN_LEAKS_INT_H */

@@ -9,6 +9,13 @@
  * IPC_RMID.  A process may still attach between that last look and
  * IPC_RMID; the kernel then only marks the segment for removal, so nothing
  * in use is ever unmapped.  Every refusal is a verdict with a reason.
+ *
+ * A segment that is not ours may be one of Berkeley DB's, which only a
+ * whole scan can tell (its primary's table names it): those are asked of
+ * a fresh scan, and refused unless a named home proves them orphaned.
+ * Removing a segment of a Berkeley DB environment breaks it (its next
+ * open fails "shmat: unable to attach"), so the refusal says what
+ * Berkeley DB itself offers instead.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -134,8 +141,49 @@ static int recheck(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
 	return 0;
 }
 
+/* The refusal of Berkeley DB segment SEG (not orphaned), with what to run
+ * instead: facts of Berkeley DB 5.3, its home named when known. */
+static int refuse_bdb(struct rgn_leak_removal *res)
+{
+	const struct rgn_leak *g = &res->seg;
+	const char *h = g->home[0] ? g->home : "HOME";
+
+	switch (g->cls) {
+	case RGN_LEAK_IDLE:
+		return skip(res, RGN_LEAK_SKIP_BDB, -EBUSY,
+			    "not a leak: segment of a Berkeley DB environment "
+			    "at rest (References 0), which needs it; Berkeley "
+			    "DB discards an environment with DB_ENV->remove "
+			    "on %s, which removes its segments and __db.* "
+			    "files", h);
+	case RGN_LEAK_NEEDS_RECOVERY:
+		return skip(res, RGN_LEAK_SKIP_BDB, -EBUSY,
+			    "segment of a Berkeley DB environment that needs "
+			    "recovery (References %u, nobody attached): run "
+			    "db_recover -h %s (db5.3_recover on Debian); to "
+			    "discard it instead, DB_ENV->remove with DB_FORCE "
+			    "removes its segments and __db.* files",
+			    g->bdb_refcnt, h);
+	case RGN_LEAK_LIVE:
+		return skip(res, RGN_LEAK_SKIP_BDB, -EBUSY,
+			    "in use: %s", g->evidence);
+	default:
+		return skip(res, RGN_LEAK_SKIP_BDB, -EBUSY,
+			    "segment of a Berkeley DB environment, not proven "
+			    "orphaned: %s", g->evidence);
+	}
+}
+
 int rgn_leak_remove(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
 		    uint32_t flags, struct rgn_leak_removal *res)
+{
+	return rgn_leak_remove_opts(shmid, seen, uid, flags, NULL, res);
+}
+
+int rgn_leak_remove_opts(int32_t shmid, const struct rgn_leak *seen,
+			 uid_t uid, uint32_t flags,
+			 const struct rgn_leak_opts *opts,
+			 struct rgn_leak_removal *res)
 {
 	struct rgn_leak last;
 	int rc;
@@ -164,6 +212,28 @@ int rgn_leak_remove(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
 	if (rc < 0)
 		return skip(res, RGN_LEAK_SKIP_UNKNOWN, rc,
 			    "cannot examine it: %s", rgn_strerror(rc));
+	if (rgn_leaks_bdb_maybe(&res->seg)) {
+		struct rgn_leak whole;
+
+		rc = rgn_leaks_rescan_one(shmid, opts, &whole, res->home);
+		if (rc < 0)
+			return skip(res, RGN_LEAK_SKIP_UNKNOWN, rc,
+				    "cannot scan for Berkeley DB environments: "
+				    "%s", rgn_strerror(rc));
+		if (rc == 0) {
+			res->seg.shmid = -1;
+			return skip(res, RGN_LEAK_SKIP_GONE, -ENOENT,
+				    "vanished while being examined");
+		}
+		if (whole.program == RGN_LEAK_PROG_BDB ||
+		    res->seg.program == RGN_LEAK_PROG_BDB)
+			res->seg = whole;
+		else
+			snprintf(res->home, sizeof(res->home), "%s", "");
+	}
+	if (res->seg.program == RGN_LEAK_PROG_BDB &&
+	    res->seg.cls != RGN_LEAK_ORPHANED)
+		return refuse_bdb(res);
 	switch (res->seg.cls) {
 	case RGN_LEAK_ORPHANED:
 		break;

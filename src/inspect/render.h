@@ -201,11 +201,18 @@ int rgn_render_leaks_table(const struct rgn_leak_scan *scan, char **out,
 /*
  * For scripts: {"time", "source", "shmmni", "shmall", "shmmax",
  * "shm_rmid_forced", "page_size", "total_bytes", "leaked_bytes",
+ * "bdb_segments", "bdb_bytes", "bdb_at_rest", "bdb_at_rest_bytes",
+ * "needs_recovery", "needs_recovery_bytes",
  * "counts": {CLASS: n...}, "bytes": {CLASS: n...}, "segments": [SEG...]}
  * with CLASS the class names and SEG {"shmid", "key", "key_hex", "size",
  * "uid", "gid", "cuid", "cgid", "mode", "dest", "nattch", "cpid",
  * "cpid_alive" (true/false/null), "lpid", "atime", "dtime", "ctime",
- * "idle", "rss", "swap" (bytes, null when unknown), "class", "evidence", "ours" (true/false/null), and when ours:
+ * "idle", "rss", "swap" (bytes, null when unknown), "class", "evidence",
+ * "ours" (true/false/null), "program" ("regionfs", "berkeley-db" or null);
+ * when Berkeley DB's: "version" ("5.3.28"), "bdb_region_id",
+ * "bdb_region_type" (null when unknown), "bdb_primary_shmid",
+ * "references" (null when not decoded), "panic", "env_nattch", "home"
+ * (the named home that refers to it or dropped it, or null); when ours:
  * "env_id", "env_id_hex", "region_id", "region_type", "region_name",
  * "creator_pid", "home", "home_matches" (true/false/null), "env_live",
  * "env_stale"}.
@@ -215,7 +222,7 @@ int rgn_render_leaks_json(const struct rgn_leak_scan *scan, char **out,
 
 /*
  * Summary for people: segment count and bytes per class, the bytes held by
- * leaked segments, shmmni, shmall (pages and bytes), shmmax and
+ * leaked segments, Berkeley DB's segments and those at rest, shmmni, shmall (pages and bytes), shmmax and
  * shm_rmid_forced, in "VALUE\tLABEL" lines.
  */
 int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
@@ -244,7 +251,8 @@ int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
  *   region_mutex_waits_total (allocator and mutex figures only for
  *   regions whose detail was read);
  *   shm_segments{class}, shm_segment_bytes{class}, shm_leaked_bytes,
- *   shm_total_bytes, shm_shmmni, shm_shmall_pages, shm_shmmax_bytes,
+ *   shm_total_bytes, shm_bdb_bytes, shm_bdb_at_rest_bytes,
+ *   shm_bdb_needs_recovery_bytes, shm_shmmni, shm_shmall_pages, shm_shmmax_bytes,
  *   shm_rmid_forced, shm_scan_timestamp_seconds (only with SCAN).
  */
 int rgn_render_prometheus(const struct rgn_env_stat *const *envs,

@@ -15,6 +15,7 @@
 #include <sys/shm.h>
 #include <time.h>
 
+#include "bdb.h"
 #include "proc.h"
 #include "render_int.h"
 
@@ -191,6 +192,27 @@ static struct json_object *json_limit(uint64_t v)
 	return v == RGN_LEAK_LIMIT_UNKNOWN ? NULL : json_object_new_uint64(v);
 }
 
+/* What a Berkeley DB segment's primary says of its environment. */
+static void json_leak_bdb(struct json_object *o, const struct rgn_leak *g)
+{
+	char v[48];
+
+	snprintf(v, sizeof(v), "%u.%u.%u", g->bdb_major, g->bdb_minor,
+		 g->bdb_patch);
+	rgn_jset(o, "version", rgn_jstr(v));
+	rgn_jset(o, "bdb_region_id", json_object_new_int64(g->bdb_region_id));
+	rgn_jset(o, "bdb_region_type",
+		 g->bdb_region_type
+			 ? rgn_jstr(rgn_bdb_type_name(g->bdb_region_type))
+			 : NULL);
+	rgn_jset(o, "bdb_primary_shmid", json_object_new_int(g->bdb_primary));
+	rgn_jset(o, "references",
+		 g->bdb_decoded ? json_object_new_int64(g->bdb_refcnt) : NULL);
+	rgn_jset(o, "panic", json_object_new_int64(g->bdb_panic));
+	rgn_jset(o, "env_nattch", json_object_new_uint64(g->bdb_nattch));
+	rgn_jset(o, "home", g->home[0] ? rgn_jstr_esc(g->home) : NULL);
+}
+
 static struct json_object *json_leak(const struct rgn_leak *g)
 {
 	struct json_object *o = json_object_new_object();
@@ -220,6 +242,12 @@ static struct json_object *json_leak(const struct rgn_leak *g)
 	rgn_jset(o, "class", rgn_jstr(rgn_leak_class_name(g->cls)));
 	rgn_jset(o, "evidence", rgn_jstr_esc(g->evidence));
 	rgn_jset(o, "ours", rgn_jtri(g->ours));
+	rgn_jset(o, "program", g->program == RGN_LEAK_PROG_NONE
+				       ? NULL
+				       : rgn_jstr(rgn_leak_program_name(
+						 g->program)));
+	if (g->program == RGN_LEAK_PROG_BDB)
+		json_leak_bdb(o, g);
 	if (g->ours != RGN_LEAK_YES)
 		return o;
 	rgn_jset(o, "env_id", json_object_new_uint64(g->env_id));
@@ -281,6 +309,16 @@ int rgn_render_leaks_json(const struct rgn_leak_scan *scan, char **out,
 	rgn_jset(o, "page_size", json_object_new_int64(scan->page_size));
 	rgn_jset(o, "total_bytes", json_object_new_uint64(scan->total_bytes));
 	rgn_jset(o, "leaked_bytes", json_object_new_uint64(scan->leaked_bytes));
+	/* Berkeley DB's, never counted in leaked_bytes unless orphaned. */
+	rgn_jset(o, "bdb_segments", json_object_new_uint64(scan->bdb_count));
+	rgn_jset(o, "bdb_bytes", json_object_new_uint64(scan->bdb_bytes));
+	rgn_jset(o, "bdb_at_rest", json_object_new_uint64(scan->bdb_at_rest));
+	rgn_jset(o, "bdb_at_rest_bytes",
+		 json_object_new_uint64(scan->bdb_at_rest_bytes));
+	rgn_jset(o, "needs_recovery",
+		 json_object_new_uint64(scan->count[RGN_LEAK_NEEDS_RECOVERY]));
+	rgn_jset(o, "needs_recovery_bytes",
+		 json_object_new_uint64(scan->bytes[RGN_LEAK_NEEDS_RECOVERY]));
 	counts = json_object_new_object();
 	bytes = json_object_new_object();
 	for (int c = 0; c < RGN_LEAK_NCLASSES; c++) {

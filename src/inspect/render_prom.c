@@ -173,6 +173,17 @@ static void prom_scan(FILE *f, const struct rgn_leak_scan *scan)
 		  scan->leaked_bytes, 1);
 	prom_host(f, "shm_total_bytes", "Bytes in all System V segments.",
 		  scan->total_bytes, 1);
+	prom_host(f, "shm_bdb_bytes",
+		  "Bytes in Berkeley DB's segments, whatever their class.",
+		  scan->bdb_bytes, 1);
+	prom_host(f, "shm_bdb_at_rest_bytes",
+		  "Bytes in Berkeley DB environments at rest (References 0, "
+		  "nobody attached): not leaked.",
+		  scan->bdb_at_rest_bytes, 1);
+	prom_host(f, "shm_bdb_needs_recovery_bytes",
+		  "Bytes in Berkeley DB environments left referenced by a dead "
+		  "process: db_recover must run; not leaked.",
+		  scan->bytes[RGN_LEAK_NEEDS_RECOVERY], 1);
 	prom_host(f, "shm_shmmni", "kernel.shmmni: most System V segments.",
 		  scan->shmmni, scan->shmmni != RGN_LEAK_LIMIT_UNKNOWN);
 	prom_host(f, "shm_shmall_pages",

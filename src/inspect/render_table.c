@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bdb.h"
 #include "render_int.h"
 
 /* User names for the table; one scan names few users, so a short
@@ -143,7 +144,12 @@ static int fill_row(struct row *r, const struct rgn_leak *g,
 	fmt_when(g->dtime, now, r->cell[COL_DTIME], 40);
 	rgn_render_age(g->idle, r->cell[COL_IDLE], 40);
 	snprintf(r->cell[COL_CLASS], 40, "%s", rgn_leak_class_name(g->cls));
-	if (g->ours == RGN_LEAK_YES) {
+	if (g->program == RGN_LEAK_PROG_BDB) {
+		snprintf(r->cell[COL_REGION], 40, "%u:%s", g->bdb_region_id,
+			 g->bdb_region_type
+				 ? rgn_bdb_type_name(g->bdb_region_type)
+				 : "?");
+	} else if (g->ours == RGN_LEAK_YES) {
 		char name[31];
 
 		/* Escaped and cut to 30 bytes, never inside an escape. */
@@ -153,7 +159,8 @@ static int fill_row(struct row *r, const struct rgn_leak *g,
 		snprintf(r->cell[COL_REGION], 40, "-");
 	}
 	r->where = NULL;
-	if (g->ours == RGN_LEAK_YES) {
+	if (g->ours == RGN_LEAK_YES ||
+	    (g->program == RGN_LEAK_PROG_BDB && g->home[0])) {
 		r->where = rgn_render_escape_dup(g->home);
 		if (!r->where)
 			return -ENOMEM;

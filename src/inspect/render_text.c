@@ -17,6 +17,7 @@
 #include <sys/shm.h>
 #include <time.h>
 
+#include "bdb.h"
 #include "proc.h"
 #include "render_int.h"
 
@@ -265,6 +266,25 @@ static void text_leak(FILE *f, const struct rgn_leak *g)
 				 "does not hold this environment"),
 			g->env_live, g->env_stale);
 	}
+	if (g->program == RGN_LEAK_PROG_BDB) {
+		fprintf(f, "  berkeley-db %u.%u.%u, region %u (%s) of the "
+			   "environment whose primary is shmid %d\n",
+			g->bdb_major, g->bdb_minor, g->bdb_patch,
+			g->bdb_region_id,
+			g->bdb_region_type
+				? rgn_bdb_type_name(g->bdb_region_type)
+				: "type not known",
+			g->bdb_primary);
+		if (g->bdb_decoded)
+			fprintf(f, "  References %u, panic %u, %" PRIu64
+				   " attached to its segments\n",
+				g->bdb_refcnt, g->bdb_panic, g->bdb_nattch);
+		if (g->home[0]) {
+			fputs("  home ", f);
+			rgn_fputs_esc(f, g->home);
+			fputc('\n', f);
+		}
+	}
 	fputs("  evidence: ", f);
 	rgn_fputs_esc(f, g->evidence);
 	fputc('\n', f);
@@ -297,10 +317,12 @@ int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
 {
 	/* In the order people act on them: leaks first. */
 	static const enum rgn_leak_class order[] = {
-		RGN_LEAK_ORPHANED, RGN_LEAK_FOREIGN_IDLE, RGN_LEAK_LIVE,
-		RGN_LEAK_IDLE, RGN_LEAK_FOREIGN_IN_USE, RGN_LEAK_REMOVING,
-		RGN_LEAK_UNKNOWN,
+		RGN_LEAK_ORPHANED, RGN_LEAK_FOREIGN_IDLE,
+		RGN_LEAK_NEEDS_RECOVERY, RGN_LEAK_LIVE, RGN_LEAK_IDLE,
+		RGN_LEAK_FOREIGN_IN_USE, RGN_LEAK_REMOVING, RGN_LEAK_UNKNOWN,
 	};
+	_Static_assert(sizeof(order) / sizeof(order[0]) == RGN_LEAK_NCLASSES,
+		       "the summary lists every class");
 	char b[48], label[96];
 	struct rgn_sink s;
 	FILE *f;
@@ -325,6 +347,11 @@ int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
 	text_bytes(f, scan->leaked_bytes,
 		   "Held by leaked segments (orphaned, and foreign-idle whose "
 		   "creator is dead)");
+	snprintf(label, sizeof(label),
+		 "Berkeley DB segments, %" PRIu64 " at rest (%s; never leaked)",
+		 scan->bdb_at_rest,
+		 rgn_render_bytes(scan->bdb_at_rest_bytes, b, sizeof(b)));
+	fprintf(f, "%" PRIu64 "\t%s\n", scan->bdb_count, label);
 	text_limit(f, scan->shmmni, "shmmni: most segments");
 	if (scan->shmall != RGN_LEAK_LIMIT_UNKNOWN) {
 		snprintf(label, sizeof(label),

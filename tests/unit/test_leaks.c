@@ -2,7 +2,8 @@
  * test_leaks.c - the leak scanner's classes made for real in a private IPC
  * namespace (live, orphaned three ways, foreign idle and in use, removing),
  * and safe removal with each of its refusals.  The lending of a segment's
- * bytes is in test_leaks_data.c.
+ * bytes is in test_leaks_data.c.  Berkeley DB's own segments, made by the
+ * real library, are judged in tests/cli/bdb_leaks.sh.
  */
 #include <errno.h>
 #include <grp.h>
@@ -127,10 +128,76 @@ static void names_of_classes_and_verdicts(void **state)
 	assert_string_equal(rgn_leak_class_name(RGN_LEAK_REMOVING), "removing");
 	assert_string_equal(rgn_leak_class_name(RGN_LEAK_IDLE), "idle");
 	assert_string_equal(rgn_leak_class_name(RGN_LEAK_UNKNOWN), "unknown");
+	assert_string_equal(rgn_leak_class_name(RGN_LEAK_NEEDS_RECOVERY),
+			    "needs-recovery");
+	assert_string_equal(rgn_leak_class_name(RGN_LEAK_NCLASSES), "?");
 	assert_string_equal(rgn_leak_class_name((enum rgn_leak_class)99), "?");
 	assert_string_equal(rgn_leak_verdict_name(RGN_LEAK_SKIP_PERM),
 			    "not-owner");
+	assert_string_equal(rgn_leak_verdict_name(RGN_LEAK_SKIP_BDB),
+			    "berkeley-db");
 	assert_string_equal(rgn_leak_verdict_name(RGN_LEAK_NVERDICTS), "?");
+	assert_string_equal(rgn_leak_program_name(RGN_LEAK_PROG_NONE), "-");
+	assert_string_equal(rgn_leak_program_name(RGN_LEAK_PROG_REGIONFS),
+			    "regionfs");
+	assert_string_equal(rgn_leak_program_name(RGN_LEAK_PROG_BDB),
+			    "berkeley-db");
+	assert_string_equal(rgn_leak_program_name((enum rgn_leak_program)9),
+			    "?");
+}
+
+/* Berkeley DB's segments are leaked only when proven orphaned: the one
+ * definition every view uses says so for each class. */
+static void berkeley_db_segments_are_leaked_only_when_orphaned(void **state)
+{
+	struct rgn_leak g;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	g.program = RGN_LEAK_PROG_BDB;
+	g.ours = RGN_LEAK_NO;
+	g.cpid_alive = RGN_LEAK_NO; /* its creator exited, as they do */
+	g.cls = RGN_LEAK_IDLE;
+	assert_false(rgn_leak_is_leaked(&g));
+	g.cls = RGN_LEAK_NEEDS_RECOVERY;
+	assert_false(rgn_leak_is_leaked(&g));
+	g.cls = RGN_LEAK_LIVE;
+	assert_false(rgn_leak_is_leaked(&g));
+	g.cls = RGN_LEAK_ORPHANED;
+	assert_true(rgn_leak_is_leaked(&g));
+}
+
+/* Homes named for Berkeley DB change nothing for segments that are not
+ * Berkeley DB's, and a home that does not exist proves nothing. */
+static void scan_with_homes_keeps_other_verdicts(void **state)
+{
+	int32_t key = fresh_key();
+	int id = foreign_orphan(key, 100000);
+	const char *home = tu_mkhome();
+	const char *homes[] = {home, "/nonexistent/rgn-test-home"};
+	struct rgn_leak_opts o = {.homes = homes, .nhomes = 2};
+	struct rgn_leak_opts bad = {.nhomes = 1};
+	struct rgn_leak_scan *s = NULL;
+	const struct rgn_leak *g;
+
+	(void)state;
+	tu_ok(rgn_leak_scan_opts(&o, &s));
+	g = rgn_leak_find(s, id);
+	assert_non_null(g);
+	assert_int_equal(g->cls, RGN_LEAK_FOREIGN_IDLE);
+	assert_int_equal(g->program, RGN_LEAK_PROG_NONE);
+	assert_int_equal(s->bdb_count, 0);
+	assert_int_equal(s->bdb_at_rest_bytes, 0);
+	assert_int_equal(s->leaked_bytes, 100000);
+	rgn_leak_free(s);
+	/* NULL options: a plain scan. */
+	tu_ok(rgn_leak_scan_opts(NULL, &s));
+	assert_non_null(rgn_leak_find(s, id));
+	rgn_leak_free(s);
+	assert_int_equal(rgn_leak_scan_opts(&bad, &s), -EINVAL);
+	assert_null(s);
+	assert_int_equal(rgn_leak_scan_opts(&o, NULL), -EINVAL);
+	shmctl(id, IPC_RMID, NULL);
 }
 
 static void empty_namespace_scans_to_nothing(void **state)
@@ -249,6 +316,7 @@ static void environment_with_a_live_process_is_live(void **state)
 		g = seg_at(s, key + i);
 		assert_int_equal(g->cls, RGN_LEAK_LIVE);
 		assert_int_equal(g->ours, RGN_LEAK_YES);
+		assert_int_equal(g->program, RGN_LEAK_PROG_REGIONFS);
 		assert_int_equal(g->home_matches, RGN_LEAK_YES);
 		assert_int_equal(g->env_live, 1);
 		assert_true(g->env_id == st->env_id);
@@ -648,6 +716,9 @@ int main(void)
 	tu_private_ipc();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(names_of_classes_and_verdicts),
+		cmocka_unit_test(
+			berkeley_db_segments_are_leaked_only_when_orphaned),
+		cmocka_unit_test(scan_with_homes_keeps_other_verdicts),
 		cmocka_unit_test(empty_namespace_scans_to_nothing),
 		cmocka_unit_test(foreign_segment_of_a_dead_creator_is_idle),
 		cmocka_unit_test(never_written_segment_is_judged_without_attaching),
