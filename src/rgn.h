@@ -99,7 +99,9 @@ RGN_API void rgn_env_config_init(struct rgn_env_config *cfg);
  * Errors: -ENOENT home or environment missing (without RGN_CREATE),
  * -ENOTDIR, -EACCES, -EEXIST (RGN_EXCL), RGN_ENOKEY, RGN_EFOREIGN,
  * RGN_EPRIVATE, RGN_EINCOMPLETE, RGN_EBADMAGIC, RGN_EVERSION, RGN_ECORRUPT,
- * RGN_EBACKING, RGN_EFULL, -ENOSPC, -EINVAL.
+ * RGN_EBACKING, RGN_EFULL, -ENOSPC, -EINVAL; and RGN_EFOREIGNENV when an
+ * open that could create something (RGN_CREATE, or a private environment)
+ * finds Berkeley DB's __db.001 in HOME: nothing is then written there.
  */
 RGN_API int rgn_env_open(const char *home, const struct rgn_env_config *cfg,
 		 rgn_env **envp);
@@ -111,7 +113,9 @@ RGN_API int rgn_env_close(rgn_env *env);
  * Remove the environment in HOME: its segments and files, __db.001 last.
  * -EBUSY while a live process is attached, unless RGN_FORCE.  Registered
  * processes that are dead do not count.  Only our own files and segments
- * are touched; each is re-checked right before it is removed.
+ * are touched; each is re-checked right before it is removed.  When
+ * anything of the environment is left, the code of the first thing left
+ * (see rgn_env_remove_report).
  */
 RGN_API int rgn_env_remove(const char *home, uint32_t flags);
 
