@@ -47,7 +47,9 @@ enum {
 	RGN_EFULL = RGN_EBASE - 8,	/* region table or process registry full */
 	RGN_EBACKING = RGN_EBASE - 9,	/* backing differs from the recorded one */
 	RGN_ENOTENV = RGN_EBASE - 10,	/* home holds no environment */
-	RGN_ELAST = RGN_EBASE - 10
+	RGN_EFOREIGNENV = RGN_EBASE - 11, /* home holds another program's
+					     environment (Berkeley DB's) */
+	RGN_ELAST = RGN_EBASE - 11
 };
 
 /* Text for a code returned by any rgn_ call: strerror's for a negative
@@ -99,7 +101,9 @@ RGN_API void rgn_env_config_init(struct rgn_env_config *cfg);
  * Errors: -ENOENT home or environment missing (without RGN_CREATE),
  * -ENOTDIR, -EACCES, -EEXIST (RGN_EXCL), RGN_ENOKEY, RGN_EFOREIGN,
  * RGN_EPRIVATE, RGN_EINCOMPLETE, RGN_EBADMAGIC, RGN_EVERSION, RGN_ECORRUPT,
- * RGN_EBACKING, RGN_EFULL, -ENOSPC, -EINVAL.
+ * RGN_EBACKING, RGN_EFULL, -ENOSPC, -EINVAL; and RGN_EFOREIGNENV when an
+ * open that could create something (RGN_CREATE, or a private environment)
+ * finds Berkeley DB's __db.001 in HOME: nothing is then written there.
  */
 RGN_API int rgn_env_open(const char *home, const struct rgn_env_config *cfg,
 		 rgn_env **envp);
@@ -111,9 +115,52 @@ RGN_API int rgn_env_close(rgn_env *env);
  * Remove the environment in HOME: its segments and files, __db.001 last.
  * -EBUSY while a live process is attached, unless RGN_FORCE.  Registered
  * processes that are dead do not count.  Only our own files and segments
- * are touched; each is re-checked right before it is removed.
+ * are touched; each is re-checked right before it is removed.  When
+ * anything of the environment is left, the code of the first thing left
+ * (see rgn_env_remove_report).
  */
 RGN_API int rgn_env_remove(const char *home, uint32_t flags);
+
+/*
+ * What a remove could not remove: one file or one segment of the
+ * environment, as it was when remove gave up on it.  The strings are valid
+ * only during the callback, and hold raw bytes (a home path may hold any).
+ */
+struct rgn_remove_item {
+	const char *path;	/* a file: its path in the home; NULL for a
+				   segment */
+	int32_t shmid;		/* a segment: its id; -1 for a file */
+	int32_t key;		/* the segment's key, 0 for IPC_PRIVATE */
+	uint32_t region_id;	/* the region it holds, 0 when not known */
+	uint64_t nattch;	/* a segment: processes attached, as seen */
+	int error;		/* why, as a code: -EBUSY attached, -EACCES or
+				   -EPERM not allowed, RGN_EFOREIGN its header
+				   names another home, -EAGAIN kept (__db.001
+				   and the primary stay while anything else of
+				   the environment does) or changed meanwhile,
+				   else the code of the failed call */
+	const char *reason;	/* the same in words: "2 processes attached" */
+};
+typedef void (*rgn_remove_fn)(const struct rgn_remove_item *item, void *arg);
+
+/*
+ * rgn_env_remove(), telling FN (when not NULL) about every file and
+ * segment of the environment it left, once each, before it returns.  When
+ * the primary region is gone (destroyed from outside: Berkeley DB removes
+ * whatever sits at its key), the environment id and base key in __db.001
+ * still prove which segments are its own: every segment whose header names
+ * this environment id and this home is removed if nobody has it attached
+ * (checked again right before it goes), and reported otherwise.  Another
+ * program's segment is never touched, nor reported.  While anything is
+ * left, __db.001 (and the primary) stay, so that a later remove finishes.
+ * Returns 0 when nothing of the environment is left; when something is,
+ * the code of the first item reported, and rgn_errdetail() counts them.
+ * Without any removal begun: the codes of rgn_env_remove() (-EBUSY,
+ * RGN_EPRIVATE, RGN_ENOTENV, RGN_EFOREIGNENV, RGN_EBADMAGIC, ...), and FN
+ * is not called.
+ */
+RGN_API int rgn_env_remove_report(const char *home, uint32_t flags,
+				  rgn_remove_fn fn, void *arg);
 
 RGN_API enum rgn_backing rgn_env_backing(const rgn_env *env);
 RGN_API const char *rgn_env_home(const rgn_env *env); /* absolute path */

@@ -449,9 +449,37 @@ static const char remove_help[] =
 	"also marks the environment panicked for the processes still attached.\n"
 	"Processes that died attached do not count.\n"
 	"\n"
+	"If the primary segment was destroyed from outside (ipcrm, or Berkeley\n"
+	"DB at its key), the other segments whose header names this\n"
+	"environment and this home are found and removed all the same.\n"
+	"Anything left (a segment still attached, a file that is not ours any\n"
+	"more) is printed on a line of its own, \"regionctl: left shmid ID key\n"
+	"KEY: REASON\" or \"regionctl: left PATH: REASON\", __db.001 stays so that\n"
+	"a later remove can finish, and the exit status is 1.\n"
+	"\n"
 	"  -h, --home HOME      the environment's directory\n"
 	"  -f, --force          remove even while processes are attached\n"
 	"      --help           this text\n";
+
+/* One line per thing the remove left, escaped so that a home path or a
+ * reason holding control bytes stays one line. */
+static void print_left(const struct rgn_remove_item *it, void *arg)
+{
+	char *reason = rgn_render_escape_dup(it->reason);
+	char *path = it->path ? rgn_render_escape_dup(it->path) : NULL;
+
+	(void)arg;
+	if (it->path)
+		fprintf(stderr, "%s: left %s: %s\n", prog,
+			path ? path : "(out of memory)",
+			reason ? reason : "(out of memory)");
+	else
+		fprintf(stderr, "%s: left shmid %d key 0x%08x: %s\n", prog,
+			(int)it->shmid, (unsigned)it->key,
+			reason ? reason : "(out of memory)");
+	free(reason);
+	free(path);
+}
 
 int cmd_remove(int argc, char **argv)
 {
@@ -483,7 +511,7 @@ int cmd_remove(int argc, char **argv)
 	no_operands(argc, argv);
 	if (!home)
 		usage_error("missing -h HOME");
-	rc = rgn_env_remove(home, flags);
+	rc = rgn_env_remove_report(home, flags, print_left, NULL);
 	if (rc < 0)
 		return lib_error("remove environment", home, rc);
 	return 0;

@@ -134,6 +134,72 @@ static int open_private(struct rgn_env *env)
 }
 
 /*
+ * Berkeley DB names its files as we do, so a home may hold its environment.
+ * It coordinates only through the bytes of its own files (an O_EXCL create
+ * of __db.001, its magic written last), so anything we create, lock or
+ * rename there could disturb it: a create must refuse such a home before
+ * it makes even __db.lck.  Ours is recognised by our magic; Berkeley DB's
+ * by its REGENV magic in native order (the other order too, for a home on
+ * a shared disk), by its 24-byte system memory record (ours is a 48-byte
+ * struct rgn_file_record), and by an empty file, which only a creator that
+ * died leaves: we publish __db.001 by rename, complete, never empty.
+ */
+#define BDB_REGENV_MAGIC 0x00120897u
+#define BDB_SYSMEM_RECORD_LEN 24
+
+static int refuse_foreign_home(struct rgn_env *env)
+{
+	uint32_t magic = 0;
+	struct stat st;
+	ssize_t n;
+	int fd = rgn_open_in_home(env, RGN_PRIMARY_FILE, O_RDONLY, 0, &st);
+
+	if (fd == -ENOENT) {
+		rgn_clear_detail();
+		return 0;
+	}
+	if (fd == -EINVAL) /* a directory, fifo or device: not ours */
+		return rgn_fail(RGN_EBADMAGIC, "%s/%s is not a regular file",
+				env->home, RGN_PRIMARY_FILE);
+	if (fd < 0)
+		return fd;
+	n = pread(fd, &magic, sizeof(magic), 0);
+	close(fd);
+	if (n < 0)
+		return rgn_fail(-errno, "read %s/%s", env->home,
+				RGN_PRIMARY_FILE);
+	if (n == sizeof(magic) &&
+	    (magic == RGN_REGION_MAGIC || magic == RGN_RECORD_MAGIC))
+		return 0; /* ours: the probe judges the rest */
+	if (n == sizeof(magic) && (magic == BDB_REGENV_MAGIC ||
+				   magic == __builtin_bswap32(BDB_REGENV_MAGIC)))
+		return rgn_fail(RGN_EFOREIGNENV,
+				"%s holds a Berkeley DB environment (%s starts "
+				"with its magic 0x%08x%s); regionfs never "
+				"writes to it",
+				env->home, RGN_PRIMARY_FILE, BDB_REGENV_MAGIC,
+				magic == BDB_REGENV_MAGIC
+					? ""
+					: ", in the other byte order");
+	if (st.st_size == BDB_SYSMEM_RECORD_LEN)
+		return rgn_fail(RGN_EFOREIGNENV,
+				"%s holds a Berkeley DB environment in system "
+				"memory (%s is its %d-byte record of the "
+				"primary segment); regionfs never writes to it",
+				env->home, RGN_PRIMARY_FILE,
+				BDB_SYSMEM_RECORD_LEN);
+	if (st.st_size == 0)
+		return rgn_fail(RGN_EFOREIGNENV,
+				"%s/%s is empty, as a Berkeley DB creator that "
+				"died leaves it (regionfs publishes %s whole, "
+				"never empty); regionfs never writes to it",
+				env->home, RGN_PRIMARY_FILE, RGN_PRIMARY_FILE);
+	return rgn_fail(RGN_EBADMAGIC,
+			"%s/%s starts with 0x%08x, not a regionfs environment",
+			env->home, RGN_PRIMARY_FILE, magic);
+}
+
+/*
  * Joining an environment that exists needs neither the setup lock nor a
  * second open of __db.001: the attach read-lock alone keeps removers and
  * private owners out, a link count above zero proves the lock file is the
@@ -375,6 +441,12 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 		if (rc != -EAGAIN)
 			goto fail;
 	}
+	/* Before anything is created in the home, not even __db.lck. */
+	if ((cfg->flags & RGN_CREATE) || private_env) {
+		rc = refuse_foreign_home(env);
+		if (rc < 0)
+			goto fail;
+	}
 	rc = rgn_lockfile_open_home(env, (cfg->flags & RGN_CREATE) || private_env, 0);
 	if (rc < 0)
 		goto fail;
@@ -460,129 +532,19 @@ int rgn_env_close(rgn_env *env)
 	return 0;
 }
 
-/* ---- remove ------------------------------------------------------------- */
+/* ---- for remove (env_remove.c) ------------------------------------------ */
 
-static int live_pids(struct rgn_env *env, char *buf, size_t len)
+struct rgn_env *rgn_env_new(void)
 {
-	size_t off = 0;
-	int n = 0;
-
-	buf[0] = '\0';
-	for (uint32_t i = 0; i < rgn_proc_hwm(env->shenv); i++) {
-		const struct rgn_shm_proc *p = &env->procs[i];
-
-		if (p->pr_pid && rgn_proc_alive(p->pr_pid, p->pr_start)) {
-			if (off < len)
-				off += (size_t)snprintf(buf + off, len - off,
-							"%s%d", n ? " " : "",
-							(int)p->pr_pid);
-			n++;
-		}
-	}
-	return n;
+	return env_alloc();
 }
 
-int rgn_env_remove(const char *home, uint32_t flags)
+void rgn_env_free(struct rgn_env *env)
 {
-	struct rgn_env *env;
-	char pids[256];
-	int rc, busy;
-
-	rgn_clear_detail();
-	if (flags & ~RGN_FORCE)
-		return rgn_fail(-EINVAL, "unknown remove flags 0x%x", flags);
-	env = env_alloc();
-	if (!env)
-		return -ENOMEM;
-	rc = rgn_home_open(env, home);
-	if (rc < 0)
-		goto out;
-	rc = rgn_lockfile_open_home(env, 0, 1);
-	if (rc < 0)
-		goto out;
-	busy = rgn_lockfile_ofd(env->lockfd, F_WRLCK, RGN_LOCK_ATTACH, 0) < 0;
-	if (busy) {
-		pid_t owner;
-
-		if (rgn_lockfile_private_owner(env->lockfd, &owner) == 0) {
-			rc = rgn_fail(RGN_EPRIVATE,
-				      "%s is open as a private environment by "
-				      "pid %d",
-				      env->home, (int)owner);
-			goto out;
-		}
-	}
-	rc = rgn_primary_probe(env, 0);
-	if (rc == -ENOENT) {
-		/* Nothing but a lock file and perhaps a dead creator's
-		 * debris: finish the job. */
-		rc = rgn_primary_clear_debris(env);
-		if (rc == 0)
-			rgn_lockfile_unlink(env);
-		goto out;
-	}
-	if (rc < 0)
-		goto out;
-	rc = rgn_primary_attach(env);
-	if ((rc == -ENOENT || rc == RGN_ECORRUPT) && env->ops->unpublish) {
-		/* The primary segment is gone (a reboot, or ipcrm): nothing
-		 * is left to attach to and its region table is lost with it.
-		 * Remove the record; segments of other regions, if any
-		 * survive, carry our header and the leak scanner finds them. */
-		rc = env->ops->unpublish(env);
-		if (rc == 0)
-			rc = rgn_primary_clear_debris(env);
-		if (rc == 0)
-			rgn_lockfile_unlink(env);
-		goto out;
-	}
-	if (rc < 0)
-		goto out;
-	if (busy) {
-		int n = live_pids(env, pids, sizeof(pids));
-
-		if (!(flags & RGN_FORCE)) {
-			rc = rgn_fail(-EBUSY,
-				      "%s is in use by %d attached process%s "
-				      "(pid %s); use force to remove anyway",
-				      env->home, n, n == 1 ? "" : "es",
-				      n ? pids : "unknown");
-			goto out_detach;
-		}
-		/* Tell the processes still attached that it is gone. */
-		__atomic_store_n(&env->shenv->ev_panic, 1, __ATOMIC_RELEASE);
-	}
-	/* Regions first, highest id first, the primary last of all. */
-	for (uint32_t i = rgn_slot_hwm(env->shenv); i-- > 1;) {
-		struct rgn_shm_slot sl;
-
-		if (env->slots[i].sl_state == RGN_SLOT_FREE)
-			continue;
-		sl = env->slots[i];
-		rc = env->ops->destroy(env, &sl);
-		if (rc < 0 && rc != -ENOENT)
-			goto out_detach;
-		memset(&env->slots[i], 0, sizeof(env->slots[i]));
-	}
-	/* The table's own slot for the primary knows the segment's identity
-	 * (creation time, creator), which spares destroy an attach. */
-	if (env->slots[0].sl_shmid == env->primary_slot.sl_shmid) {
-		env->primary_slot.sl_seg_ctime = env->slots[0].sl_seg_ctime;
-		env->primary_slot.sl_creator_pid = env->slots[0].sl_creator_pid;
-	}
-	env->ops->detach(env, &env->primary);
-	rc = env->ops->destroy(env, &env->primary_slot);
-	if (rc < 0 && rc != -ENOENT)
-		goto out;
-	rc = env->ops->unpublish ? env->ops->unpublish(env) : 0;
-	if (rc == 0)
-		rc = rgn_primary_clear_debris(env);
-	if (rc == 0)
-		rgn_lockfile_unlink(env);
-	goto out;
-out_detach:
-	env->ops->detach(env, &env->primary);
-out:
 	env_free(env);
-	return rc;
+}
+
+int rgn_home_refuse_foreign(struct rgn_env *env)
+{
+	return refuse_foreign_home(env);
 }

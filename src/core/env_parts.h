@@ -75,4 +75,15 @@ int rgn_primary_recover(void *ctx);
 int rgn_primary_has_debris(struct rgn_env *env);
 int rgn_primary_clear_debris(struct rgn_env *env);
 
+/* ---- open and remove (env.c, env_remove.c) ------------------------------ */
+
+/* A bare handle with nothing open (NULL on ENOMEM), and its release, which
+ * closes whatever was opened into it. */
+struct rgn_env *rgn_env_new(void);
+void rgn_env_free(struct rgn_env *env);
+/* 0 when the home's __db.001 is missing or starts with our magic; else
+ * RGN_EFOREIGNENV (Berkeley DB's: its magic, its 24-byte system memory
+ * record, or empty) or RGN_EBADMAGIC, with a detail.  Reads only. */
+int rgn_home_refuse_foreign(struct rgn_env *env);
+
 #endif /* RGN_ENV_PARTS_H */

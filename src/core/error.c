@@ -41,6 +41,7 @@ static const struct lib_msg lib_msgs[] = {
 	MSG(RGN_EBACKING,
 	    "backing differs from the one the environment was created with"),
 	MSG(RGN_ENOTENV, "home holds no environment"),
+	MSG(RGN_EFOREIGNENV, "home holds another program's environment"),
 };
 #undef MSG
 

@@ -138,6 +138,7 @@ static void damaged_primary_is_refused_and_left_unchanged(void **state)
 		char path[4200];
 		rgn_env *env = NULL;
 		const char *w = cases[i].what;
+		int expect;
 
 		bad = malloc(len);
 		memcpy(bad, good, len);
@@ -174,9 +175,12 @@ static void damaged_primary_is_refused_and_left_unchanged(void **state)
 		assert_int_equal(open_join(home, &env), cases[i].expect);
 		assert_null(env);
 		assert_non_null(strstr(rgn_errdetail(), "__db.001"));
-		assert_int_equal(open_create(home, &env), cases[i].expect);
-		assert_int_equal(rgn_env_remove(home, RGN_FORCE),
-				 cases[i].expect);
+		/* An empty __db.001 is never ours (we publish it whole, by
+		 * rename): what a Berkeley DB creator that died leaves, so
+		 * create and remove name that program and write nothing. */
+		expect = strcmp(w, "empty") ? cases[i].expect : RGN_EFOREIGNENV;
+		assert_int_equal(open_create(home, &env), expect);
+		assert_int_equal(rgn_env_remove(home, RGN_FORCE), expect);
 		assert_file_is(path, bad, badlen);
 		path_in(path, sizeof(path), home, "__db.002");
 		assert_int_equal(access(path, F_OK), 0);

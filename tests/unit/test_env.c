@@ -330,6 +330,54 @@ static void remove_is_busy_while_attached_unless_forced(void **state)
 	tu_ok(rgn_env_close(env));
 }
 
+/*
+ * A __db.001 that is not ours is judged before anything is created: every
+ * backing's create, and a private open, leave the home holding that file
+ * alone.  The 24-byte and empty forms are Berkeley DB's (tests/bdb makes
+ * real ones for test_bdbhome); any other stranger is bad magic.
+ */
+static void create_over_a_stranger_primary_creates_nothing(void **state)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		int expect;
+	} strangers[] = {
+		{"not ours at all", 15, RGN_EBADMAGIC},
+		{"twenty-four bytes long!", 24, RGN_EFOREIGNENV},
+		{"", 0, RGN_EFOREIGNENV},
+	};
+	char path[4200], got[32];
+	rgn_env *env;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(strangers) / sizeof(strangers[0]); i++) {
+		const char *home = tu_mkhome();
+
+		snprintf(path, sizeof(path), "%s/__db.001", home);
+		tu_write_file(path, strangers[i].bytes, strangers[i].len);
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+			env = NULL;
+			assert_int_equal(open_case(home, &cases[c], RGN_CREATE,
+						   &env),
+					 strangers[i].expect);
+			assert_null(env);
+			assert_non_null(strstr(rgn_errdetail(), "__db.001"));
+		}
+		{
+			struct backing_case priv = {"private",
+						    RGN_BACKING_PRIVATE, 0, 0};
+
+			assert_int_equal(open_case(home, &priv, 0, &env),
+					 strangers[i].expect);
+		}
+		assert_int_equal(count_dir(home), 1);
+		assert_int_equal(tu_read_file(path, got, sizeof(got)),
+				 (ssize_t)strangers[i].len);
+		assert_memory_equal(got, strangers[i].bytes, strangers[i].len);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +393,7 @@ int main(void)
 		cmocka_unit_test(inspect_is_not_counted_as_attached),
 		cmocka_unit_test(generation_counts_region_creates_and_removes),
 		cmocka_unit_test(remove_is_busy_while_attached_unless_forced),
+		cmocka_unit_test(create_over_a_stranger_primary_creates_nothing),
 	};
 
 	tu_private_ipc();
