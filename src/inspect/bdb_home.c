@@ -243,12 +243,21 @@ static int scan_procs(struct rgn_bdb *b)
 
 	memset(t, 0, sizeof(t));
 	if (b->sysmem) {
+		uint64_t nattch = 0;
+
 		for (uint32_t i = 0; i < b->nregions; i++) {
 			if (!b->regions[i].present)
 				continue;
+			nattch += b->regions[i].nattch;
 			t[n].is_segment = 1;
 			t[n++].shmid = (int32_t)b->regions[i].slot.segid;
 		}
+		/* The kernel counts every attach (a forked child's too): when
+		 * no segment has one, no process maps any, and the walk over
+		 * every process's maps, most of what a stat costs, would only
+		 * confirm it. */
+		if (nattch == 0)
+			return 0;
 	} else {
 		for (uint32_t i = 0; i < b->nregions; i++) {
 			if (!b->regions[i].present)

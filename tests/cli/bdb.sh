@@ -163,6 +163,19 @@ check "system memory: the regions' shmids are the namespace's segments" \
 	[ "$(jq -r '.regions[].shmid' <<<"$JSON" | sort -n | tr '\n' ' ')" = \
 	  "$(awk 'NR > 1 { print $2 }' /proc/sysvipc/shm | sort -n | tr '\n' ' ')" ]
 expect_status 0 "system memory: Berkeley DB still opens it" "$BDBH" join "$S" 0x7a0b0000
+# The first segments of this namespace: the primary is shmid 0, which a
+# maps line shows in the inode column, where 0 otherwise means anonymous.
+check "system memory: the primary is shmid 0" [ "$(jq .primary_shmid <<<"$JSON")" -eq 0 ]
+if start_bg "$TMPROOT/hold-s0" "$BDBH" hold "$S" 0x7a0b0000; then
+	NREG=$(jq '.regions | length' <<<"$JSON")
+	ro_expect 0 "system memory, held: stat -e, home untouched" "$S" \
+		"$RC" stat -e -h "$S"
+	check "system memory, held: the holder maps all $NREG segments, shmid 0 too" \
+		contains "$OUT" "^$BGPID"$'\t'"bdbhelper, started .*, $NREG mappings\$"
+	stop_bg "$BGPID" KILL
+else
+	not_ok "bdbhelper hold (system memory, shmid 0) starts"
+fi
 
 # ---- held: in use ---------------------------------------------------------------
 H=$(mkhome)
