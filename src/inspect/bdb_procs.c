@@ -6,7 +6,14 @@
  * attached process maps each region, a file as its device and inode in
  * /proc/PID/maps, a System V segment as "/SYSV%08x (deleted)" with the
  * shmid in the inode column.  Reading maps costs one open per process and
- * never disturbs the processes or the environment.
+ * never disturbs the processes or the environment.  Where the kernel has
+ * it (Linux 6.11 and later), the PROCMAP_QUERY ioctl on the same file
+ * gives each shared file-backed mapping's device and inode without
+ * formatting every line and path as text (most processes have none, and
+ * one call says so); older kernels answer ENOTTY and the text is read
+ * instead.  Both look at shared mappings only: Berkeley DB maps region
+ * files MAP_SHARED and segments are always shared, and a private copy of
+ * a region is nobody's attachment.
  *
  * A shmid means something only inside one IPC namespace: a segment is
  * looked for only in processes that share ours (/proc/PID/ns/ipc).
@@ -22,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -51,7 +59,12 @@ static int line_matches(const char *line, const struct rgn_bdb_target *t,
 	const char *p = line, *path;
 	char *end;
 
-	for (int i = 0; i < 3 && p; i++)
+	/* Shared mappings only, as the query asks: a private copy of a
+	 * region is not an attachment. */
+	p = next_field(p);
+	if (!p || strlen(p) < 4 || p[3] != 's')
+		return 0;
+	for (int i = 0; i < 2 && p; i++)
 		p = next_field(p);
 	if (!p)
 		return 0;
@@ -83,6 +96,96 @@ static int line_matches(const char *line, const struct rgn_bdb_target *t,
 	return 0;
 }
 
+/* PROCMAP_QUERY, as the kernel's uapi <linux/fs.h> defines it since 6.11;
+ * Debian 12's headers predate it. */
+#ifndef PROCMAP_QUERY
+struct procmap_query {
+	uint64_t size;		/* sizeof(struct procmap_query) */
+	uint64_t query_flags;	/* RGN_PMQ_* */
+	uint64_t query_addr;
+	uint64_t vma_start, vma_end;	/* out */
+	uint64_t vma_flags, vma_page_size, vma_offset;
+	uint64_t inode;			/* out: as the maps inode column */
+	uint32_t dev_major, dev_minor;	/* out */
+	uint32_t vma_name_size;		/* in: buffer size; out: name size */
+	uint32_t build_id_size;
+	uint64_t vma_name_addr;		/* in: buffer for the name, or 0 */
+	uint64_t build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#endif
+#define RGN_PMQ_SHARED 0x08
+#define RGN_PMQ_COVERING_OR_NEXT 0x10
+#define RGN_PMQ_FILE_BACKED 0x20
+
+/* Does the mapping Q describes name a target?  Only a segment candidate
+ * (its inode equal to a sought shmid) costs a second query, for its name,
+ * which must be "/SYSV..." to be a segment and not a file. */
+static int query_matches(int fd, const struct procmap_query *q,
+			 const struct rgn_bdb_target *t, size_t n,
+			 int same_ipc)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].is_segment) {
+			struct procmap_query nq;
+			char name[64] = "";
+
+			if (!same_ipc ||
+			    q->inode != (uint64_t)(uint32_t)t[i].shmid)
+				continue;
+			memset(&nq, 0, sizeof(nq));
+			nq.size = sizeof(nq);
+			nq.query_flags = RGN_PMQ_FILE_BACKED | RGN_PMQ_SHARED;
+			nq.query_addr = q->vma_start;
+			nq.vma_name_size = sizeof(name);
+			nq.vma_name_addr = (uint64_t)(uintptr_t)name;
+			/* "/SYSV%08x (deleted)" fits; a longer name fails
+			 * with ENAMETOOLONG and is a file's, not ours. */
+			if (ioctl(fd, PROCMAP_QUERY, &nq) == 0 &&
+			    strncmp(name, "/SYSV", 5) == 0)
+				return 1;
+		} else if (q->inode == (uint64_t)t[i].ino &&
+			   makedev(q->dev_major, q->dev_minor) == t[i].dev) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Mappings of the targets in the process whose maps FD is open, by
+ * PROCMAP_QUERY: >= 0, -ENOTTY when the kernel lacks the ioctl (nothing
+ * was read: the caller reads the text), or -errno. */
+static int count_query(int fd, const struct rgn_bdb_target *t, size_t n,
+		       int same_ipc)
+{
+	struct procmap_query q;
+	uint64_t addr = 0;
+	int count = 0, first = 1;
+
+	for (;;) {
+		memset(&q, 0, sizeof(q));
+		q.size = sizeof(q);
+		/* Shared mappings only: most processes have none, and
+		 * then one call answers for the whole process. */
+		q.query_flags = RGN_PMQ_COVERING_OR_NEXT | RGN_PMQ_FILE_BACKED |
+				RGN_PMQ_SHARED;
+		q.query_addr = addr;
+		if (ioctl(fd, PROCMAP_QUERY, &q) < 0) {
+			if (errno == ENOENT)
+				return count; /* no mapping past ADDR */
+			if (first && (errno == ENOTTY || errno == EINVAL))
+				return -ENOTTY;
+			return -errno;
+		}
+		first = 0;
+		if (query_matches(fd, &q, t, n, same_ipc))
+			count++;
+		if (q.vma_end <= addr)
+			return count; /* never loop on a confused answer */
+		addr = q.vma_end;
+	}
+}
+
 /* Mappings of the targets held by PID: >= 0, or -errno for its maps.
  * read(2) into one buffer rather than stdio: the scan opens every
  * process's maps, and fopen's extra fstat and small reads were a third of
@@ -101,6 +204,12 @@ static int count_maps(pid_t pid, const struct rgn_bdb_target *t, size_t n,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	count = count_query(fd, t, n, same_ipc);
+	if (count != -ENOTTY) {
+		close(fd);
+		return count;
+	}
+	count = 0;
 	for (;;) {
 		char *line = buf, *nl;
 
