@@ -366,11 +366,12 @@ static void judge(struct rgn_bdb *b)
 	} else {
 		verdict(b, RGN_BDB_NEEDS_RECOVERY,
 			"References %u but %s: %zu %s left by %s that died "
-			"attached (Berkeley DB never takes them back); run "
+			"attached (Berkeley DB never takes %s back); run "
 			RECOVER_HINT " once nothing uses the environment",
 			refs, how, refs - p,
 			refs - p == 1 ? "reference was" : "references were",
-			refs - p == 1 ? "a process" : "processes", h);
+			refs - p == 1 ? "a process" : "processes",
+			refs - p == 1 ? "it" : "them", h);
 	}
 }
 
