@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bdb.h"
 #include "regionctl.h"
 #include "render.h"
 
@@ -155,7 +156,53 @@ static const char stat_help[] =
 	"      --region ID      only the region with this id (as regionfs\n"
 	"                       regions/__db.NNN/stat)\n"
 	"      --processes      only the attached processes\n"
-	"      --help           this text\n";
+	"      --help           this text\n"
+	"\n"
+	"A Berkeley DB home (a __db.001 written by libdb: its region, the 24\n"
+	"bytes naming a system-memory segment, or left empty by a creator that\n"
+	"died) is read without joining it and without writing, locking or\n"
+	"counting anything: db_stat -e's figures with References as stored\n"
+	"(db_stat adds its own handle), the regions, the processes that map\n"
+	"it now and a verdict (at-rest, in-use, needs-recovery, half-created,\n"
+	"undecoded) with its reason.  The exit status is 0 whenever the home\n"
+	"could be read: the verdict is in the output (\"verdict\" in --json).\n"
+	"--prometheus, --region and --processes are refused there (exit 2):\n"
+	"use --json, which holds the regions and the attached processes.\n";
+
+/*
+ * A Berkeley DB home: the snapshot rgn_bdb_open took, in db_stat -e's
+ * words or as JSON.  The per-region and per-process views and the
+ * Prometheus series are ours only: refused by name rather than answered
+ * with our own environment's layout.  Frees BDB.
+ */
+static int stat_bdb(struct rgn_bdb *bdb, int json, int prom, int region,
+		    int procs)
+{
+	const char *opt = prom ? "--prometheus"
+			  : region ? "--region"
+			  : procs ? "--processes"
+				  : NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (opt) {
+		char *h = rgn_render_escape_dup(bdb->home);
+
+		fprintf(stderr,
+			"%s stat: \"%s\" is a Berkeley DB home: %s is for "
+			"regionfs environments only; `%s stat -e -h HOME "
+			"--json` lists its regions and attached processes\n",
+			prog, h ? h : bdb->home, opt, prog);
+		free(h);
+		rgn_bdb_close(bdb);
+		return EXIT_USAGE;
+	}
+	rc = json ? rgn_render_bdb_json(bdb, time(NULL), &buf, &len)
+		  : rgn_render_bdb_text(bdb, time(NULL), &buf, &len);
+	rgn_bdb_close(bdb);
+	return emit(rc, &buf, &len);
+}
 
 int cmd_stat(int argc, char **argv)
 {
@@ -175,6 +222,7 @@ int cmd_stat(int argc, char **argv)
 	long region = -1;
 	char *buf = NULL;
 	size_t len = 0;
+	struct rgn_bdb *bdb;
 	rgn_env *env;
 
 	while ((c = getopt_long(argc, argv, "eh:", opts, NULL)) != -1) {
@@ -212,6 +260,13 @@ int cmd_stat(int argc, char **argv)
 		usage_error("--region and --processes exclude each other");
 	if (prom && (region >= 0 || procs))
 		usage_error("--prometheus covers the whole environment");
+
+	/* A Berkeley DB home first: the probe only reads, and says at once
+	 * (from __db.001's first bytes) when the home is not one; then, and
+	 * when the home cannot be read at all, our own open speaks, as ever. */
+	rc = rgn_bdb_open(home, &bdb);
+	if (rc == 0)
+		return stat_bdb(bdb, json, prom, region >= 0, procs);
 
 	rgn_env_config_init(&cfg);
 	cfg.flags = RGN_INSPECT;

@@ -33,81 +33,37 @@
 
 /* ---- cell escaping -------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at S (1..4), or 0 if S does not start
- * one (overlong forms, surrogates and code points past U+10FFFF count as
- * invalid, as RFC 3629 says). */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
-
 /*
  * S made safe for one table cell, in a malloc'd string (NULL when out of
- * memory): printable valid UTF-8 unchanged, '\' doubled, control
- * characters (C0, DEL, and C1 as U+0080..U+009F) and bytes that are not
- * valid UTF-8 as "\xNN" in lowercase hex.  With ASCII, every byte past
- * 0x7f is escaped too (no UTF-8 locale to measure it in).
- * TODO: rgn_render_escape
+ * memory): the one rule every view uses (rgn_render_escape).  With ASCII
+ * (no UTF-8 locale to measure widths in) the characters it lets through
+ * past 0x7f are escaped byte by byte too; its output holds no other
+ * non-ASCII bytes, and its backslashes are already doubled, so the result
+ * still undoes to the exact bytes.
  */
 static char *escape_cell(const char *s, int ascii)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	char *out = malloc(strlen(s) * 4 + 1), *o = out;
+	char *e = rgn_render_escape_dup(s), *out, *o;
+	const unsigned char *p;
 
-	if (!out)
-		return NULL;
-	while (*p) {
-		size_t n = utf8_len(p);
-		int c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
-
-		if (n > 1 && !c1 && !ascii) {
-			memcpy(o, p, n);
-			o += n;
-			p += n;
-			continue;
-		}
-		if (*p == '\\') {
-			*o++ = '\\';
-			*o++ = '\\';
-			p++;
-			continue;
-		}
-		if (n == 1 && *p >= 0x20 && *p != 0x7f) {
-			*o++ = (char)*p++;
-			continue;
-		}
-		/* A control character (a C1 one is two bytes, both escaped)
-		 * or a byte that starts no valid sequence. */
-		for (size_t i = 0; i < (n ? n : 1); i++, p++) {
+	if (!e || !ascii)
+		return e;
+	out = malloc(strlen(e) * 4 + 1);
+	if (out) {
+		for (p = (const unsigned char *)e, o = out; *p; p++) {
+			if (*p < 0x80) {
+				*o++ = (char)*p;
+				continue;
+			}
 			*o++ = '\\';
 			*o++ = 'x';
 			*o++ = hex[*p >> 4];
 			*o++ = hex[*p & 0xf];
 		}
+		*o = '\0';
 	}
-	*o = '\0';
+	free(e);
 	return out;
 }
 

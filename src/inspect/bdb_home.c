@@ -243,12 +243,21 @@ static int scan_procs(struct rgn_bdb *b)
 
 	memset(t, 0, sizeof(t));
 	if (b->sysmem) {
+		uint64_t nattch = 0;
+
 		for (uint32_t i = 0; i < b->nregions; i++) {
 			if (!b->regions[i].present)
 				continue;
+			nattch += b->regions[i].nattch;
 			t[n].is_segment = 1;
 			t[n++].shmid = (int32_t)b->regions[i].slot.segid;
 		}
+		/* The kernel counts every attach (a forked child's too): when
+		 * no segment has one, no process maps any, and the walk over
+		 * every process's maps, most of what a stat costs, would only
+		 * confirm it. */
+		if (nattch == 0)
+			return 0;
 	} else {
 		for (uint32_t i = 0; i < b->nregions; i++) {
 			if (!b->regions[i].present)
@@ -289,15 +298,17 @@ static size_t mappers(const struct rgn_bdb *b, char *how, size_t len)
 	for (uint32_t i = 0; b->sysmem && i < b->nregions; i++)
 		if (b->regions[i].slot.id == 1 && b->regions[i].present)
 			nattch = b->regions[i].nattch;
+	/* The reason is read by people: "1 process maps", "2 processes map". */
+	snprintf(how, len, "%zu %s it", b->nprocs,
+		 b->nprocs == 1 ? "process maps" : "processes map");
 	if (b->sysmem)
-		snprintf(how, len, "%zu processes map it (primary nattch %llu)",
-			 b->nprocs, (unsigned long long)nattch);
-	else
-		snprintf(how, len, "%zu processes map it", b->nprocs);
+		snprintf(how + strlen(how), len - strlen(how),
+			 " (primary nattch %llu)", (unsigned long long)nattch);
 	if (b->procs_denied)
 		snprintf(how + strlen(how), len - strlen(how),
-			 "; the maps of %zu processes could not be read",
-			 b->procs_denied);
+			 "; the maps of %zu %s could not be read",
+			 b->procs_denied,
+			 b->procs_denied == 1 ? "process" : "processes");
 	return nattch > b->nprocs ? (size_t)nattch : b->nprocs;
 }
 
@@ -354,11 +365,13 @@ static void judge(struct rgn_bdb *b)
 		verdict(b, RGN_BDB_IN_USE, "References %u, and %s", refs, how);
 	} else {
 		verdict(b, RGN_BDB_NEEDS_RECOVERY,
-			"References %u but %s: %zu references were left by "
-			"processes that died attached (Berkeley DB never takes "
-			"them back); run " RECOVER_HINT
-			" once nothing uses the environment",
-			refs, how, refs - p, h);
+			"References %u but %s: %zu %s left by %s that died "
+			"attached (Berkeley DB never takes %s back); run "
+			RECOVER_HINT " once nothing uses the environment",
+			refs, how, refs - p,
+			refs - p == 1 ? "reference was" : "references were",
+			refs - p == 1 ? "a process" : "processes",
+			refs - p == 1 ? "it" : "them", h);
 	}
 }
 

@@ -17,61 +17,11 @@
 
 #include "bdb.h"
 #include "render.h"
+#include "render_int.h"
 
-/* ---- escaping ------------------------------------------------------------ */
-
-/* Length of the valid UTF-8 sequence at S (at most N bytes), 0 if none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* No overlong forms, surrogates or values past U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
-/* TODO: rgn_render_escape.  One record stays one line: control bytes
- * (and DEL) and bytes that are not valid UTF-8 print as \xNN, a backslash
- * as \\, anything else as it is. */
-static void put_esc(FILE *f, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strlen(str), i = 0, l;
-
-	while (i < n) {
-		if (s[i] == '\\') {
-			fputs("\\\\", f);
-			i++;
-		} else if (s[i] < 0x20 || s[i] == 0x7f ||
-			   (l = utf8_len(s + i, n - i)) == 0) {
-			fprintf(f, "\\x%02x", s[i]);
-			i++;
-		} else {
-			fwrite(s + i, 1, l, f);
-			i += l;
-		}
-	}
-}
+/* Names, paths and reasons come from the system and from the home: they
+ * pass through the one escaping rule (rgn_render_escape), in text and JSON
+ * alike, so a record is one line and the JSON is valid UTF-8. */
 
 /* ---- output plumbing ------------------------------------------------------ */
 
@@ -159,7 +109,7 @@ static void text_env(FILE *f, const struct rgn_bdb *b, time_t now)
 		fprintf(f, "%u\tReferences\n", e->refcnt);
 	} else if (b->have_env) {
 		fputs("not decoded\tReferences (", f);
-		put_esc(f, e->why);
+		rgn_fputs_esc(f, e->why);
 		fputs(")\n", f);
 	}
 	if (b->form != RGN_BDB_FORM_EMPTY) {
@@ -168,7 +118,7 @@ static void text_env(FILE *f, const struct rgn_bdb *b, time_t now)
 		line_bytes(f, max, "Maximum region size");
 	}
 	fprintf(f, "%s\n", RGN_RENDER_SEP);
-	put_esc(f, b->home);
+	rgn_fputs_esc(f, b->home);
 	fputs("\tHome\n", f);
 	fprintf(f, "%s\tMode\n", b->sysmem ? "system memory" : "files");
 	if (b->sysmem)
@@ -227,7 +177,7 @@ static void text_procs(FILE *f, const struct rgn_bdb *b)
 		const struct rgn_bdb_proc *p = &b->procs[i];
 
 		fprintf(f, "%d\t", (int)p->pid);
-		put_esc(f, p->command);
+		rgn_fputs_esc(f, p->command);
 		fprintf(f, ", started %s, %u mappings\n",
 			rgn_render_time(p->start, t, sizeof(t)), p->nmaps);
 	}
@@ -257,7 +207,7 @@ int rgn_render_bdb_text(const struct rgn_bdb *bdb, time_t now, char **out,
 	text_procs(f, bdb);
 	fprintf(f, "%s\n", RGN_RENDER_SEP);
 	fprintf(f, "%s\tVerdict\n", rgn_bdb_verdict_name(bdb->verdict));
-	put_esc(f, bdb->reason);
+	rgn_fputs_esc(f, bdb->reason);
 	fputs("\tReason\n", f);
 	return close_sink(f, &buf, &blen, out, len);
 }
@@ -270,34 +220,6 @@ static void jset(struct json_object *o, const char *k, struct json_object *v)
 		json_object_object_add(o, k, v);
 	else
 		json_object_put(v);
-}
-
-/* A string from the system: as it is when valid UTF-8, escaped when not
- * (JSON text must be UTF-8). */
-static struct json_object *jsys(const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, l;
-	struct json_object *o;
-	char *buf = NULL;
-	size_t blen = 0;
-	FILE *f;
-
-	while (i < n && (l = utf8_len(u + i, n - i)) != 0)
-		i += l;
-	if (i == n)
-		return json_object_new_string(s);
-	f = open_memstream(&buf, &blen);
-	if (!f)
-		return NULL;
-	put_esc(f, s);
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	o = json_object_new_string(buf);
-	free(buf);
-	return o;
 }
 
 static struct json_object *j64(int64_t v)
@@ -373,7 +295,7 @@ int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
 	if (!o)
 		return -ENOMEM;
 	jset(o, "program", json_object_new_string("berkeley-db"));
-	jset(o, "home", jsys(bdb->home));
+	jset(o, "home", rgn_jstr_esc(bdb->home));
 	jset(o, "local_time", j64(now));
 	jset(o, "mode", json_object_new_string(bdb->sysmem ? "system-memory"
 							   : "files"));
@@ -406,7 +328,7 @@ int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
 	for (size_t i = 0; arr && i < bdb->nprocs; i++) {
 		p = json_object_new_object();
 		jset(p, "pid", j64(bdb->procs[i].pid));
-		jset(p, "command", jsys(bdb->procs[i].command));
+		jset(p, "command", rgn_jstr_esc(bdb->procs[i].command));
 		jset(p, "start", j64(bdb->procs[i].start));
 		json_object_array_add(arr, p);
 	}
@@ -414,7 +336,7 @@ int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
 	jset(o, "procs_denied", j64((int64_t)bdb->procs_denied));
 	jset(o, "verdict", json_object_new_string(
 				   rgn_bdb_verdict_name(bdb->verdict)));
-	jset(o, "reason", jsys(bdb->reason));
+	jset(o, "reason", rgn_jstr_esc(bdb->reason));
 
 	txt = json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |

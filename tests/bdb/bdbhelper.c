@@ -12,15 +12,20 @@
  *   bdbhelper join HOME [KEY]     join and close: exit 0 if BDB still opens it
  *   bdbhelper half HOME           leave an empty __db.001, as a creator that
  *                                 died before writing anything does
+ *   bdbhelper sum SHMID           print the segment's size and a checksum of
+ *                                 its bytes (attached read-only): the CLI
+ *                                 tests compare segments before and after
  *
  * Exit 0 on success, 1 with the library's message on stderr otherwise.
  */
 #include <db.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 /* In the sanitizer build: libdb 5.3 frees nothing of a panicked
@@ -95,6 +100,33 @@ static int put_record(DB_ENV *dbenv, const char *home)
 	return rc ? fail("put a record in", home, rc) : 0;
 }
 
+/* SIZE and FNV-1a (64 bits) of the bytes of segment SHMID, read through a
+ * read-only attach held only while summing. */
+static int seg_sum(const char *arg)
+{
+	struct shmid_ds ds;
+	uint64_t h = 0xcbf29ce484222325ull;
+	const unsigned char *p;
+	int id = (int)strtol(arg, NULL, 0);
+
+	if (shmctl(id, IPC_STAT, &ds) < 0) {
+		fprintf(stderr, "bdbhelper: IPC_STAT of shmid %d: %s\n", id,
+			strerror(errno));
+		return 1;
+	}
+	p = shmat(id, NULL, SHM_RDONLY);
+	if (p == (void *)-1) {
+		fprintf(stderr, "bdbhelper: attach shmid %d: %s\n", id,
+			strerror(errno));
+		return 1;
+	}
+	for (size_t i = 0; i < ds.shm_segsz; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	shmdt(p);
+	printf("%zu %016llx\n", (size_t)ds.shm_segsz, (unsigned long long)h);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd, *home, *key;
@@ -103,13 +135,15 @@ int main(int argc, char **argv)
 
 	if (argc < 3 || argc > 4) {
 		fprintf(stderr, "usage: bdbhelper create|hold|panic|join|half "
-				"HOME [KEY]\n");
+				"HOME [KEY] | sum SHMID\n");
 		return 2;
 	}
 	cmd = argv[1];
 	home = argv[2];
 	key = argc == 4 ? argv[3] : NULL;
 
+	if (strcmp(cmd, "sum") == 0)
+		return seg_sum(argv[2]);
 	if (strcmp(cmd, "half") == 0) {
 		char path[4096];
 
