@@ -158,6 +158,9 @@ state() {
 # regions MNT: the __db.NNN names the mount lists.
 regions() { ls "$1" 2>/dev/null | grep '^__db\.' | tr '\n' ' '; }
 
+# regions_bytes DIR: the sizes of its __db.NNN files, summed.
+regions_bytes() { stat -c %s "$1"/__db.0* 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
+
 # read_all MNT: every file of the mount read once, as a curious user would.
 read_all() {
 	local f
@@ -280,10 +283,11 @@ t_sysmem_home() {
 	return $ok
 }
 
-# Berkeley DB opens, holds, creates and removes the environment under the
-# mount, never waiting on it; the mount follows within a second or so.
+# Berkeley DB opens, grows, holds, creates and removes the environment
+# under the mount, never waiting on it; the mount follows within a second
+# or so.
 t_bdb_under_mount() {
-	local home=$T/live mnt=$T/m-live hold=$T/hold.out pid ok=0
+	local home=$T/live mnt=$T/m-live hold=$T/hold.out pid ok=0 size1 db
 	command -v db5.3_recover >/dev/null ||
 		{ echo "    (no db5.3_recover: db5.3-util)" >&2; return 77; }
 	mkdir -p "$home"
@@ -291,6 +295,19 @@ t_bdb_under_mount() {
 	mount_fs "$home" "$mnt" || return 1
 	read_all "$mnt" || ok=1
 	need 'timeout 20 "$BDBHELPER" join "$home"' "open and close while mounted" || ok=1
+	# db_load's databases grow the cache (__db.003) past its initial
+	# size: the mount follows the files.
+	size1=$(regions_bytes "$home")
+	seq 1 20000 | awk '{ print "k" $1; print "value-" $1 "-0123456789abcdef" }' >"$T/records"
+	for db in a b; do
+		need 'timeout 60 db5.3_load -T -t btree -h "$home" -f "$T/records" "$db.db"' \
+			"db_load under the mount" || ok=1
+	done
+	need '[ "$(regions_bytes "$home")" -gt "$size1" ]' "no region grew" || ok=1
+	until_true '[ "$(regions_bytes "$mnt")" = "$(regions_bytes "$home")" ]' || ok=1
+	for db in "$home"/__db.0*; do
+		need 'cmp -s "$db" "$mnt/${db##*/}"' "bytes of the grown ${db##*/}" || ok=1
+	done
 	"$BDBHELPER" hold "$home" >"$hold" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
@@ -317,6 +334,22 @@ t_bdb_under_mount() {
 	return $ok
 }
 
+# An empty __db.001 (a creator died): no region files, and stat says so.
+t_half_created() {
+	local home=$T/half mnt=$T/m-half before ok=0
+	mkdir -p "$home"
+	"$BDBHELPER" half "$home" >/dev/null 2>&1
+	need '[ -f "$home/__db.001" ] && [ ! -s "$home/__db.001" ]' "no empty __db.001" || return 1
+	before=$(state "$home")
+	mount_fs "$home" "$mnt" || return 1
+	need '[ -z "$(regions "$mnt")" ]' "$(regions "$mnt")" || ok=1
+	need 'grep -q "^half-created	Verdict$" "$mnt/stat"' "$(grep Verdict "$mnt/stat")" || ok=1
+	read_all "$mnt" 2>/dev/null
+	unmount_fs "$mnt" "$DAEMON_PID" || ok=1
+	need '[ "$before" = "$(state "$home")" ]' "the home changed" || ok=1
+	return $ok
+}
+
 # Our own environments say so too.
 t_own_program() {
 	local home=$T/own mnt=$T/m-own ok=0
@@ -333,6 +366,7 @@ t_own_program() {
 run files_home
 run sysmem_home
 run bdb_under_mount
+run half_created
 run own_program
 
 if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' "$LOG"; then
