@@ -3,8 +3,9 @@
  * the daemon state and its snapshot caches (state.c), the inode numbering
  * and the table of entries (entries.c), permissions and attributes
  * (attr.c), opened files and their readers (open.c), names and
- * directories (ops.c), and the writes it refuses or allows, with extended
- * attributes (write.c).
+ * directories (ops.c), the writes it refuses or allows, with extended
+ * attributes (write.c), and a Berkeley DB home in place of one of ours
+ * (bdbview.c).
  *
  * Inodes are computed, not allocated: an inode number encodes what it names
  * (kind, table entry, region id or shmid), so lookup, getattr and forget
