@@ -275,7 +275,9 @@ t_sysmem_home() {
 	rc=$?
 	[ $rc -eq 0 ] || [ $rc -eq 77 ] || ok=1
 	read_all "$mnt" || ok=1
-	ls "$mnt/sysv" >/dev/null || ok=1
+	id=$(getfattr --absolute-names --only-values -n user.region.shmid "$mnt/__db.001")
+	need 'ls "$mnt/sysv" | grep -qx "$id"' "primary segment $id not under sysv/" || ok=1
+	need 'cmp -s "$mnt/sysv/$id/data" "$mnt/__db.001"' "sysv/$id/data" || ok=1
 	unmount_fs "$mnt" "$DAEMON_PID" || ok=1
 	after=$(state "$home")
 	need '[ "$before" = "$after" ]' "the home changed: $(diff <(echo "$before") <(echo "$after") | head -4)" || ok=1
