@@ -157,6 +157,10 @@ int rfs_render(struct rfs_ctx *c, const struct rfs_node *n, char **out,
 {
 	const struct rfs_entry *e = &rfs_entries[n->entry];
 
+	/* A Berkeley DB home has no environment of ours to snapshot: its
+	 * rows render from a snapshot of its own (bdbview.c). */
+	if (c->fs->bdb && e->bdb)
+		return rfs_bdb_render(c, e, n->arg, out, len);
 	switch (e->src) {
 	case RFS_SRC_ENV:
 	case RFS_SRC_PROCS:
@@ -182,35 +186,36 @@ int rfs_render(struct rfs_ctx *c, const struct rfs_node *n, char **out,
  * a private environment.
  */
 #define DIR(par, name, kind, shared) \
-	{par, name, kind, 0555, 0, shared, NULL, 0, {.own = NULL}}
-#define RENDER(par, name, mode, at, shared, src, member, fn) \
-	{par, name, 0, mode, at, shared, &rfs_rendered, src, {.member = fn}}
-#define ENV(par, name, mode, at, sh, fn) \
-	RENDER(par, name, mode, at, sh, RFS_SRC_ENV, env, fn)
-#define PROCS(par, name, mode, at, sh, fn) \
-	RENDER(par, name, mode, at, sh, RFS_SRC_PROCS, procs, fn)
-#define REGION(par, name, mode, at, sh, fn) \
-	RENDER(par, name, mode, at, sh, RFS_SRC_REGION, region, fn)
+	{par, name, kind, 0555, 0, shared, NULL, 0, {.own = NULL}, NULL}
+#define RENDER(par, name, mode, at, shared, src, member, fn, bdbfn) \
+	{par, name, 0, mode, at, shared, &rfs_rendered, src, {.member = fn}, \
+	 bdbfn}
+#define ENV(par, name, mode, at, sh, fn, bdbfn) \
+	RENDER(par, name, mode, at, sh, RFS_SRC_ENV, env, fn, bdbfn)
+#define PROCS(par, name, mode, at, sh, fn, bdbfn) \
+	RENDER(par, name, mode, at, sh, RFS_SRC_PROCS, procs, fn, bdbfn)
+#define REGION(par, name, mode, at, sh, fn, bdbfn) \
+	RENDER(par, name, mode, at, sh, RFS_SRC_REGION, region, fn, bdbfn)
 #define SCAN(par, name, mode, at, sh, fn) \
-	RENDER(par, name, mode, at, sh, RFS_SRC_SCAN, scan, fn)
+	RENDER(par, name, mode, at, sh, RFS_SRC_SCAN, scan, fn, NULL)
 #define LEAK(par, name, mode, at, sh, fn) \
-	RENDER(par, name, mode, at, sh, RFS_SRC_LEAK, leak, fn)
-#define OWN(par, name, mode, at, sh, fn) \
-	RENDER(par, name, mode, at, sh, RFS_SRC_OWN, own, fn)
+	RENDER(par, name, mode, at, sh, RFS_SRC_LEAK, leak, fn, NULL)
+#define OWN(par, name, mode, at, sh, fn, bdbfn) \
+	RENDER(par, name, mode, at, sh, RFS_SRC_OWN, own, fn, bdbfn)
 #define READER(par, name, mode, at, sh, ops) \
-	{par, name, 0, mode, at, sh, &ops, 0, {.own = NULL}}
+	{par, name, 0, mode, at, sh, &ops, 0, {.own = NULL}, NULL}
 
 /* clang-format off */
 const struct rfs_entry rfs_entries[] = {
-	/*     directory        name         mode  attributes     shared  content */
-	ENV   (RFS_ROOT,        "stat",      0444, RFS_AT_ENV,    0, rgn_render_env_text),
-	ENV   (RFS_ROOT,        "stat.json", 0444, RFS_AT_ENV,    0, rgn_render_env_json),
-	PROCS (RFS_ROOT,        "processes", 0444, RFS_AT_ENV,    1, rgn_render_procs_text),
-	OWN   (RFS_ROOT,        "metrics",   0444, RFS_AT_ENV,    0, render_metrics),
+	/*     directory        name         mode  attributes     shared  content                 Berkeley DB home */
+	ENV   (RFS_ROOT,        "stat",      0444, RFS_AT_ENV,    0, rgn_render_env_text,    rfs_bdb_stat_text),
+	ENV   (RFS_ROOT,        "stat.json", 0444, RFS_AT_ENV,    0, rgn_render_env_json,    rfs_bdb_stat_json),
+	PROCS (RFS_ROOT,        "processes", 0444, RFS_AT_ENV,    1, rgn_render_procs_text,  rfs_bdb_procs),
+	OWN   (RFS_ROOT,        "metrics",   0444, RFS_AT_ENV,    0, render_metrics,         rfs_bdb_metrics),
 	DIR   (RFS_ROOT,        "regions",   RFS_REGIONS,         1),
 	DIR   (RFS_ROOT,        "sysv",      RFS_SYSV,            0),
-	REGION(RFS_REGION_DIR,  "stat",      0444, RFS_AT_REGION, 0, rgn_render_region_text),
-	REGION(RFS_REGION_DIR,  "stat.json", 0444, RFS_AT_REGION, 0, rgn_render_region_json),
+	REGION(RFS_REGION_DIR,  "stat",      0444, RFS_AT_REGION, 0, rgn_render_region_text, rfs_bdb_region_text),
+	REGION(RFS_REGION_DIR,  "stat.json", 0444, RFS_AT_REGION, 0, rgn_render_region_json, rfs_bdb_region_json),
 	SCAN  (RFS_SYSV,        "stat",      0444, RFS_AT_DAEMON, 0, rgn_render_leaks_summary),
 	DIR   (RFS_SYSV,        "leaked",    RFS_LEAKED,          0),
 	LEAK  (RFS_SEGMENT_DIR, "stat",      0444, RFS_AT_DAEMON, 0, rgn_render_leak_text),
@@ -276,9 +281,26 @@ static int parse_shmid(const char *name, uint32_t *shmid)
 	return 0;
 }
 
+/*
+ * MNT/__db.NNN, whatever the home holds: our region (open.c) or a Berkeley
+ * DB one (bdbview.c).  Open picks the reader and hands the open file to
+ * it, so read and release go straight to the chosen one.
+ */
+static int region_any_open(struct rfs_ctx *c, const struct rfs_node *n,
+			   struct rfs_open *h)
+{
+	h->ops = c->fs->bdb ? &rfs_bdb_region_file : &rfs_region_file;
+	return h->ops->open(c, n, h);
+}
+
+static const struct rfs_file_ops region_any_file = {
+	.stat = rfs_stat_region_file,
+	.open = region_any_open,
+};
+
 const struct rfs_family rfs_families[] = {
 	/* directory    member kind      parse         format        opens */
-	{RFS_ROOT,     RFS_REGION,      parse_region, format_region, &rfs_region_file},
+	{RFS_ROOT,     RFS_REGION,      parse_region, format_region, &region_any_file},
 	{RFS_REGIONS,  RFS_REGION_DIR,  parse_region, format_region, NULL},
 	{RFS_SYSV,     RFS_SEGMENT_DIR, parse_shmid,  format_shmid,  NULL},
 	{RFS_LEAKED,   RFS_LEAK_LINK,   parse_shmid,  format_shmid,  NULL},

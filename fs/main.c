@@ -8,6 +8,9 @@
  * mount: HOME must open as an environment (inspecting: the mount is no
  * attached process), and a mount point whose stat fails with ENOTCONN is a
  * FUSE mount whose daemon died, which only `fusermount3 -u` can clear.
+ * A Berkeley DB home is recognised first, by reading its __db.001 only,
+ * and mounted through the read-only reader (bdbview.c): our own open would
+ * only refuse it, and must not be the first to touch it.
  *
  * A mount point that is not empty, or is already a mount point, is
  * refused unless -o nonempty is given.  -h/--help alone prints help;
@@ -151,6 +154,7 @@ static void usage(FILE *f)
 		"Show the environment in HOME as files: one per region, stat,\n"
 		"stat.json, processes, metrics, regions/ and sysv/ (the System V\n"
 		"segments of this IPC namespace, leaked ones under sysv/leaked/).\n"
+		"HOME may be a Berkeley DB home: it is read, never joined.\n"
 		"\n"
 		"    -o ro                  read-only (the default)\n"
 		"    -o rw                  allow `rm sysv/leaked/SHMID`\n"
@@ -373,7 +377,7 @@ int main(int argc, char *argv[])
 	struct rfs_args a = {0};
 	struct regionfs fs;
 	rgn_env *env = NULL;
-	int status = 1, inited = 0, mounted = 0, handlers = 0;
+	int status = 1, inited = 0, mounted = 0, handlers = 0, bdb = 0;
 
 	memset(&opts, 0, sizeof(opts));
 	if (fuse_opt_parse(&args, &a, rfs_opts, opt_proc) < 0) {
@@ -410,18 +414,22 @@ int main(int argc, char *argv[])
 		status = 2;
 		goto out;
 	}
-	if (open_home(a.home, &env) < 0 ||
+	/* A negative probe (HOME unreadable) is left for open_home to
+	 * explain in its own words. */
+	bdb = rfs_bdb_probe(a.home) == 1;
+	if ((!bdb && open_home(a.home, &env) < 0) ||
 	    check_mountpoint(a.mountpoint) < 0 ||
 	    check_mountpoint_free(a.mountpoint, a.nonempty) < 0)
 		goto out;
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		goto out;
 	if ((!a.ro_rw_given && fuse_opt_add_arg(&args, "-oro") < 0) ||
-	    (!a.fsname_given && add_fsname(&args, rgn_env_home(env)) < 0)) {
+	    (!a.fsname_given &&
+	     add_fsname(&args, bdb ? a.home : rgn_env_home(env)) < 0)) {
 		fprintf(stderr, "regionfs: out of memory\n");
 		goto out;
 	}
-	if (rfs_init(&fs, env) < 0) {
+	if (rfs_init(&fs, env, a.home) < 0) {
 		fprintf(stderr, "regionfs: out of memory\n");
 		goto out;
 	}

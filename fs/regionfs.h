@@ -3,8 +3,9 @@
  * the daemon state and its snapshot caches (state.c), the inode numbering
  * and the table of entries (entries.c), permissions and attributes
  * (attr.c), opened files and their readers (open.c), names and
- * directories (ops.c), and the writes it refuses or allows, with extended
- * attributes (write.c).
+ * directories (ops.c), the writes it refuses or allows, with extended
+ * attributes (write.c), and a Berkeley DB home in place of one of ours
+ * (bdbview.c).
  *
  * Inodes are computed, not allocated: an inode number encodes what it names
  * (kind, table entry, region id or shmid), so lookup, getattr and forget
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bdb.h"
 #include "fsview.h"
 #include "leaks.h"
 #include "render.h"
@@ -128,6 +130,8 @@ struct regionfs {
 	char *home;			/* absolute: the daemon chdirs to / */
 	int readwrite;			/* -o rw: leaked segments removable */
 	int debug;			/* -d: log refused operations */
+	int bdb;			/* HOME is a Berkeley DB home: env is
+					   NULL, bdbview.c answers instead */
 	uid_t uid;			/* the daemon's: owner of sysv/ */
 	gid_t gid;
 	time_t start;			/* the times of sysv/ and leaked/ */
@@ -146,8 +150,9 @@ struct regionfs {
 /* How long a cached snapshot may answer lookup and getattr. */
 #define RFS_CACHE_NS 1000000000LL
 
-/* Take over ENV (an inspecting handle) and its home. */
-int rfs_init(struct regionfs *fs, rgn_env *env);
+/* Take over ENV (an inspecting handle) and its home; with ENV NULL, mount
+ * the Berkeley DB home BDB_HOME (see bdbview.c). */
+int rfs_init(struct regionfs *fs, rgn_env *env, const char *bdb_home);
 void rfs_fini(struct regionfs *fs);
 int64_t rfs_now_ns(void);
 
@@ -263,6 +268,11 @@ struct rfs_entry {
 		int (*own)(struct rfs_ctx *c, uint32_t arg, char **out,
 			   size_t *len);
 	} render;
+	/* The same file for a Berkeley DB home, from a fresh snapshot of it
+	 * (ARG: the region id under regions/); NULL where the row renders
+	 * no environment (sysv/). */
+	int (*bdb)(const struct rgn_bdb *b, uint32_t arg, char **out,
+		   size_t *len);
 };
 
 extern const struct rfs_entry rfs_entries[];
@@ -396,6 +406,8 @@ struct rfs_open {
 	struct rfs_env *env;			/* regions: the handle read */
 	struct rgn_fsview_reader reader;	/* regions */
 	struct rgn_fsview_segment seg;		/* sysv/SHMID/data */
+	struct rgn_bdb *bdb;			/* a Berkeley DB region: the
+						   snapshot that found it */
 };
 
 /* ---- the operations (ops.c, open.c, write.c) ----------------------------- */
@@ -440,5 +452,40 @@ void rfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void rfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 extern const struct fuse_lowlevel_ops regionfs_ops;
+
+/* ---- a Berkeley DB home (bdbview.c) --------------------------------------- */
+
+/*
+ * Is HOME a Berkeley DB home (and not one of ours)?  1, 0, or a negative
+ * code when HOME itself cannot be read.  Reads only, with pread.
+ */
+int rfs_bdb_probe(const char *home);
+
+/* The region table of a Berkeley DB home as the tree's view (state.c calls
+ * it in place of the core's): re-read when __db.001 changed or CUR is
+ * older than RFS_CACHE_NS; NULL only when out of memory. */
+struct rfs_snap *rfs_bdb_view_take(struct regionfs *fs, struct rfs_snap *cur);
+
+/* Render row E for node argument ARG from a fresh snapshot of the home. */
+int rfs_bdb_render(struct rfs_ctx *c, const struct rfs_entry *e, uint32_t arg,
+		   char **out, size_t *len);
+
+/* A region of a Berkeley DB home: its bytes, read from the file with pread
+ * or copied from the segment attached read-only for each read. */
+extern const struct rfs_file_ops rfs_bdb_region_file;
+
+/* The renderers the table's rows name for a Berkeley DB home. */
+int rfs_bdb_stat_text(const struct rgn_bdb *b, uint32_t arg, char **out,
+		      size_t *len);
+int rfs_bdb_stat_json(const struct rgn_bdb *b, uint32_t arg, char **out,
+		      size_t *len);
+int rfs_bdb_procs(const struct rgn_bdb *b, uint32_t arg, char **out,
+		  size_t *len);
+int rfs_bdb_metrics(const struct rgn_bdb *b, uint32_t arg, char **out,
+		    size_t *len);
+int rfs_bdb_region_text(const struct rgn_bdb *b, uint32_t arg, char **out,
+			size_t *len);
+int rfs_bdb_region_json(const struct rgn_bdb *b, uint32_t arg, char **out,
+			size_t *len);
 
 #endif /* REGIONFS_H */

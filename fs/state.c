@@ -303,12 +303,15 @@ void rfs_view_put(struct rfs_view *view)
 static struct rfs_snap *view_take(struct regionfs *fs, struct rfs_snap *cs)
 {
 	struct rfs_view *cur = (struct rfs_view *)cs;
-	struct rfs_env *e = rfs_env_get(fs);
+	struct rfs_env *e;
 	struct rgn_fsview *v = NULL;
 	struct rfs_view *view;
 	uint64_t gen = 0;
 	int rc;
 
+	if (fs->bdb)
+		return rfs_bdb_view_take(fs, cs);
+	e = rfs_env_get(fs);
 	rc = rgn_fsview_generation(e->env, &gen);
 	/* Failing: the home may have been made anew.  Private: its owner
 	 * may have exited and a shared environment been made in its place.
@@ -537,8 +540,9 @@ void rfs_scan_release(struct regionfs *fs, struct rgn_leak_scan *scan)
 static struct rfs_view view_oom = {.s = {.refs = 1u << 30, .err = -ENOMEM}};
 static struct rfs_segs segs_oom = {.s = {.refs = 1u << 30, .err = -ENOMEM}};
 
-int rfs_init(struct regionfs *fs, rgn_env *env)
+int rfs_init(struct regionfs *fs, rgn_env *env, const char *bdb_home)
 {
+	const char *home = env ? rgn_env_home(env) : bdb_home;
 	char real[PATH_MAX];
 
 	memset(fs, 0, sizeof(*fs));
@@ -546,13 +550,13 @@ int rfs_init(struct regionfs *fs, rgn_env *env)
 	 * found again, whatever the daemon's working directory.  Canonical,
 	 * so that re-opening it can refuse every symbolic link (home_open);
 	 * resolved before the mount exists. */
-	fs->home = strdup(realpath(rgn_env_home(env), real) ? real
-							    : rgn_env_home(env));
+	fs->home = strdup(realpath(home, real) ? real : home);
 	fs->uid = geteuid();
 	fs->gid = getegid();
 	fs->start = time(NULL);
-	fs->env = env_wrap(fs, env);
-	if (!fs->home || !fs->env) {
+	fs->bdb = env == NULL;
+	fs->env = env ? env_wrap(fs, env) : NULL;
+	if (!fs->home || (env && !fs->env)) {
 		free(fs->home);
 		free(fs->env);
 		return -ENOMEM;

@@ -251,6 +251,14 @@ struct rgn_bdb {
 int rgn_bdb_open(const char *home, struct rgn_bdb **out);
 void rgn_bdb_close(struct rgn_bdb *bdb);
 
+/* rgn_bdb_open without the scan of /proc: no processes, and a verdict
+ * that counts none (so never trust it).  For callers that only need the
+ * regions and their bytes (the mount's listing and region files), where
+ * reading every process's maps on each look would cost more than the
+ * rest together. */
+#define RGN_BDB_OPEN_NOPROCS 0x1u
+int rgn_bdb_open_flags(const char *home, unsigned flags, struct rgn_bdb **out);
+
 /*
  * Up to LEN bytes of region ID from offset OFF, read now: the file through
  * pread (the same file as at open: -ESTALE if it was replaced), or the
@@ -353,6 +361,38 @@ int rgn_render_bdb_text(const struct rgn_bdb *bdb, time_t now, char **out,
  */
 int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
 			size_t *len);
+
+/*
+ * One region of BDB (region ID) alone, as its section of
+ * rgn_render_bdb_text ("VALUE\tLABEL" lines, preceded by the home and
+ * mode), or as the JSON object of its "regions" entry with "program" and
+ * "home" added.  0, -ENOENT (no such region), -EINVAL, -ENOMEM.
+ */
+int rgn_render_bdb_region_text(const struct rgn_bdb *bdb, uint32_t id,
+			       char **out, size_t *len);
+int rgn_render_bdb_region_json(const struct rgn_bdb *bdb, uint32_t id,
+			       char **out, size_t *len);
+
+/*
+ * The processes that map it, as the "Attached processes" section of
+ * rgn_render_bdb_text without its separator: a count line, then one line
+ * per process "PID\tCOMMAND, started TIME, N mappings".
+ */
+int rgn_render_bdb_procs_text(const struct rgn_bdb *bdb, char **out,
+			      size_t *len);
+
+/*
+ * Prometheus text exposition 0.0.4 of BDB, every series labelled with
+ * home and program="berkeley-db": regionfs_env_info (version, mode,
+ * verdict), regionfs_env_references, regionfs_env_panic,
+ * regionfs_env_live_processes (that map it now), regionfs_env_regions, and per region
+ * (region, id, type labels) regionfs_region_size_bytes,
+ * regionfs_region_max_bytes and, where 5.3 keeps them, the counters
+ * regionfs_region_allocations_total, regionfs_region_allocation_failures_total
+ * and regionfs_region_frees_total.  Figures that were not decoded are
+ * left out, never shown as 0.  0, -EINVAL, -ENOMEM.
+ */
+int rgn_render_bdb_prom(const struct rgn_bdb *bdb, char **out, size_t *len);
 
 #ifdef __cplusplus
 }

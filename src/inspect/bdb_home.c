@@ -419,6 +419,11 @@ static int decode_primary(struct rgn_bdb *b, int fd)
 
 int rgn_bdb_open(const char *home, struct rgn_bdb **out)
 {
+	return rgn_bdb_open_flags(home, 0, out);
+}
+
+int rgn_bdb_open_flags(const char *home, unsigned flags, struct rgn_bdb **out)
+{
 	unsigned char head[RGN_BDB_PREFIX_LEN];
 	struct rgn_bdb *b;
 	struct stat sb;
@@ -494,7 +499,7 @@ int rgn_bdb_open(const char *home, struct rgn_bdb **out)
 	fd = -1;
 	if (b->form != RGN_BDB_FORM_EMPTY)
 		collect_regions(b);
-	rc = scan_procs(b);
+	rc = flags & RGN_BDB_OPEN_NOPROCS ? 0 : scan_procs(b);
 	if (rc < 0 && rc != -ENOMEM)
 		rc = 0; /* no /proc: nobody can be shown, say so below */
 	if (rc < 0)

@@ -352,3 +352,274 @@ int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
 	json_object_put(o);
 	return 0;
 }
+
+/* ---- one region, the processes ------------------------------------------- */
+
+static const struct rgn_bdb_region *find_region(const struct rgn_bdb *b,
+						uint32_t id)
+{
+	for (uint32_t i = 0; i < b->nregions; i++)
+		if (b->regions[i].slot.id == id)
+			return &b->regions[i];
+	return NULL;
+}
+
+int rgn_render_bdb_region_text(const struct rgn_bdb *bdb, uint32_t id,
+			       char **out, size_t *len)
+{
+	const struct rgn_bdb_region *rg;
+	char *buf;
+	size_t blen;
+	FILE *f;
+	int rc;
+
+	rc = open_sink(&f, &buf, &blen, out, len);
+	if (rc < 0)
+		return rc;
+	rg = bdb ? find_region(bdb, id) : NULL;
+	if (!rg) {
+		fclose(f);
+		free(buf);
+		return bdb ? -ENOENT : -EINVAL;
+	}
+	put_esc(f, bdb->home);
+	fputs("\tHome\n", f);
+	fprintf(f, "%s\tMode\n", bdb->sysmem ? "system memory" : "files");
+	text_region(f, rg, bdb->sysmem);
+	return close_sink(f, &buf, &blen, out, len);
+}
+
+int rgn_render_bdb_region_json(const struct rgn_bdb *bdb, uint32_t id,
+			       char **out, size_t *len)
+{
+	const struct rgn_bdb_region *rg;
+	struct json_object *o;
+	const char *txt;
+
+	if (!out || !len)
+		return -EINVAL;
+	*out = NULL;
+	*len = 0;
+	if (!bdb)
+		return -EINVAL;
+	rg = find_region(bdb, id);
+	if (!rg)
+		return -ENOENT;
+	o = json_region(rg, bdb->sysmem);
+	if (!o)
+		return -ENOMEM;
+	jset(o, "program", json_object_new_string("berkeley-db"));
+	jset(o, "home", jsys(bdb->home));
+	txt = json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			   JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!txt || !(*out = malloc(strlen(txt) + 2))) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	*len = strlen(txt);
+	memcpy(*out, txt, *len);
+	(*out)[(*len)++] = '\n';
+	(*out)[*len] = '\0';
+	json_object_put(o);
+	return 0;
+}
+
+int rgn_render_bdb_procs_text(const struct rgn_bdb *bdb, char **out,
+			      size_t *len)
+{
+	char *buf, t[32];
+	size_t blen;
+	FILE *f;
+	int rc;
+
+	if (!bdb) {
+		if (out)
+			*out = NULL;
+		if (len)
+			*len = 0;
+		return -EINVAL;
+	}
+	rc = open_sink(&f, &buf, &blen, out, len);
+	if (rc < 0)
+		return rc;
+	fprintf(f, "%zu\tAttached processes (mapping it now)\n", bdb->nprocs);
+	if (bdb->procs_denied)
+		fprintf(f, "%zu\tProcesses whose maps could not be read\n",
+			bdb->procs_denied);
+	for (size_t i = 0; i < bdb->nprocs; i++) {
+		const struct rgn_bdb_proc *p = &bdb->procs[i];
+
+		fprintf(f, "%d\t", (int)p->pid);
+		put_esc(f, p->command);
+		fprintf(f, ", started %s, %u mappings\n",
+			rgn_render_time(p->start, t, sizeof(t)), p->nmaps);
+	}
+	return close_sink(f, &buf, &blen, out, len);
+}
+
+/* ---- Prometheus --------------------------------------------------------- */
+
+/* A label value: one line of valid UTF-8 by our escape, then quoted as
+ * the exposition format wants (\\, \" and \n). */
+static void prom_label(FILE *f, const char *name, const char *value)
+{
+	char e[4 * sizeof(((struct rgn_bdb *)0)->home) + 1];
+
+	rgn_render_escape(value, e, sizeof(e));
+	fprintf(f, "%s=\"", name);
+	for (const char *s = e; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void prom_head(FILE *f, const char *name, int counter,
+		      const char *help)
+{
+	const char *t = counter ? "counter" : "gauge";
+
+	fprintf(f, "# HELP regionfs_%s %s\n# TYPE regionfs_%s %s\n", name, help,
+		name, t);
+}
+
+static void prom_env_labels(FILE *f, const struct rgn_bdb *b)
+{
+	prom_label(f, "home", b->home);
+	fputs(",program=\"berkeley-db\"", f);
+}
+
+static void prom_env(FILE *f, const struct rgn_bdb *b, const char *name,
+		     const char *help, uint64_t v)
+{
+	prom_head(f, name, 0, help);
+	fprintf(f, "regionfs_%s{", name);
+	prom_env_labels(f, b);
+	fprintf(f, "} %llu\n", (unsigned long long)v);
+}
+
+/* The figure of one region a family shows: 1 with *V, 0 without one. */
+typedef int (*prom_region_fn)(const struct rgn_bdb_region *rg, uint64_t *v);
+
+static int pr_size(const struct rgn_bdb_region *rg, uint64_t *v)
+{
+	*v = rg->present ? rg->bytes : rg->slot.size;
+	return 1;
+}
+
+static int pr_max(const struct rgn_bdb_region *rg, uint64_t *v)
+{
+	*v = rg->slot.max;
+	return 1;
+}
+
+static int pr_allocs(const struct rgn_bdb_region *rg, uint64_t *v)
+{
+	*v = rg->alloc.success;
+	return rg->has_alloc;
+}
+
+static int pr_fails(const struct rgn_bdb_region *rg, uint64_t *v)
+{
+	*v = rg->alloc.failure;
+	return rg->has_alloc;
+}
+
+static int pr_frees(const struct rgn_bdb_region *rg, uint64_t *v)
+{
+	*v = rg->alloc.freed;
+	return rg->has_alloc;
+}
+
+static const struct {
+	const char *name;
+	int counter;
+	const char *help;
+	prom_region_fn get;
+} prom_regions[] = {
+	{"region_size_bytes", 0, "Region size: its file's or segment's bytes.",
+	 pr_size},
+	{"region_max_bytes", 0, "Region maximum size.", pr_max},
+	{"region_allocations_total", 1, "Successful allocations.", pr_allocs},
+	{"region_allocation_failures_total", 1, "Failed allocations.",
+	 pr_fails},
+	{"region_frees_total", 1, "Frees.", pr_frees},
+};
+
+static void prom_region_family(FILE *f, const struct rgn_bdb *b, size_t k)
+{
+	int head = 0;
+	uint64_t v;
+
+	for (uint32_t i = 0; i < b->nregions; i++) {
+		const struct rgn_bdb_region *rg = &b->regions[i];
+
+		if (!prom_regions[k].get(rg, &v))
+			continue;
+		if (!head++)
+			prom_head(f, prom_regions[k].name,
+				  prom_regions[k].counter,
+				  prom_regions[k].help);
+		fprintf(f, "regionfs_%s{", prom_regions[k].name);
+		prom_env_labels(f, b);
+		fputc(',', f);
+		prom_label(f, "region", rg->file);
+		fprintf(f, ",id=\"%u\",type=\"%s\"} %llu\n", rg->slot.id,
+			rgn_bdb_type_name(rg->slot.type), (unsigned long long)v);
+	}
+}
+
+int rgn_render_bdb_prom(const struct rgn_bdb *bdb, char **out, size_t *len)
+{
+	const struct rgn_bdb_regenv *e;
+	char *buf;
+	size_t blen;
+	FILE *f;
+	int rc;
+
+	if (!bdb) {
+		if (out)
+			*out = NULL;
+		if (len)
+			*len = 0;
+		return -EINVAL;
+	}
+	rc = open_sink(&f, &buf, &blen, out, len);
+	if (rc < 0)
+		return rc;
+	e = &bdb->env;
+	prom_head(f, "env_info", 0,
+		  "Environment identity; the value is always 1.");
+	fputs("regionfs_env_info{", f);
+	prom_env_labels(f, bdb);
+	if (bdb->have_env)
+		fprintf(f, ",version=\"%u.%u.%u\"", e->major, e->minor,
+			e->patch);
+	fprintf(f, ",mode=\"%s\",verdict=\"%s\"} 1\n",
+		bdb->sysmem ? "system-memory" : "files",
+		rgn_bdb_verdict_name(bdb->verdict));
+	if (bdb->have_env)
+		prom_env(f, bdb, "env_panic",
+			 "1 when the environment is marked panicked.",
+			 e->panic != 0);
+	if (bdb->have_env && e->decoded)
+		prom_env(f, bdb, "env_references",
+			 "References as stored in the environment.",
+			 e->refcnt);
+	/* The name our own environments use for the same thing: processes
+	 * that really have it now, whatever References says. */
+	prom_env(f, bdb, "env_live_processes",
+		 "Processes that map the environment now.", bdb->nprocs);
+	prom_env(f, bdb, "env_regions",
+		 "Regions in the environment, the primary included.",
+		 bdb->nregions);
+	for (size_t k = 0; k < sizeof(prom_regions) / sizeof(prom_regions[0]);
+	     k++)
+		prom_region_family(f, bdb, k);
+	return close_sink(f, &buf, &blen, out, len);
+}
