@@ -382,7 +382,7 @@ int rgn_render_bdb_region_text(const struct rgn_bdb *bdb, uint32_t id,
 		free(buf);
 		return bdb ? -ENOENT : -EINVAL;
 	}
-	put_esc(f, bdb->home);
+	rgn_fputs_esc(f, bdb->home);
 	fputs("\tHome\n", f);
 	fprintf(f, "%s\tMode\n", bdb->sysmem ? "system memory" : "files");
 	text_region(f, rg, bdb->sysmem);
@@ -409,7 +409,7 @@ int rgn_render_bdb_region_json(const struct rgn_bdb *bdb, uint32_t id,
 	if (!o)
 		return -ENOMEM;
 	jset(o, "program", json_object_new_string("berkeley-db"));
-	jset(o, "home", jsys(bdb->home));
+	jset(o, "home", rgn_jstr_esc(bdb->home));
 	txt = json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 			   JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -451,7 +451,7 @@ int rgn_render_bdb_procs_text(const struct rgn_bdb *bdb, char **out,
 		const struct rgn_bdb_proc *p = &bdb->procs[i];
 
 		fprintf(f, "%d\t", (int)p->pid);
-		put_esc(f, p->command);
+		rgn_fputs_esc(f, p->command);
 		fprintf(f, ", started %s, %u mappings\n",
 			rgn_render_time(p->start, t, sizeof(t)), p->nmaps);
 	}
@@ -459,25 +459,6 @@ int rgn_render_bdb_procs_text(const struct rgn_bdb *bdb, char **out,
 }
 
 /* ---- Prometheus --------------------------------------------------------- */
-
-/* A label value: one line of valid UTF-8 by our escape, then quoted as
- * the exposition format wants (\\, \" and \n). */
-static void prom_label(FILE *f, const char *name, const char *value)
-{
-	char e[4 * sizeof(((struct rgn_bdb *)0)->home) + 1];
-
-	rgn_render_escape(value, e, sizeof(e));
-	fprintf(f, "%s=\"", name);
-	for (const char *s = e; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fputc('\\', f);
-		if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
 
 static void prom_head(FILE *f, const char *name, int counter,
 		      const char *help)
@@ -490,7 +471,7 @@ static void prom_head(FILE *f, const char *name, int counter,
 
 static void prom_env_labels(FILE *f, const struct rgn_bdb *b)
 {
-	prom_label(f, "home", b->home);
+	rgn_prom_label(f, "home", b->home);
 	fputs(",program=\"berkeley-db\"", f);
 }
 
@@ -568,7 +549,7 @@ static void prom_region_family(FILE *f, const struct rgn_bdb *b, size_t k)
 		fprintf(f, "regionfs_%s{", prom_regions[k].name);
 		prom_env_labels(f, b);
 		fputc(',', f);
-		prom_label(f, "region", rg->file);
+		rgn_prom_label(f, "region", rg->file);
 		fprintf(f, ",id=\"%u\",type=\"%s\"} %llu\n", rg->slot.id,
 			rgn_bdb_type_name(rg->slot.type), (unsigned long long)v);
 	}

@@ -138,4 +138,9 @@ extern const size_t rgn_alloc_nfigs;
 int rgn_fig_region_has(const struct rgn_fig *fig,
 		       const struct rgn_region_stat *rs);
 
+/* Print NAME="VALUE" for a Prometheus label: VALUE escaped by our rule
+ * (rgn_render_escape), then as the exposition format wants (\\, \" and
+ * \n).  Shared by every Prometheus renderer. */
+void rgn_prom_label(FILE *f, const char *name, const char *value);
+
 #endif /* RGN_RENDER_INT_H */

@@ -29,7 +29,7 @@
 /* A label value: escaped by our rule, then as the format requires.  The
  * longest value is a home path, which escapes to at most four bytes per
  * byte, so a stack buffer holds it whole. */
-static void prom_label(FILE *f, const char *name, const char *value)
+void rgn_prom_label(FILE *f, const char *name, const char *value)
 {
 	char e[4 * sizeof(((struct rgn_env_stat *)0)->home) + 1];
 
@@ -59,7 +59,7 @@ static void prom_family(FILE *f, const char *name, enum rgn_fig_metric type,
 
 static void prom_env_labels(FILE *f, const struct rgn_env_stat *st)
 {
-	prom_label(f, "home", st->home);
+	rgn_prom_label(f, "home", st->home);
 }
 
 static void prom_region_labels(FILE *f, const struct rgn_env_stat *st,
@@ -67,9 +67,9 @@ static void prom_region_labels(FILE *f, const struct rgn_env_stat *st,
 {
 	prom_env_labels(f, st);
 	fputc(',', f);
-	prom_label(f, "region", rs->name);
+	rgn_prom_label(f, "region", rs->name);
 	fprintf(f, ",id=\"%u\",", rs->id);
-	prom_label(f, "type", rgn_render_type_name(rs->type));
+	rgn_prom_label(f, "type", rgn_render_type_name(rs->type));
 }
 
 /* One family of region figures across every environment, its header only

@@ -149,7 +149,8 @@ for mnt, listing, backing in ((sys.argv[1], sys.argv[3], "files"), (sys.argv[2],
         f, size, mode, name, typ, shmid, key = line.split()
         p = os.path.join(mnt, f)
         want = {"user.region.name": name, "user.region.type": typ,
-                "user.region.backing": backing, "user.region.id": str(int(f[5:]))}
+                "user.region.backing": backing, "user.region.id": str(int(f[5:])),
+                "user.region.program": "regionfs"}
         if backing == "sysv":
             want["user.region.key"] = key
             want["user.region.shmid"] = shmid
