@@ -71,10 +71,14 @@ static int read_region(void *ctx, uint64_t off, void *buf, size_t len)
 }
 
 /* Fill RS from slot SL, and from the region's own header when it can be
- * read: one open of the storage serves every read of this region. */
+ * read: one open of the storage serves every read of this region.  BUF
+ * holds STAT_WINDOW_MAX bytes (NULL: out of memory); *WINDOW bytes of the
+ * region are read into it, and *WINDOW becomes what this region's layout
+ * says the next one will need. */
 static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 			const struct rgn_shm_env *ev,
-			struct rgn_region_stat *rs, size_t *window)
+			struct rgn_region_stat *rs, uint8_t *buf,
+			size_t *window)
 {
 	struct stat_window w = {.rd = {.ops = env->ops, .env = env,
 				       .id = sl->sl_id, .fd = -1}};
@@ -100,7 +104,7 @@ static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 		return;
 	}
 	w.cap = *window;
-	w.buf = malloc(w.cap);
+	w.buf = buf;
 	if (!w.buf) {
 		rs->detail = -ENOMEM;
 		return;
@@ -134,7 +138,6 @@ static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 	}
 	env->ops->read_close(&w.rd);
 	rs->detail = n < 0 ? n : 0;
-	free(w.buf);
 }
 
 /* The snapshot behind rgn_stat_env (ONLY == 0: every region) and
@@ -146,7 +149,7 @@ static int snapshot(rgn_env *env, uint32_t only, struct rgn_env_stat **stp)
 	const struct rgn_shm_env *ev;
 	const struct rgn_shm_slot *slots;
 	struct rgn_shm_proc *procs;
-	uint8_t *snap = NULL, *live;
+	uint8_t *snap = NULL, *live, *window_buf;
 	size_t n, window = STAT_WINDOW_MIN;
 	int rc;
 
@@ -229,13 +232,17 @@ static int snapshot(rgn_env *env, uint32_t only, struct rgn_env_stat **stp)
 		rgn_stat_free(st);
 		return -ENOMEM;
 	}
+	/* One window serves every region in turn; without it each region
+	 * says ENOMEM in its detail, as a failed read would. */
+	window_buf = malloc(STAT_WINDOW_MAX);
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev); i++) {
 		if (slots[i].sl_state != RGN_SLOT_READY || st->nregions == n ||
 		    (only && i + 1 != only))
 			continue;
 		fill_region(env, &slots[i], ev, &st->regions[st->nregions++],
-			    &window);
+			    window_buf, &window);
 	}
+	free(window_buf);
 	free(snap);
 	*stp = st;
 	return 0;
