@@ -359,24 +359,63 @@ static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->fh = (uintptr_t)d;
+	/*
+	 * A region's or a segment's own directory lists the same names for
+	 * every caller for as long as it exists: the kernel may keep the
+	 * listing and answer the next getdents itself (it drops it when the
+	 * directory's mtime moves).  `find` then costs an opendir per
+	 * directory instead of three requests.  Not the others: their
+	 * members come and go, and leaked/ depends on who asks.
+	 */
+	if (n.kind == RFS_REGION_DIR || n.kind == RFS_SEGMENT_DIR) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		free(d->v);
 		free(d);
 	}
 }
 
+/* The bytes entry I of D takes in a reply. */
+static size_t dirent_size(fuse_req_t req, const struct rfs_dirent *de,
+			  size_t i, int plus)
+{
+	struct fuse_entry_param e;
+
+	/* With no room, the add functions only say what they would need. */
+	if (!plus)
+		return fuse_add_direntry(req, NULL, 0, de->name, &de->st,
+					 (off_t)(i + 1));
+	memset(&e, 0, sizeof(e));
+	return fuse_add_direntry_plus(req, NULL, 0, de->name, &e,
+				      (off_t)(i + 1));
+}
+
+/*
+ * One reply, in a buffer of what the entries need rather than of what the
+ * kernel offers: the kernel offers far more than a segment's three names
+ * take, and a buffer past glibc's mmap threshold (see rfs_init) cost an
+ * mmap and a munmap per reply, 10000 of them in one `find`.
+ */
 static void reply_dir(fuse_req_t req, size_t size, off_t off,
 		      struct fuse_file_info *fi, int plus)
 {
 	const struct rfs_dir *d = (const void *)(uintptr_t)fi->fh;
-	char *buf = malloc(size ? size : 1);
+	size_t first = off > 0 ? (size_t)off : 0, want = 0;
 	size_t used = 0;
+	char *buf;
 
+	for (size_t i = first; i < d->n && want < size; i++)
+		want += dirent_size(req, &d->v[i], i, plus);
+	if (want > size)
+		want = size;
+	buf = malloc(want ? want : 1);
 	if (!buf) {
 		rfs_reply_err(req, -ENOMEM);
 		return;
 	}
-	for (size_t i = off > 0 ? (size_t)off : 0; i < d->n; i++) {
+	for (size_t i = first; i < d->n; i++) {
 		const struct rfs_dirent *de = &d->v[i];
 		size_t need;
 
@@ -389,14 +428,14 @@ static void reply_dir(fuse_req_t req, size_t size, off_t off,
 			e.attr_timeout = de->timeout;
 			e.entry_timeout = de->timeout;
 			need = fuse_add_direntry_plus(req, buf + used,
-						      size - used, de->name,
+						      want - used, de->name,
 						      &e, (off_t)(i + 1));
 		} else {
-			need = fuse_add_direntry(req, buf + used, size - used,
+			need = fuse_add_direntry(req, buf + used, want - used,
 						 de->name, &de->st,
 						 (off_t)(i + 1));
 		}
-		if (need > size - used)
+		if (need > want - used)
 			break;
 		used += need;
 	}

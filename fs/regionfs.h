@@ -121,6 +121,9 @@ struct rfs_seg {
 struct rfs_segs {
 	struct rfs_snap s;		/* first: the generic part */
 	int64_t time;			/* of the scan, epoch seconds */
+	uint64_t digest;		/* of the kernel's index, taken right
+					   before the scan (see state.c) */
+	int has_digest;			/* 0: could not be taken */
 	size_t n;
 	struct rfs_seg seg[];
 };

@@ -451,18 +451,24 @@ void rfs_segs_put(struct rfs_segs *segs)
 }
 
 /* Scan and publish the index; called with segs.refresh held.  The scan
- * goes to *SCANP when asked for, else is freed at once. */
+ * goes to *SCANP when asked for, else is freed at once.  The digest is
+ * taken first: a change made during the scan then shows as a change. */
 static int scan_locked(struct regionfs *fs, struct rgn_leak_scan **scanp,
 		       struct rfs_segs **segsp)
 {
 	struct rgn_leak_scan *scan = NULL;
 	struct rfs_segs *s;
-	int rc;
+	uint64_t digest = 0;
+	int have, rc;
 
+	have = rgn_fsview_segments_digest(&digest) == 0;
 	rc = rgn_leak_scan(0, &scan);
 	s = segs_from_scan(scan, rc);
-	if (s)
+	if (s) {
+		s->digest = digest;
+		s->has_digest = have;
 		cache_publish(fs, &fs->segs, &s->s, rfs_now_ns());
+	}
 	if (segsp)
 		*segsp = s;
 	else
@@ -474,13 +480,31 @@ static int scan_locked(struct regionfs *fs, struct rgn_leak_scan **scanp,
 	return rc;
 }
 
-/* Only the very first index is ever waited for (see cache_get): scans
- * never enter a FUSE file system (see rgn_leak_scan), so that wait ends. */
-static struct rfs_snap *segs_take(struct regionfs *fs, struct rfs_snap *cur)
+/*
+ * Only the very first index is ever waited for (see cache_get): scans
+ * never enter a FUSE file system (see rgn_leak_scan), so that wait ends.
+ *
+ * A fresh index (an opendir of sysv/ or leaked/) is a whole scan, 20 ms
+ * at 4000 segments, and one `find` opens both.  So CUR is kept when the
+ * kernel's index is exactly as it was before CUR's scan (one SHM_STAT
+ * walk, no attach): every segment made, removed, attached or detached
+ * since shows at once.  What the kernel cannot see changes a class too
+ * (a creator's exit, a home removed), so CUR is kept for RFS_CACHE_NS at
+ * most, as attributes are.
+ */
+static struct rfs_snap *segs_take(struct regionfs *fs, struct rfs_snap *cs)
 {
+	struct rfs_segs *cur = (struct rfs_segs *)cs;
 	struct rfs_segs *s = NULL;
+	uint64_t digest;
 
-	(void)cur;
+	if (cur && !cur->s.err && cur->has_digest &&
+	    rfs_now_ns() - cur->s.taken_ns < RFS_CACHE_NS &&
+	    rgn_fsview_segments_digest(&digest) == 0 &&
+	    digest == cur->digest) {
+		ref(&cur->s.refs);
+		return &cur->s;
+	}
 	scan_locked(fs, NULL, &s);
 	return s ? &s->s : NULL;
 }

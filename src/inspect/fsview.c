@@ -503,6 +503,57 @@ int rgn_fsview_segment_stat(int32_t shmid, struct rgn_fsview_segment *s)
 	return 0;
 }
 
+/* FNV-1a over the fields, one at a time (the struct has padding). */
+static void digest_add(uint64_t *h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++) {
+		*h ^= b[i];
+		*h *= 0x100000001b3ull;
+	}
+}
+
+static int digest_one(const struct rgn_shm_info *in, void *arg)
+{
+	uint64_t *h = arg;
+
+#define DIGEST(field) digest_add(h, &in->field, sizeof(in->field))
+	DIGEST(shmid);
+	DIGEST(key);
+	DIGEST(uid);
+	DIGEST(gid);
+	DIGEST(cuid);
+	DIGEST(cgid);
+	DIGEST(mode);
+	DIGEST(size);
+	DIGEST(nattch);
+	DIGEST(cpid);
+	DIGEST(lpid);
+	DIGEST(atime);
+	DIGEST(dtime);
+	DIGEST(ctime);
+#undef DIGEST
+	return 0;
+}
+
+int rgn_fsview_segments_digest(uint64_t *digest)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t denied = 0;
+	int rc;
+
+	if (!digest)
+		return -EINVAL;
+	rc = rgn_shm_walk(digest_one, &h, &denied);
+	if (rc < 0)
+		return rc;
+	/* Segments we may not stat still count: one appearing is a change. */
+	digest_add(&h, &denied, sizeof(denied));
+	*digest = h;
+	return 0;
+}
+
 int rgn_fsview_segment_lend(const struct rgn_fsview_segment *seen,
 			    uint64_t off, size_t len, rgn_fsview_lend_fn fn,
 			    void *arg)

@@ -23,18 +23,88 @@
 
 /* ---- lines ---------------------------------------------------------------- */
 
+/*
+ * A line put together here and written with one fwrite: a stat of 1000
+ * regions prints 30000 lines, and printf's parsing plus a memory stream's
+ * byte-at-a-time copy of small writes were a third of `regionctl stat -e`.
+ * A piece that does not fit flushes what is there first, so any length
+ * comes out whole.
+ */
+struct text_line {
+	FILE *f;
+	size_t n;
+	char b[192];
+};
+
+static void line_put(struct text_line *l, const char *p, size_t len)
+{
+	if (len > sizeof(l->b) - l->n) {
+		fwrite(l->b, 1, l->n, l->f);
+		l->n = 0;
+		if (len > sizeof(l->b)) {
+			fwrite(p, 1, len, l->f);
+			return;
+		}
+	}
+	memcpy(l->b + l->n, p, len);
+	l->n += len;
+}
+
+static void line_str(struct text_line *l, const char *s)
+{
+	line_put(l, s, strlen(s));
+}
+
+/* V in decimal, with a minus sign when NEGATIVE (V is then its size). */
+static void line_num(struct text_line *l, uint64_t v, int negative)
+{
+	char b[24], *d = b + sizeof(b);
+
+	do {
+		*--d = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (negative)
+		*--d = '-';
+	line_put(l, d, (size_t)(b + sizeof(b) - d));
+}
+
+static void line_int(struct text_line *l, int64_t v)
+{
+	/* Negated as unsigned: INT64_MIN has no positive twin. */
+	line_num(l, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+}
+
+/* "\tLABEL\n", and the line goes out. */
+static void line_end(struct text_line *l, const char *label)
+{
+	line_put(l, "\t", 1);
+	line_str(l, label);
+	line_put(l, "\n", 1);
+	fwrite(l->b, 1, l->n, l->f);
+	l->n = 0;
+}
+
+static void text_value(FILE *f, const char *value, const char *label)
+{
+	struct text_line l = {.f = f};
+
+	line_str(&l, value);
+	line_end(&l, label);
+}
+
 static void text_bytes(FILE *f, uint64_t v, const char *label)
 {
 	char b[48];
 
-	fprintf(f, "%s\t%s\n", rgn_render_bytes(v, b, sizeof(b)), label);
+	text_value(f, rgn_render_bytes(v, b, sizeof(b)), label);
 }
 
 static void text_time(FILE *f, int64_t t, const char *label)
 {
 	char b[48];
 
-	fprintf(f, "%s\t%s\n", rgn_render_time(t, b, sizeof(b)), label);
+	text_value(f, rgn_render_time(t, b, sizeof(b)), label);
 }
 
 /* "HOLDER\tLABEL [WAITS/REQUESTS PCT% Own|!Own]", then the recoveries. */
@@ -43,11 +113,25 @@ static void text_mutex(FILE *f, const struct rgn_mutex_stat *m,
 {
 	unsigned pct = m->requests ? (unsigned)(m->waits * 100 / m->requests)
 				   : 0;
+	struct text_line l = {.f = f};
 
-	fprintf(f, "%d\t%s [%" PRIu64 "/%" PRIu64 " %u%% %s]\n", m->holder,
-		label, m->waits, m->requests, pct, m->holder ? "Own" : "!Own");
-	fprintf(f, "%" PRIu64 "\t%s recoveries (holder died)\n", m->owner_died,
-		label);
+	line_int(&l, m->holder);
+	line_put(&l, "\t", 1);
+	line_str(&l, label);
+	line_put(&l, " [", 2);
+	line_num(&l, m->waits, 0);
+	line_put(&l, "/", 1);
+	line_num(&l, m->requests, 0);
+	line_put(&l, " ", 1);
+	line_num(&l, pct, 0);
+	line_str(&l, m->holder ? "% Own]\n" : "% !Own]\n");
+	fwrite(l.b, 1, l.n, f);
+	l.n = 0;
+	line_num(&l, m->owner_died, 0);
+	line_put(&l, "\t", 1);
+	line_str(&l, label);
+	line_str(&l, " recoveries (holder died)\n");
+	fwrite(l.b, 1, l.n, f);
 }
 
 void rgn_text_preamble(FILE *f, time_t now, const char *home)
@@ -61,13 +145,16 @@ void rgn_text_preamble(FILE *f, time_t now, const char *home)
 static void text_fig(FILE *f, const struct rgn_fig *fig, const void *obj)
 {
 	uint64_t v = fig->num ? fig->num(obj) : 0;
+	struct text_line l = {.f = f};
 
 	switch (fig->kind) {
 	case RGN_FIG_UINT:
-		fprintf(f, "%" PRIu64 "\t%s\n", v, fig->label);
+		line_num(&l, v, 0);
+		line_end(&l, fig->label);
 		break;
 	case RGN_FIG_INT:
-		fprintf(f, "%" PRId64 "\t%s\n", (int64_t)v, fig->label);
+		line_int(&l, (int64_t)v);
+		line_end(&l, fig->label);
 		break;
 	case RGN_FIG_BYTES:
 		text_bytes(f, v, fig->label);
@@ -189,7 +276,7 @@ int rgn_render_env_text(const struct rgn_env_stat *st, time_t now,
 		text_fig(f, fig, st);
 	}
 	for (size_t i = 0; i < st->nregions; i++) {
-		fprintf(f, "%s\n", RGN_RENDER_SEP);
+		fputs(RGN_RENDER_SEP "\n", f);
 		text_region(f, &st->regions[i]);
 	}
 	fprintf(f, "%s\n", RGN_RENDER_SEP);

@@ -10,8 +10,13 @@ A B A B after a warm-up, medians and the median of per-pair ratios):
     region file itself in the (tmpfs) home; target ratio >= 0.5    [MiB/s]
   - `ls -l` of the mount root with 1000 regions vs `ls -l` of the home;
     target ratio <= 2.5                                               [ms]
+  - the same with 128 KiB reads (as `dd bs=128K`); target >= 0.5  [MiB/s]
   - `cat stat` through the mount, 5 and 1000 regions; absolute target
-    <= 20 ms                                                          [ms]
+    <= 20 ms (5), <= 10 ms (1000)                                     [ms]
+  - `regionctl stat -e` of the 1000-region home, the whole process;
+    absolute target <= 10 ms                                          [ms]
+  - `find MNT` over 1000 regions and 4000 System V segments vs `find` of
+    the same tree copied to tmpfs; target ratio <= 3                  [ms]
   - peak resident memory of the regionfs daemon (VmHWM) after the
     workload, with 1000 regions and 4000 System V segments in view;
     absolute target <= 32 MiB                                        [MiB]
@@ -22,7 +27,9 @@ homes live on a private tmpfs and the mounts are made; each mount is undone
 with fusermount3 -u (then umount -l) in a finally block, the daemons are
 killed, and the namespace takes whatever is left with it.  Without root or
 /dev/fuse every row is reported as skipped.  Rows are appended to --json in
-the format of tests/bench/run.sh.
+the format of tests/bench/run.sh; each names the filesystem its homes are
+on ("homes_fs").  regionctl is --regionctl, else the one built next to
+regionfs (BUILD/tools/regionctl); without it its row says skipped.
 """
 import argparse
 import ctypes
@@ -51,11 +58,13 @@ class Ctx:
         self.runs = args.runs or (2 if args.quick else 9)
         self.warmup = 1
         self.header = False
+        self.homes_fs = None     # set once the homes' tmpfs is mounted
 
     # ---- output ----------------------------------------------------------
 
     def emit(self, row):
         row.setdefault("program", PROG)
+        row.setdefault("homes_fs", self.homes_fs)
         row.setdefault("group", "fuse")
         row.setdefault("quick", bool(self.args.quick))
         if not self.header:
@@ -167,9 +176,9 @@ def timed_cmd(argv):
     return ms
 
 
-def read_mibs(path, size):
-    """Read PATH sequentially in 1 MiB requests; MiB/s."""
-    buf = bytearray(1 << 20)
+def read_mibs(path, size, chunk=1 << 20):
+    """Read PATH sequentially in CHUNK-byte requests; MiB/s."""
+    buf = bytearray(chunk)
     view = memoryview(buf)
     total = 0
     t0 = time.perf_counter_ns()
@@ -186,6 +195,29 @@ def read_mibs(path, size):
     if total != size:
         raise RuntimeError(f"read {total} of {size} bytes from {path}")
     return total / (1 << 20) / secs
+
+
+def fs_type(path):
+    """The filesystem PATH is on, as stat -f names it."""
+    r = subprocess.run(["stat", "-f", "-c", "%T", path],
+                       capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
+
+
+def copy_tree(src, dst):
+    """Make DST the same tree of names as SRC (directories, empty files,
+    symlinks with the same targets): what `find` walks, on tmpfs."""
+    for root, dirs, files in os.walk(src):
+        rel = os.path.relpath(root, src)
+        out = os.path.join(dst, rel) if rel != "." else dst
+        os.makedirs(out, exist_ok=True)
+        for n in files + [d for d in dirs
+                          if os.path.islink(os.path.join(root, d))]:
+            p = os.path.join(root, n)
+            if os.path.islink(p):
+                os.symlink(os.readlink(p), os.path.join(out, n))
+            else:
+                open(os.path.join(out, n), "w").close()
 
 
 def make_segments(n):
@@ -253,6 +285,10 @@ def measures(ctx, base):
     size = (32 if quick else 256) << 20
     big = 100 if quick else 1000
     seq = f"sequential read of a {size >> 20} MiB region (1 MiB reads)"
+    seq128 = f"sequential read of a {size >> 20} MiB region (128 KiB reads)"
+    ctl = f"regionctl stat -e, {big} regions (whole process)"
+    nsegs = 100 if quick else 4000
+    find = f"find MNT, {big} regions and {nsegs} segments"
     ls = f"ls -l of {big} regions"
     cat5 = "cat stat, 5 regions"
     catn = f"cat stat, {big} regions"
@@ -266,6 +302,7 @@ def measures(ctx, base):
     subprocess.run([a.mkenv, homes["seq"], "1", str(size)], check=True)
     subprocess.run([a.mkenv, homes["many"], str(big), str(64 << 10)],
                    check=True)
+    ctx.homes_fs = fs_type(base)
     mounts = []
     try:
         ms = Mount(a.regionfs, homes["seq"], mnts["seq"])
@@ -279,6 +316,14 @@ def measures(ctx, base):
                 peer="tmpfs", higher=True, target=(">=", 0.5, "ratio"),
                 note="the region file read through the mount vs the same "
                      "file in the home (a private tmpfs)")
+        ctx.run(seq128, "MiB/s",
+                lambda: read_mibs(os.path.join(mnts["seq"], region), size,
+                                  128 << 10),
+                lambda: read_mibs(os.path.join(homes["seq"], region), size,
+                                  128 << 10),
+                peer="tmpfs", higher=True, target=(">=", 0.5, "ratio"),
+                note="as dd bs=128K: the region file read through the "
+                     "mount vs the same file in the home (a private tmpfs)")
         ctx.run(ls, "ms",
                 lambda: timed_cmd(["ls", "-l", mnts["many"]]),
                 lambda: timed_cmd(["ls", "-l", homes["many"]]),
@@ -292,13 +337,32 @@ def measures(ctx, base):
         ctx.run(catn, "ms",
                 lambda: timed_cmd(["cat", os.path.join(mnts["many"],
                                                        "stat")]),
-                target=("<=", 20, "value"),
+                target=("<=", 10, "value"),
                 note="exec'd cat of the environment's stat pseudo-file")
-        if ctx.wanted(rss):
-            # The daemon indexes the namespace's segments for sysv/: give
-            # it 4000 (100 with --quick) and make it list and judge them.
-            nsegs = 100 if quick else 4000
+        if not ctx.wanted(ctl):
+            pass
+        elif a.regionctl and os.access(a.regionctl, os.X_OK):
+            ctx.run(ctl, "ms",
+                    lambda: timed_cmd([a.regionctl, "stat", "-e", "-h",
+                                       homes["many"]]),
+                    target=("<=", 10, "value"),
+                    note="exec'd, stdout to /dev/null")
+        else:
+            ctx.skip(ctl, "ms", "regionctl not built")
+        # The daemon indexes the namespace's segments for sysv/: give it
+        # 4000 (100 with --quick) idle ones, which it lists and judges.
+        if ctx.wanted(find) or ctx.wanted(rss):
             make_segments(nsegs)
+        if ctx.wanted(find):
+            copy = os.path.join(base, "copy-many")
+            copy_tree(mnts["many"], copy)
+            ctx.run(find, "ms",
+                    lambda: timed_cmd(["find", mnts["many"]]),
+                    lambda: timed_cmd(["find", copy]),
+                    peer="tmpfs", target=("<=", 3, "ratio"),
+                    note="exec'd, stdout to /dev/null; the mount vs the "
+                         "same names copied to tmpfs")
+        if ctx.wanted(rss):
             for argv in (["ls", "-l", os.path.join(mnts["many"], "sysv")],
                          ["cat", os.path.join(mnts["many"], "sysv", "stat")],
                          ["ls", os.path.join(mnts["many"], "sysv",
@@ -335,7 +399,7 @@ def main():
     p.add_argument("--json")
     p.add_argument("--only")
     p.add_argument("--dir")
-    p.add_argument("--regionctl")           # accepted, unused
+    p.add_argument("--regionctl")
     p.add_argument("--regionfs")
     p.add_argument("--mkenv")
     a = p.parse_args()
@@ -343,9 +407,16 @@ def main():
         a.quick = True
     if a.json:
         a.json = os.path.abspath(a.json)
+    if not a.regionctl and a.regionfs:
+        # run.sh hands us only regionfs: its build tree holds regionctl.
+        guess = os.path.join(os.path.dirname(os.path.abspath(a.regionfs)),
+                             os.pardir, "tools", "regionctl")
+        if os.access(guess, os.X_OK):
+            a.regionctl = os.path.realpath(guess)
     ctx = Ctx(a)
     names = [("sequential read", "MiB/s"), ("ls -l", "ms"),
-             ("cat stat", "ms"), ("regionfs peak RSS", "MiB")]
+             ("cat stat", "ms"), ("regionctl stat -e", "ms"),
+             ("find MNT", "ms"), ("regionfs peak RSS", "MiB")]
 
     why = None
     if not a.regionfs or not os.access(a.regionfs, os.X_OK):
