@@ -22,6 +22,7 @@
 #include "backing.h"
 #include "env.h"
 #include "fsview.h"
+#include "leaks.h"
 #include "internal.h"
 #include "shmid.h"
 
@@ -558,32 +559,16 @@ int rgn_fsview_segment_lend(const struct rgn_fsview_segment *seen,
 			    uint64_t off, size_t len, rgn_fsview_lend_fn fn,
 			    void *arg)
 {
-	struct rgn_shm_seen id;
-	const void *base = NULL;
-	uint64_t size = 0;
-	int rc;
+	struct rgn_leak l;
 
-	if (!seen || !fn)
+	if (!seen)
 		return -EINVAL;
-	id = (struct rgn_shm_seen){.shmid = seen->shmid, .key = seen->key,
-				   .ctime = seen->ctime};
-	/*
-	 * A segment marked for removal is still shown while it lives: its
-	 * bytes are intact until the last detach, and sysv/ lists it (class
-	 * "removing") for exactly that long.  Its key turned IPC_PRIVATE at
-	 * IPC_RMID, so only the creation time identifies it then.
-	 */
-	rc = rgn_shm_attach_ro(&id, RGN_SHM_ALLOW_REMOVING | RGN_SHM_ANY_KEY,
-			       &base, &size);
-	if (rc < 0)
-		return rc;
-	if (size > seen->size)
-		size = seen->size;
-	if (off >= size)
-		len = 0;
-	else if (len > size - off)
-		len = (size_t)(size - off);
-	rc = fn(len ? (const uint8_t *)base + off : NULL, len, arg);
-	rgn_shm_detach(base);
-	return rc;
+	/* The leak scanner owns reading a segment's bytes (a segment marked
+	 * for removal is still lent while it lives): one reader, one set of
+	 * identity checks. */
+	memset(&l, 0, sizeof(l));
+	l.shmid = seen->shmid;
+	l.key = seen->key;
+	l.ctime = seen->ctime;
+	return rgn_leak_data_lend(&l, off, len, fn, arg);
 }
