@@ -32,9 +32,13 @@
 				__FILE__, __LINE__, #cond);                    \
 			fprintf(stderr, __VA_ARGS__);                          \
 			fputc('\n', stderr);                                   \
-			abort();                                               \
+			fz_finding();                                          \
 		}                                                              \
 	} while (0)
+
+/* Remove the run's scratch directory (atexit does not run on abort) and
+ * abort. */
+void fz_finding(void) __attribute__((noreturn));
 
 /* A byte range of an image that an input fills. */
 struct fz_window {

@@ -13,7 +13,8 @@
  *    accepted, hands out aligned blocks inside the arena, never the same
  *    block twice, and frees what it handed out;
  *  - rgn_heap_repair of a heap interrupted mid-operation either fails or
- *    leaves a heap rgn_heap_check accepts; it never writes past the arena.
+ *    leaves a heap rgn_heap_check accepts; it never writes outside the
+ *    region.
  */
 #include <errno.h>
 #include <stddef.h>
