@@ -125,7 +125,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	FZ_CHECK((unsigned)r.cls < RGN_LEAK_NCLASSES, "class %d", r.cls);
 	FZ_CHECK(one_line(r.evidence, sizeof(r.evidence)),
 		 "evidence is not one line: \"%s\"", r.evidence);
-	if (rh->rh_magic != RGN_REGION_MAGIC) {
+	if (rh->rh_magic != RGN_REGION_MAGIC && r.program == RGN_LEAK_PROG_BDB) {
+		/* Berkeley DB's primary: its magic at offset 0, and this
+		 * segment is attached (by us), so never at rest or leaked. */
+		uint32_t magic;
+
+		memcpy(&magic, seg, sizeof(magic));
+		FZ_CHECK(magic == 0x00120897 || magic == 0x97081200,
+			 "judged Berkeley DB's without its magic (0x%08x)",
+			 magic);
+		FZ_CHECK(r.ours == RGN_LEAK_NO &&
+				 (r.cls == RGN_LEAK_LIVE ||
+				  r.cls == RGN_LEAK_UNKNOWN),
+			 "an attached Berkeley DB segment judged ours %d "
+			 "class %s",
+			 r.ours, rgn_leak_class_name(r.cls));
+	} else if (rh->rh_magic != RGN_REGION_MAGIC) {
 		FZ_CHECK(r.ours == RGN_LEAK_NO &&
 				 r.cls == RGN_LEAK_FOREIGN_IN_USE,
 			 "not our magic, yet ours %d class %s", r.ours,
