@@ -26,7 +26,7 @@ static int open_region_file(struct rgn_env *env, const char *name, int flags,
 }
 
 static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
-			struct rgn_map *map)
+			uint64_t reserve, struct rgn_map *map)
 {
 	char name[RGN_FILE_NAME_MAX + 8];
 	void *base;
@@ -46,10 +46,19 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		rc = rgn_fail(-errno, "chmod %s/%s", env->home, name);
 		goto fail;
 	}
-	rc = posix_fallocate(fd, 0, (off_t)size);
+	if (reserve > size)
+		reserve = size;
+	rc = posix_fallocate(fd, 0, (off_t)reserve);
 	if (rc) {
 		rc = rgn_fail(-rc, "allocate %llu bytes for %s/%s",
-			      (unsigned long long)size, env->home, name);
+			      (unsigned long long)reserve, env->home, name);
+		goto fail;
+	}
+	/* The rest (the primary's unused table) is sized, not allocated:
+	 * grow_primary allocates it before it is first written. */
+	if (reserve < size && ftruncate(fd, (off_t)size) < 0) {
+		rc = rgn_fail(-errno, "size %s/%s to %llu bytes", env->home,
+			      name, (unsigned long long)size);
 		goto fail;
 	}
 	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -57,11 +66,52 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		rc = rgn_fail(-errno, "mmap %s/%s", env->home, name);
 		goto fail;
 	}
+	/*
+	 * Every page of a fresh file is an unwritten extent: a fault with
+	 * readahead would zero-fill and cache a whole window around each
+	 * header written (and unlink would then have to evict it all).
+	 * Fault only the pages written.  Advice only: ignore a failure.
+	 */
+	(void)madvise(base, size, MADV_RANDOM);
 	close(fd);
 	*map = (struct rgn_map){.base = base, .size = size, .shmid = -1};
 	return 0;
 fail:
 	unlinkat(env->dirfd, name, 0);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Allocate more of the primary's table.  The handle keeps no descriptor
+ * (growth is rare: a page holds 32 slots, and each step doubles), so
+ * __db.001 is opened again and proved ours by its header before its
+ * storage is touched.  Called under ev_mutex.
+ */
+static int files_grow_primary(struct rgn_env *env, uint64_t off, uint64_t len)
+{
+	struct rgn_shm_region rh;
+	struct stat st;
+	int fd, rc = 0;
+
+	fd = open_region_file(env, RGN_PRIMARY_FILE, O_RDWR, &st);
+	if (fd < 0)
+		return fd;
+	if (pread(fd, &rh, sizeof(rh), 0) != (ssize_t)sizeof(rh) ||
+	    rh.rh_magic != RGN_REGION_MAGIC || rh.rh_id != 1 ||
+	    rh.rh_env_id != env->env_id || (uint64_t)st.st_size < off + len) {
+		rc = rgn_fail(RGN_ECORRUPT,
+			      "%s/%s is not this environment's primary any "
+			      "more",
+			      env->home, RGN_PRIMARY_FILE);
+		goto out;
+	}
+	rc = posix_fallocate(fd, (off_t)off, (off_t)len);
+	if (rc)
+		rc = rgn_fail(-rc, "allocate %llu more bytes of %s/%s",
+			      (unsigned long long)len, env->home,
+			      RGN_PRIMARY_FILE);
+out:
 	close(fd);
 	return rc;
 }
@@ -223,6 +273,7 @@ static void files_read_close(struct rgn_reader *rd)
 const struct rgn_backing_ops rgn_backing_files = {
 	.name = "files",
 	.create = files_create,
+	.grow_primary = files_grow_primary,
 	.publish = files_publish,
 	.discard = files_discard,
 	.attach = files_attach,
