@@ -2,11 +2,17 @@
  * backing_files.c - regions as files in the home, mapped MAP_SHARED.
  *
  * Trade-offs: files survive reboots and are visible to ordinary tools, at
- * the price of page-cache writeback.  Storage is allocated up front with
- * posix_fallocate, so a full disk is ENOSPC at create instead of SIGBUS on
- * first touch.  Every open uses O_NOFOLLOW relative to the home's directory
- * descriptor and insists on a regular file: a symlink planted in the home
- * can never redirect us outside it.
+ * the price of page-cache writeback.  Storage is reserved up front, so a
+ * full disk is ENOSPC at create instead of SIGBUS on first touch: a small
+ * file (up to RESERVE_BY_WRITE) by writing its zeros, which a filesystem
+ * with delayed allocation (ext4, xfs) reserves at once but allocates only
+ * at writeback, so an environment removed before then frees no extents
+ * (with `discard`, every freed extent is a discard the unlink waits for:
+ * 4-10x the unlink of a file with none); it costs a writeback of those
+ * zeros once if the environment lives on.  A larger file is reserved with
+ * posix_fallocate, which writes nothing.  Every open uses O_NOFOLLOW
+ * relative to the home's directory descriptor and insists on a regular
+ * file: a symlink planted in the home can never redirect us outside it.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +29,37 @@ static int open_region_file(struct rgn_env *env, const char *name, int flags,
 			    struct stat *st)
 {
 	return rgn_open_in_home(env, name, flags, 0, st);
+}
+
+/* Files up to this size are reserved by writing zeros (see above). */
+#define RESERVE_BY_WRITE (1024u * 1024)
+
+/*
+ * Reserve bytes [0, LEN) of the fresh, empty file FD: afterwards no write
+ * through a mapping of them can fail for want of space.  Returns 0 or an
+ * errno value, like posix_fallocate.
+ */
+static int reserve_storage(int fd, uint64_t len)
+{
+	static const uint8_t zeros[64 * 1024];
+	uint64_t off = 0;
+
+	if (len > RESERVE_BY_WRITE)
+		return posix_fallocate(fd, 0, (off_t)len);
+	while (off < len) {
+		size_t n = len - off < sizeof(zeros) ? (size_t)(len - off)
+						     : sizeof(zeros);
+		ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		if (w == 0)
+			return ENOSPC;
+		off += (uint64_t)w;
+	}
+	return 0;
 }
 
 static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
@@ -48,7 +85,7 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 	}
 	if (reserve > size)
 		reserve = size;
-	rc = posix_fallocate(fd, 0, (off_t)reserve);
+	rc = reserve_storage(fd, reserve);
 	if (rc) {
 		rc = rgn_fail(-rc, "allocate %llu bytes for %s/%s",
 			      (unsigned long long)reserve, env->home, name);
@@ -67,12 +104,14 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		goto fail;
 	}
 	/*
-	 * Every page of a fresh file is an unwritten extent: a fault with
-	 * readahead would zero-fill and cache a whole window around each
-	 * header written (and unlink would then have to evict it all).
-	 * Fault only the pages written.  Advice only: ignore a failure.
+	 * Pages not written above (fallocated, or the primary's unreserved
+	 * table) are unwritten extents or holes: a fault with readahead
+	 * would zero-fill and cache a whole window around each header
+	 * written, which unlink would then have to evict.  Fault only the
+	 * pages written.  Advice only: a failure changes nothing.
 	 */
-	(void)madvise(base, size, MADV_RANDOM);
+	if (reserve > RESERVE_BY_WRITE || reserve < size)
+		(void)madvise(base, size, MADV_RANDOM);
 	close(fd);
 	*map = (struct rgn_map){.base = base, .size = size, .shmid = -1};
 	return 0;
