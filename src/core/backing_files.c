@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "backing.h"
@@ -41,16 +42,26 @@ static int open_region_file(struct rgn_env *env, const char *name, int flags,
  */
 static int reserve_storage(int fd, uint64_t len)
 {
+	/* One buffer of zeros, named by every entry of the vector: one
+	 * system call writes the whole file. */
 	static const uint8_t zeros[64 * 1024];
+	struct iovec iov[RESERVE_BY_WRITE / sizeof(zeros)];
 	uint64_t off = 0;
 
 	if (len > RESERVE_BY_WRITE)
 		return posix_fallocate(fd, 0, (off_t)len);
 	while (off < len) {
-		size_t n = len - off < sizeof(zeros) ? (size_t)(len - off)
-						     : sizeof(zeros);
-		ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+		uint64_t left = len - off;
+		int n = 0;
+		ssize_t w;
 
+		for (; left && n < (int)(sizeof(iov) / sizeof(iov[0])); n++) {
+			iov[n].iov_base = (void *)zeros;
+			iov[n].iov_len = left < sizeof(zeros) ? (size_t)left
+							      : sizeof(zeros);
+			left -= iov[n].iov_len;
+		}
+		w = pwritev(fd, iov, n, (off_t)off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
