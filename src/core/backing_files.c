@@ -73,20 +73,32 @@ static int reserve_storage(int fd, uint64_t len)
 	return 0;
 }
 
-static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
-			uint64_t reserve, struct rgn_map *map)
+/*
+ * Make file NAME in the home with bytes [0, RESERVE) reserved and SIZE
+ * bytes long; 0 with *FDP, or a negative code with nothing left behind.
+ * With UNNAMED the file is made without a name (O_TMPFILE) and linked as
+ * NAME only once its storage is reserved, so that an observer opening
+ * __db.NNN never finds it half-written (writing the zeros of a small file
+ * takes longer than fallocate did) and a creator killed meanwhile leaves
+ * nothing.  -EOPNOTSUPP when that cannot be done here (no O_TMPFILE in
+ * the filesystem, or no /proc to link it through): make it by name then.
+ */
+static int make_file(struct rgn_env *env, const char *name, int unnamed,
+		     uint64_t reserve, uint64_t size, int *fdp)
 {
-	char name[RGN_FILE_NAME_MAX + 8];
-	void *base;
-	int fd, rc;
+	char proc[64];
+	int fd, rc, named = !unnamed;
 
-	if (id == 1)
-		snprintf(name, sizeof(name), "%s", RGN_PRIMARY_TMP);
+	if (unnamed)
+		fd = openat(env->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			    env->mode);
 	else
-		rgn_region_file(id, name, sizeof(name));
-	fd = openat(env->dirfd, name,
-		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    env->mode);
+		fd = openat(env->dirfd, name,
+			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    env->mode);
+	if (fd < 0 && unnamed &&
+	    (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+		return -EOPNOTSUPP;
 	if (fd < 0)
 		return rgn_fail(-errno, "create %s/%s", env->home, name);
 	/* The mode is the environment's, not the umask's. */
@@ -94,8 +106,6 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		rc = rgn_fail(-errno, "chmod %s/%s", env->home, name);
 		goto fail;
 	}
-	if (reserve > size)
-		reserve = size;
 	rc = reserve_storage(fd, reserve);
 	if (rc) {
 		rc = rgn_fail(-rc, "allocate %llu bytes for %s/%s",
@@ -109,10 +119,53 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 			      name, (unsigned long long)size);
 		goto fail;
 	}
+	if (!named) {
+		/* Linking a descriptor by AT_EMPTY_PATH needs a capability;
+		 * through /proc it needs none.  Never replaces a name. */
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, env->dirfd, name,
+			   AT_SYMLINK_FOLLOW) < 0) {
+			rc = errno == ENOENT && access("/proc/self/fd", X_OK)
+				     ? -EOPNOTSUPP
+				     : rgn_fail(-errno, "create %s/%s",
+						env->home, name);
+			goto fail;
+		}
+		named = 1;
+	}
+	*fdp = fd;
+	return 0;
+fail:
+	if (named)
+		unlinkat(env->dirfd, name, 0);
+	close(fd);
+	return rc;
+}
+
+static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
+			uint64_t reserve, struct rgn_map *map)
+{
+	char name[RGN_FILE_NAME_MAX + 8];
+	void *base;
+	int fd, rc;
+
+	if (id == 1) /* named __db.001.tmp until publish renames it */
+		snprintf(name, sizeof(name), "%s", RGN_PRIMARY_TMP);
+	else
+		rgn_region_file(id, name, sizeof(name));
+	if (reserve > size)
+		reserve = size;
+	rc = make_file(env, name, id != 1, reserve, size, &fd);
+	if (rc == -EOPNOTSUPP)
+		rc = make_file(env, name, 0, reserve, size, &fd);
+	if (rc < 0)
+		return rc;
 	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED) {
 		rc = rgn_fail(-errno, "mmap %s/%s", env->home, name);
-		goto fail;
+		unlinkat(env->dirfd, name, 0);
+		close(fd);
+		return rc;
 	}
 	/*
 	 * Pages not written above (fallocated, or the primary's unreserved
@@ -126,10 +179,6 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 	close(fd);
 	*map = (struct rgn_map){.base = base, .size = size, .shmid = -1};
 	return 0;
-fail:
-	unlinkat(env->dirfd, name, 0);
-	close(fd);
-	return rc;
 }
 
 /*
