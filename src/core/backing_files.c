@@ -9,17 +9,19 @@
  * at writeback, so an environment removed before then frees no extents
  * (with `discard`, every freed extent is a discard the unlink waits for:
  * 4-10x the unlink of a file with none); it costs a writeback of those
- * zeros once if the environment lives on.  A larger file is reserved with
- * posix_fallocate, which writes nothing.  Every open uses O_NOFOLLOW
+ * zeros once if the environment lives on.  A larger file, and any file
+ * on tmpfs, is reserved with posix_fallocate, which writes nothing.  Every open uses O_NOFOLLOW
  * relative to the home's directory descriptor and insists on a regular
  * file: a symlink planted in the home can never redirect us outside it.
  */
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "backing.h"
@@ -36,6 +38,20 @@ static int open_region_file(struct rgn_env *env, const char *name, int flags,
 #define RESERVE_BY_WRITE (1024u * 1024)
 
 /*
+ * tmpfs has no delayed allocation: writing zeros would allocate the same
+ * pages as fallocate, and copy into them too; its written pages would
+ * also be mapped a window at a time by every fault of a joiner
+ * (fault-around maps pages that are up to date), where fallocated ones
+ * are mapped one by one as touched.
+ */
+static int in_memory(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
+}
+
+/*
  * Reserve bytes [0, LEN) of the fresh, empty file FD: afterwards no write
  * through a mapping of them can fail for want of space.  Returns 0 or an
  * errno value, like posix_fallocate.
@@ -48,7 +64,7 @@ static int reserve_storage(int fd, uint64_t len)
 	struct iovec iov[RESERVE_BY_WRITE / sizeof(zeros)];
 	uint64_t off = 0;
 
-	if (len > RESERVE_BY_WRITE)
+	if (len > RESERVE_BY_WRITE || in_memory(fd))
 		return posix_fallocate(fd, 0, (off_t)len);
 	while (off < len) {
 		uint64_t left = len - off;
