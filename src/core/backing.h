@@ -5,9 +5,13 @@
  * an operation or a field here.
  *
  * The contract, for every backing:
- *  - create(env, id, size, map): make fresh storage for region ID of exactly
- *    SIZE bytes (page-aligned), zero-filled and fully allocated (no SIGBUS
- *    later on a full disk), and map it read-write.  For id 1 (the primary)
+ *  - create(env, id, size, reserve, map): make fresh storage for region ID
+ *    of exactly SIZE bytes (page-aligned), zero-filled, with bytes
+ *    [0, RESERVE) allocated (no SIGBUS later on a full disk), and map it
+ *    read-write.  RESERVE < SIZE only for the primary, whose table is
+ *    reserved as it grows (grow_primary); memory backings reserve all.
+ *    Nothing beyond RESERVE may be touched through the mapping until
+ *    grow_primary covered it.  For id 1 (the primary)
  *    the storage stays unpublished until publish() succeeds, so a creator
  *    that dies half-way never leaves a __db.001 that looks complete.  On
  *    failure nothing is left behind and *map is untouched.
@@ -27,6 +31,10 @@
  *    open and close, without any risk of SIGBUS (files: pread on one open
  *    descriptor; segments: attached read-only only until read_close).
  *    read_at returns a byte count, short at the end of the storage.
+ *  - grow_primary(env, off, len): allocate bytes [off, off + len) of the
+ *    primary's storage, which exists (sized) but may be unallocated there;
+ *    called under ev_mutex before a slot in that range is first written.
+ *    NULL for backings whose storage is memory allocated at create.
  *  - region_key(env, id): the System V key region ID's storage will take,
  *    written into its slot before create() so that a creator that dies
  *    before recording the segment's id still names what it left; 0 for
@@ -80,7 +88,8 @@ struct rgn_backing_ops {
 	uint32_t slot_flags;	/* RGN_RF_* every slot of this backing
 				   carries (RGN_RF_SYSV for segments) */
 	int (*create)(struct rgn_env *env, uint32_t id, uint64_t size,
-		      struct rgn_map *map);
+		      uint64_t reserve, struct rgn_map *map);
+	int (*grow_primary)(struct rgn_env *env, uint64_t off, uint64_t len);
 	int (*publish)(struct rgn_env *env, struct rgn_map *map);
 	void (*discard)(struct rgn_env *env, uint32_t id, struct rgn_map *map);
 	int (*attach)(struct rgn_env *env, const struct rgn_shm_slot *slot,

@@ -2,17 +2,26 @@
  * backing_files.c - regions as files in the home, mapped MAP_SHARED.
  *
  * Trade-offs: files survive reboots and are visible to ordinary tools, at
- * the price of page-cache writeback.  Storage is allocated up front with
- * posix_fallocate, so a full disk is ENOSPC at create instead of SIGBUS on
- * first touch.  Every open uses O_NOFOLLOW relative to the home's directory
- * descriptor and insists on a regular file: a symlink planted in the home
- * can never redirect us outside it.
+ * the price of page-cache writeback.  Storage is reserved up front, so a
+ * full disk is ENOSPC at create instead of SIGBUS on first touch: a small
+ * file (up to RESERVE_BY_WRITE) by writing its zeros, which a filesystem
+ * with delayed allocation (ext4, xfs) reserves at once but allocates only
+ * at writeback, so an environment removed before then frees no extents
+ * (with `discard`, every freed extent is a discard the unlink waits for:
+ * 4-10x the unlink of a file with none); it costs a writeback of those
+ * zeros once if the environment lives on.  A larger file, and any file
+ * on tmpfs, is reserved with posix_fallocate, which writes nothing.  Every open uses O_NOFOLLOW
+ * relative to the home's directory descriptor and insists on a regular
+ * file: a symlink planted in the home can never redirect us outside it.
  */
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "backing.h"
@@ -25,20 +34,87 @@ static int open_region_file(struct rgn_env *env, const char *name, int flags,
 	return rgn_open_in_home(env, name, flags, 0, st);
 }
 
-static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
-			struct rgn_map *map)
-{
-	char name[RGN_FILE_NAME_MAX + 8];
-	void *base;
-	int fd, rc;
+/* Files up to this size are reserved by writing zeros (see above). */
+#define RESERVE_BY_WRITE (1024u * 1024)
 
-	if (id == 1)
-		snprintf(name, sizeof(name), "%s", RGN_PRIMARY_TMP);
+/*
+ * tmpfs has no delayed allocation: writing zeros would allocate the same
+ * pages as fallocate, and copy into them too; its written pages would
+ * also be mapped a window at a time by every fault of a joiner
+ * (fault-around maps pages that are up to date), where fallocated ones
+ * are mapped one by one as touched.
+ */
+static int in_memory(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
+}
+
+/*
+ * Reserve bytes [0, LEN) of the fresh, empty file FD: afterwards no write
+ * through a mapping of them can fail for want of space.  Returns 0 or an
+ * errno value, like posix_fallocate.
+ */
+static int reserve_storage(int fd, uint64_t len)
+{
+	/* One buffer of zeros, named by every entry of the vector: one
+	 * system call writes the whole file. */
+	static const uint8_t zeros[64 * 1024];
+	struct iovec iov[RESERVE_BY_WRITE / sizeof(zeros)];
+	uint64_t off = 0;
+
+	if (len > RESERVE_BY_WRITE || in_memory(fd))
+		return posix_fallocate(fd, 0, (off_t)len);
+	while (off < len) {
+		uint64_t left = len - off;
+		int n = 0;
+		ssize_t w;
+
+		for (; left && n < (int)(sizeof(iov) / sizeof(iov[0])); n++) {
+			iov[n].iov_base = (void *)zeros;
+			iov[n].iov_len = left < sizeof(zeros) ? (size_t)left
+							      : sizeof(zeros);
+			left -= iov[n].iov_len;
+		}
+		w = pwritev(fd, iov, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno;
+		if (w == 0)
+			return ENOSPC;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Make file NAME in the home with bytes [0, RESERVE) reserved and SIZE
+ * bytes long; 0 with *FDP, or a negative code with nothing left behind.
+ * With UNNAMED the file is made without a name (O_TMPFILE) and linked as
+ * NAME only once its storage is reserved, so that an observer opening
+ * __db.NNN never finds it half-written (writing the zeros of a small file
+ * takes longer than fallocate did) and a creator killed meanwhile leaves
+ * nothing.  -EOPNOTSUPP when that cannot be done here (no O_TMPFILE in
+ * the filesystem, or no /proc to link it through): make it by name then.
+ */
+static int make_file(struct rgn_env *env, const char *name, int unnamed,
+		     uint64_t reserve, uint64_t size, int *fdp)
+{
+	char proc[64];
+	int fd, rc, named = !unnamed;
+
+	if (unnamed)
+		fd = openat(env->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			    env->mode);
 	else
-		rgn_region_file(id, name, sizeof(name));
-	fd = openat(env->dirfd, name,
-		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    env->mode);
+		fd = openat(env->dirfd, name,
+			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    env->mode);
+	if (fd < 0 && unnamed &&
+	    (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+		return -EOPNOTSUPP;
 	if (fd < 0)
 		return rgn_fail(-errno, "create %s/%s", env->home, name);
 	/* The mode is the environment's, not the umask's. */
@@ -46,22 +122,111 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 		rc = rgn_fail(-errno, "chmod %s/%s", env->home, name);
 		goto fail;
 	}
-	rc = posix_fallocate(fd, 0, (off_t)size);
+	rc = reserve_storage(fd, reserve);
 	if (rc) {
 		rc = rgn_fail(-rc, "allocate %llu bytes for %s/%s",
-			      (unsigned long long)size, env->home, name);
+			      (unsigned long long)reserve, env->home, name);
 		goto fail;
 	}
+	/* The rest (the primary's unused table) is sized, not allocated:
+	 * grow_primary allocates it before it is first written. */
+	if (reserve < size && ftruncate(fd, (off_t)size) < 0) {
+		rc = rgn_fail(-errno, "size %s/%s to %llu bytes", env->home,
+			      name, (unsigned long long)size);
+		goto fail;
+	}
+	if (!named) {
+		/* Linking a descriptor by AT_EMPTY_PATH needs a capability;
+		 * through /proc it needs none.  Never replaces a name. */
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, env->dirfd, name,
+			   AT_SYMLINK_FOLLOW) < 0) {
+			rc = errno == ENOENT && access("/proc/self/fd", X_OK)
+				     ? -EOPNOTSUPP
+				     : rgn_fail(-errno, "create %s/%s",
+						env->home, name);
+			goto fail;
+		}
+		named = 1;
+	}
+	*fdp = fd;
+	return 0;
+fail:
+	if (named)
+		unlinkat(env->dirfd, name, 0);
+	close(fd);
+	return rc;
+}
+
+static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
+			uint64_t reserve, struct rgn_map *map)
+{
+	char name[RGN_FILE_NAME_MAX + 8];
+	void *base;
+	int fd, rc;
+
+	if (id == 1) /* named __db.001.tmp until publish renames it */
+		snprintf(name, sizeof(name), "%s", RGN_PRIMARY_TMP);
+	else
+		rgn_region_file(id, name, sizeof(name));
+	if (reserve > size)
+		reserve = size;
+	rc = make_file(env, name, id != 1, reserve, size, &fd);
+	if (rc == -EOPNOTSUPP)
+		rc = make_file(env, name, 0, reserve, size, &fd);
+	if (rc < 0)
+		return rc;
 	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED) {
 		rc = rgn_fail(-errno, "mmap %s/%s", env->home, name);
-		goto fail;
+		unlinkat(env->dirfd, name, 0);
+		close(fd);
+		return rc;
 	}
+	/*
+	 * Pages not written above (fallocated, or the primary's unreserved
+	 * table) are unwritten extents or holes: a fault with readahead
+	 * would zero-fill and cache a whole window around each header
+	 * written, which unlink would then have to evict.  Fault only the
+	 * pages written.  Advice only: a failure changes nothing.
+	 */
+	if (reserve > RESERVE_BY_WRITE || reserve < size)
+		(void)madvise(base, size, MADV_RANDOM);
 	close(fd);
 	*map = (struct rgn_map){.base = base, .size = size, .shmid = -1};
 	return 0;
-fail:
-	unlinkat(env->dirfd, name, 0);
+}
+
+/*
+ * Allocate more of the primary's table.  The handle keeps no descriptor
+ * (growth is rare: a page holds 32 slots, and each step doubles), so
+ * __db.001 is opened again and proved ours by its header before its
+ * storage is touched.  Called under ev_mutex.
+ */
+static int files_grow_primary(struct rgn_env *env, uint64_t off, uint64_t len)
+{
+	struct rgn_shm_region rh;
+	struct stat st;
+	int fd, rc = 0;
+
+	fd = open_region_file(env, RGN_PRIMARY_FILE, O_RDWR, &st);
+	if (fd < 0)
+		return fd;
+	if (pread(fd, &rh, sizeof(rh), 0) != (ssize_t)sizeof(rh) ||
+	    rh.rh_magic != RGN_REGION_MAGIC || rh.rh_id != 1 ||
+	    rh.rh_env_id != env->env_id || (uint64_t)st.st_size < off + len) {
+		rc = rgn_fail(RGN_ECORRUPT,
+			      "%s/%s is not this environment's primary any "
+			      "more",
+			      env->home, RGN_PRIMARY_FILE);
+		goto out;
+	}
+	rc = posix_fallocate(fd, (off_t)off, (off_t)len);
+	if (rc)
+		rc = rgn_fail(-rc, "allocate %llu more bytes of %s/%s",
+			      (unsigned long long)len, env->home,
+			      RGN_PRIMARY_FILE);
+out:
 	close(fd);
 	return rc;
 }
@@ -223,6 +388,7 @@ static void files_read_close(struct rgn_reader *rd)
 const struct rgn_backing_ops rgn_backing_files = {
 	.name = "files",
 	.create = files_create,
+	.grow_primary = files_grow_primary,
 	.publish = files_publish,
 	.discard = files_discard,
 	.attach = files_attach,

@@ -19,8 +19,9 @@
 #include "internal.h"
 
 static int heap_create(struct rgn_env *env, uint32_t id, uint64_t size,
-		       struct rgn_map *map)
+		       uint64_t reserve, struct rgn_map *map)
 {
+	(void)reserve; /* memory: all of it is usable */
 	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 

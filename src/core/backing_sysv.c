@@ -155,13 +155,14 @@ static int judge_taken_key(struct rgn_env *env, int32_t key)
 }
 
 static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
-		       struct rgn_map *map)
+		       uint64_t reserve, struct rgn_map *map)
 {
 	int32_t key = sysv_key(env, id);
 	struct rgn_shm_info in;
 	int shmid = -1, rc;
 	void *base;
 
+	(void)reserve; /* a segment is memory: all of it is usable */
 	for (int tries = 0; tries < 4; tries++) {
 		shmid = shmget(key, size, IPC_CREAT | IPC_EXCL | (env->mode & 0777));
 		if (shmid >= 0 || errno != EEXIST || key == IPC_PRIVATE)

@@ -51,6 +51,7 @@ int rgn_check_primary(const uint8_t *buf, size_t len)
 	    ev->ev_procs_off != RGN_PROCS_OFF ||
 	    ev->ev_max_regions != RGN_MAX_REGIONS ||
 	    ev->ev_max_procs != RGN_MAX_PROCS ||
+	    ev->ev_slot_resv == 0 || ev->ev_slot_resv > RGN_MAX_REGIONS ||
 	    ev->ev_backing < RGN_BACKING_FILES ||
 	    ev->ev_backing > RGN_BACKING_SYSV || rh->rh_size < RGN_PRIMARY_BYTES)
 		return rgn_fail(RGN_ECORRUPT,
@@ -87,7 +88,12 @@ int rgn_primary_probe(struct rgn_env *env, int map)
 {
 	struct rgn_shm_slot *sl = &env->primary_slot;
 	const size_t head = RGN_ENV_OFF + sizeof(struct rgn_shm_env);
-	uint8_t *buf = NULL, *mapped = NULL;
+	/* On the stack and not cleared: only the N bytes read are looked
+	 * at (every check below is bounded by N), and a join should not pay
+	 * for an 8 KiB calloc. */
+	uint8_t buf[RGN_ENV_OFF + sizeof(struct rgn_shm_env)]
+		__attribute__((aligned(64)));
+	uint8_t *mapped = NULL;
 	const uint8_t *raw;
 	uint32_t magic;
 	struct stat st;
@@ -115,11 +121,6 @@ int rgn_primary_probe(struct rgn_env *env, int map)
 		raw = mapped;
 		n = (ssize_t)head;
 	} else {
-		buf = calloc(1, head);
-		if (!buf) {
-			rc = -ENOMEM;
-			goto out;
-		}
 		n = pread(fd, buf, head, 0);
 		if (n < 0) {
 			rc = rgn_fail(-errno, "read %s/%s", env->home,
@@ -217,7 +218,6 @@ int rgn_primary_probe(struct rgn_env *env, int map)
 out:
 	if (mapped)
 		munmap(mapped, (size_t)st.st_size);
-	free(buf);
 	close(fd);
 	return rc;
 }
@@ -327,7 +327,8 @@ int rgn_primary_recover(void *ctx)
 	 */
 	uint32_t slot_hwm = 1, proc_hwm = 0;
 
-	for (uint32_t i = 0; i < RGN_MAX_REGIONS; i++) {
+	/* Only the reserved part: pages past it have no storage to read. */
+	for (uint32_t i = 0; i < rgn_slot_resv(env->shenv); i++) {
 		const struct rgn_shm_slot *sl = &env->slots[i];
 
 		if (sl->sl_state > RGN_SLOT_REMOVING ||
@@ -443,17 +444,39 @@ int rgn_primary_has_debris(struct rgn_env *env)
 	       0;
 }
 
+/*
+ * Storage reserved for the primary at create: where a backing can grow it,
+ * the headers, the registry and the table up to the end of its first
+ * page (the slots a typical environment uses), else all of it.
+ */
+static uint64_t primary_reserve(const struct rgn_env *env, uint64_t size,
+				uint64_t page, uint32_t *slots)
+{
+	uint64_t end = rgn_round_up(RGN_TABLE_OFF + sizeof(struct rgn_shm_slot),
+				    page);
+
+	if (!env->ops->grow_primary || end >= size) {
+		*slots = RGN_MAX_REGIONS;
+		return size;
+	}
+	*slots = (uint32_t)((end - RGN_TABLE_OFF) /
+			    sizeof(struct rgn_shm_slot));
+	return end;
+}
+
 int rgn_primary_create(struct rgn_env *env)
 {
-	uint64_t size = rgn_round_up(RGN_PRIMARY_BYTES,
-				     (uint64_t)sysconf(_SC_PAGESIZE));
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t size = rgn_round_up(RGN_PRIMARY_BYTES, page), reserve;
 	struct rgn_shm_region *rh;
 	struct rgn_shm_env *ev;
 	struct rgn_shm_slot *sl;
+	uint32_t resv;
 	int rc;
 
 	env->env_id = new_env_id();
-	rc = env->ops->create(env, 1, size, &env->primary);
+	reserve = primary_reserve(env, size, page, &resv);
+	rc = env->ops->create(env, 1, size, reserve, &env->primary);
 	if (rc < 0)
 		return rc;
 	rgn_test_point("env-create:storage");
@@ -481,6 +504,7 @@ int rgn_primary_create(struct rgn_env *env)
 	ev->ev_max_procs = RGN_MAX_PROCS;
 	ev->ev_slot_hwm = 1;
 	ev->ev_proc_hwm = 0;
+	ev->ev_slot_resv = resv;
 	ev->ev_table_off = RGN_TABLE_OFF;
 	ev->ev_procs_off = RGN_PROCS_OFF;
 

@@ -43,7 +43,8 @@
 #define RGN_REGION_MAGIC 0x5247e001u	/* start of every region/segment */
 #define RGN_ENV_MAGIC 0x5247e0e7u	/* struct rgn_shm_env */
 #define RGN_RECORD_MAGIC 0x5247e0f1u	/* __db.001 of a segment-backed env */
-#define RGN_FORMAT 1u			/* bump on any incompatible change */
+#define RGN_FORMAT 2u			/* bump on any incompatible change;
+					   2: ev_slot_resv */
 
 #define RGN_HDR_SIZE 8192u	/* region header; payload starts here */
 #define RGN_HOME_MAX 4096	/* bytes of the home path, NUL included */
@@ -152,6 +153,12 @@ struct rgn_shm_env {
 					   loops stop there and touch no page
 					   beyond; ev_mutex */
 	uint32_t ev_proc_hwm;		/* likewise for the registry */
+	uint32_t ev_slot_resv;		/* slots [0, resv) have storage
+					   reserved; hwm never passes it, and
+					   it is raised (storage first) under
+					   ev_mutex; every slot for memory
+					   backings */
+	uint32_t ev_pad;
 	uint64_t ev_table_off;		/* offset of the region table */
 	uint64_t ev_procs_off;		/* offset of the registry */
 	uint64_t ev_next_handle;	/* handle serials; ev_mutex */
@@ -168,13 +175,28 @@ struct rgn_shm_env {
 #define RGN_PRIMARY_BYTES                                                      \
 	(RGN_TABLE_OFF + RGN_MAX_REGIONS * sizeof(struct rgn_shm_slot))
 
+/*
+ * The primary of the files backing is sized for the whole table but has
+ * storage reserved only for the slots in use so far: its headers and
+ * registry, then the table a page at a time, as it grows (a 4096-slot
+ * table is 512 KiB, of which a typical environment uses one page).  These
+ * bound every loop over the table, so no page past the reservation is ever
+ * read or written through a mapping.
+ */
+static inline uint32_t rgn_slot_resv(const struct rgn_shm_env *ev)
+{
+	uint32_t r = ev->ev_slot_resv;
+
+	return r < RGN_MAX_REGIONS ? r : RGN_MAX_REGIONS;
+}
+
 /* Loop bounds for the table and the registry, clamped so that a damaged
- * high-water mark can never send a loop past the end. */
+ * high-water mark can never send a loop past the end or the reservation. */
 static inline uint32_t rgn_slot_hwm(const struct rgn_shm_env *ev)
 {
-	uint32_t h = ev->ev_slot_hwm;
+	uint32_t h = ev->ev_slot_hwm, r = rgn_slot_resv(ev);
 
-	return h < RGN_MAX_REGIONS ? h : RGN_MAX_REGIONS;
+	return h < r ? h : r;
 }
 
 static inline uint32_t rgn_proc_hwm(const struct rgn_shm_env *ev)

@@ -95,6 +95,42 @@ static void reclaim_dead_slots(struct rgn_env *env)
 	}
 }
 
+/*
+ * Make sure slot HWM (the next one to be used) has storage, growing the
+ * primary's reservation if it does not: the reservation is raised before
+ * the mark, and the mark before the slot is written, so no slot is ever
+ * written where nothing is reserved.  Each step doubles the table's
+ * reservation, whole pages.  Called with ev_mutex held.
+ */
+static int reserve_slot(struct rgn_env *env, uint32_t hwm)
+{
+	const uint64_t slot = sizeof(struct rgn_shm_slot);
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), from, to;
+	uint32_t resv = rgn_slot_resv(env->shenv), want;
+	int rc;
+
+	if (hwm < resv)
+		return 0;
+	if (!env->ops->grow_primary)
+		return rgn_fail(RGN_ECORRUPT, "region table reservation of %u "
+					      "slots is damaged",
+				resv);
+	want = resv * 2 > hwm + 1 ? resv * 2 : hwm + 1;
+	if (want > RGN_MAX_REGIONS)
+		want = RGN_MAX_REGIONS;
+	from = (RGN_TABLE_OFF + resv * slot) / page * page;
+	to = rgn_round_up(RGN_TABLE_OFF + want * slot, page);
+	if (to > env->primary.size)
+		to = env->primary.size;
+	rc = env->ops->grow_primary(env, from, to - from);
+	if (rc < 0)
+		return rc;
+	want = (uint32_t)((to - RGN_TABLE_OFF) / slot);
+	env->shenv->ev_slot_resv = want < RGN_MAX_REGIONS ? want
+							  : RGN_MAX_REGIONS;
+	return 0;
+}
+
 static struct rgn_region *new_handle(struct rgn_env *env, uint32_t id,
 				     const struct rgn_map *map)
 {
@@ -157,6 +193,11 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 		}
 	}
 	if (!sl && hwm < RGN_MAX_REGIONS) {
+		rc = reserve_slot(env, hwm);
+		if (rc < 0) {
+			rgn_env_unlock(env);
+			return rc;
+		}
 		/* Raise the mark before the slot is written, so a crash in
 		 * between leaves a slot the loops still see. */
 		env->shenv->ev_slot_hwm = hwm + 1;
@@ -184,7 +225,7 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 	rgn_env_unlock(env);
 
 	/* Outside the mutex: allocating a large file or segment is slow. */
-	rc = env->ops->create(env, id, size, &map);
+	rc = env->ops->create(env, id, size, size, &map);
 	if (rc < 0)
 		goto fail_slot;
 	/* Record the storage at once, so a crash from here on leaves a slot

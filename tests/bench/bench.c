@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,6 +132,31 @@ static const char *homes_base(int tmpfs)
 		return bench.shm_private ? "/dev/shm" : "/tmp";
 	t = getenv("TMPDIR");
 	return t && *t ? t : "/tmp";
+}
+
+const char *bench_fs_name(const char *dir)
+{
+	static const struct {
+		long magic;
+		const char *name;
+	} known[] = {
+		{0xEF53, "ext4"},	 {0x01021994, "tmpfs"},
+		{0x58465342, "xfs"},	 {(long)0x9123683E, "btrfs"},
+		{0x65735546, "fuse"},	 {0x794c7630, "overlay"},
+		{0x6969, "nfs"},	 {(long)0xF2F52010, "f2fs"},
+		{0x2fc12fc1, "zfs"},
+	};
+	static char other[32];
+	struct statfs sf;
+
+	if (!dir || statfs(dir, &sf) < 0)
+		return "-";
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if ((long)sf.f_type == known[i].magic)
+			return known[i].name;
+	}
+	snprintf(other, sizeof(other), "fs 0x%lx", (unsigned long)sf.f_type);
+	return other;
 }
 
 char *bench_mkdir(const char *name, int tmpfs)
@@ -360,13 +386,22 @@ static FILE *json_open(void)
 	return f;
 }
 
+/* The filesystem a measure's homes are on (see bench_measure.homes). */
+static const char *row_fs(const struct bench_measure *m)
+{
+	return bench_fs_name(m->homes ? m->homes
+			     : ndirs  ? dirs[ndirs - 1]
+				      : NULL);
+}
+
 static void print_header(void)
 {
 	if (header_done)
 		return;
 	header_done = 1;
-	printf("%-58s %-8s %11s %11s %-10s %7s %8s  %s\n", "measure", "unit",
-	       "regionfs", "peer", "(peer)", "ratio", "target", "met");
+	printf("%-58s %-6s %-8s %11s %11s %-10s %7s %8s  %s\n", "measure",
+	       "fs", "unit", "regionfs", "peer", "(peer)", "ratio", "target",
+	       "met");
 }
 
 static const char *met_word(const struct bench_measure *m)
@@ -389,8 +424,9 @@ static void print_row(const struct bench_measure *m, const char *status)
 		snprintf(pm, sizeof(pm), "%.4g", m->med_b);
 	if (!isnan(m->ratio))
 		snprintf(ratio, sizeof(ratio), "%.3f", m->ratio);
-	printf("%-58s %-8s %11.4g %11s %-10.10s %7s %8s  %s\n", m->name,
-	       m->unit, m->med_a, pm, m->b.name ? m->b.name : "-", ratio, tgt,
+	printf("%-58s %-6.6s %-8s %11.4g %11s %-10.10s %7s %8s  %s\n",
+	       m->name, row_fs(m), m->unit, m->med_a, pm,
+	       m->b.name ? m->b.name : "-", ratio, tgt,
 	       status ? status : met_word(m));
 	fflush(stdout);
 }
@@ -411,6 +447,8 @@ static void json_row(const struct bench_measure *m, const double *ra,
 	json_str(f, m->name);
 	fputs(",\"unit\":", f);
 	json_str(f, m->unit);
+	fputs(",\"fs\":", f);
+	json_str(f, row_fs(m));
 	fprintf(f, ",\"higher_is_better\":%s,\"quick\":%s,\"runs\":%d",
 		m->higher_better ? "true" : "false",
 		bench.quick ? "true" : "false", n);
@@ -617,7 +655,8 @@ void bench_growth(const char *group, const char *name, const char *unit,
 	else
 		snprintf(desc, sizeof(desc), "%s (cost ~ n^%.2f)", shape, k);
 	print_header();
-	printf("%-58s %-8s", name, unit);
+	printf("%-58s %-6.6s %-8s", name,
+	       bench_fs_name(ndirs ? dirs[ndirs - 1] : NULL), unit);
 	for (int i = 0; i < n; i++)
 		printf(" %s=%g: %.4g", what, sizes[i], figures[i]);
 	printf("  -> %s\n", desc);
@@ -633,6 +672,8 @@ void bench_growth(const char *group, const char *name, const char *unit,
 	json_str(f, name);
 	fputs(",\"unit\":", f);
 	json_str(f, unit);
+	fputs(",\"fs\":", f);
+	json_str(f, bench_fs_name(ndirs ? dirs[ndirs - 1] : NULL));
 	fprintf(f, ",\"quick\":%s,\"growth\":{\"over\":",
 		bench.quick ? "true" : "false");
 	json_str(f, what);

@@ -68,6 +68,11 @@ uint64_t bench_now_ns(void);
  */
 char *bench_mkdir(const char *name, int tmpfs);
 
+/* The type of the filesystem DIR is on, from statfs: "ext4", "tmpfs",
+ * "xfs", "btrfs", ... or "fs 0x<magic>"; "-" for NULL or on failure.
+ * A static string. */
+const char *bench_fs_name(const char *dir);
+
 /* Remove every entry in DIR (not DIR itself); -1 on failure. */
 int bench_empty_dir(const char *dir);
 
@@ -102,6 +107,9 @@ struct bench_measure {
 	struct bench_side a;   /* regionfs */
 	struct bench_side b;   /* the peer; b.name NULL for a single side */
 	const char *note;      /* how it was measured, for the JSON */
+	const char *homes;     /* a directory the measure's homes are in,
+				  whose filesystem the row reports; NULL:
+				  the last bench_mkdir()'s, or "-" */
 	int runs, warmup;      /* 0: take them from bench */
 	/* Filled by bench_run: */
 	double med_a, med_b, ratio;

@@ -15,7 +15,9 @@
 # A PROGRAM is anything executable that accepts the common options
 # (--quick, --runs N, --json FILE, --only TEXT; bench_leaks also takes
 # --regionctl, bench_fuse.py --regionfs and --mkenv) and appends one JSON object per row to the --json file:
-#   {"program", "group", "measure", "unit", "higher_is_better", "quick",
+#   {"program", "group", "measure", "unit", "fs" (the filesystem of the
+#    measure's homes, from statfs: "ext4", "tmpfs", ... or "-"),
+#    "higher_is_better", "quick",
 #    "runs", "regionfs": {"median", "runs": [...]}, "peer_name",
 #    "peer": {"median", "runs"} | null, "ratio" (median of the per-pair
 #    ratios regionfs/peer) | null, "pair_ratios", "target": {"op",
@@ -176,9 +178,9 @@ def fmt(v):
 
 met = missed = errors = 0
 print()
-print(f"{'measure':58} {'unit':8} {'regionfs':>10} {'peer':>10} "
+print(f"{'measure':58} {'fs':6} {'unit':8} {'regionfs':>10} {'peer':>10} "
       f"{'peer name':12} {'ratio':>7} {'target':>8}  met")
-print("-" * 124)
+print("-" * 131)
 for r in rows:
     if "growth" in r:
         continue
@@ -205,7 +207,7 @@ for r in rows:
         m = "NO"
         missed += 1
     ratio = r.get("ratio")
-    print(f"{r['measure'][:58]:58} {r['unit']:8} "
+    print(f"{r['measure'][:58]:58} {(r.get('fs') or '-')[:6]:6} {r['unit']:8} "
           f"{fmt(r['regionfs'].get('median')):>10} "
           f"{fmt(peer.get('median')):>10} "
           f"{(r.get('peer_name') or '-')[:12]:12} "
@@ -224,7 +226,8 @@ if growth:
                    f" per {g['over'].rstrip('s')}")
         else:
             how = g["shape"] + (f" (n^{k:.2f})" if k is not None else "")
-        print(f"  {r['measure']:44} [{r['unit']}] {g['over']} {pts}"
+        print(f"  {r['measure']:44} [{r['unit']}, {r.get('fs') or '-'}] "
+              f"{g['over']} {pts}"
               f"  -> {how}")
 crashed = [p["name"] for p in programs if p["exit"] not in (0, 1)]
 print()

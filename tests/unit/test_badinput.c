@@ -157,7 +157,8 @@ static void damaged_primary_is_refused_and_left_unchanged(void **state)
 		} else if (!strcmp(w, "magic")) {
 			bad[0] ^= 0xff;
 		} else if (!strcmp(w, "newer-format")) {
-			((struct rgn_shm_region *)bad)->rh_format = 2;
+			((struct rgn_shm_region *)bad)->rh_format =
+				RGN_FORMAT + 1;
 		} else if (!strcmp(w, "env-format")) {
 			((struct rgn_shm_env *)(bad + RGN_ENV_OFF))->ev_format =
 				9;
