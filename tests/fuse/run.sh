@@ -122,6 +122,17 @@ wait_ready() {
 }
 
 nattch_of() { awk -v id="$1" '$2 == id { print $7 }' /proc/sysvipc/shm; }
+# detached_soon SHMID: nobody attached within 2 s.  The mount replies
+# straight from a momentary attachment and detaches right after the reply
+# is sent, so a reader that has its bytes may look before the detach.
+detached_soon() {
+	local i
+	for i in $(seq 20); do
+		[ "$(nattch_of "$1")" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 lpid_of() { awk -v id="$1" '$2 == id { print $6 }' /proc/sysvipc/shm; }
 AS_NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
 # A python3 that nobody may run (root's may be a shim in /root), or "".

@@ -77,7 +77,7 @@ t_region_bytes_sysv_detached_after() {
 	cmp_regions "$HS" "$MS" || return 1
 	# The mount attaches only while it reads: nobody stays attached.
 	for shmid in $("$HELPER" list "$HS" | awk '{ print $6 }'); do
-		need '[ "$(nattch_of "$shmid")" = 0 ]' "shmid $shmid" || return 1
+		need 'detached_soon "$shmid"' "shmid $shmid" || return 1
 	done
 	need 'grep -q "^0	Live attached processes$" "$MS/stat"'
 }
@@ -230,7 +230,7 @@ t_segment_data() {
 	id=$("$HELPER" list "$HS" | awk 'NR == 2 { print $6 }')
 	"$HELPER" dump "$HS" 2 "$T/dump" || return 1
 	need 'cmp -s "$T/dump" <(head -c "$(stat -c %s "$T/dump")" "$MS/sysv/$id/data")' &&
-		need '[ "$(nattch_of "$id")" = 0 ]'
+		need 'detached_soon "$id"'
 }
 
 t_rm_leaked_refused_read_only() {
