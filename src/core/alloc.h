@@ -87,6 +87,14 @@ int rgn_heap_alloc(struct rgn_heap *h, uint8_t *base, uint64_t size,
  */
 int rgn_heap_free(struct rgn_heap *h, uint8_t *base, uint64_t off);
 
+/*
+ * Does H's arena lie inside [LO, SIZE) of its mapping?  The other heap
+ * calls trust hp_arena_off and hp_arena_len (checked against each other,
+ * never against the mapping), so a caller runs them only on a heap that
+ * fits: 0, or RGN_ECORRUPT with the figures in the detail.
+ */
+int rgn_heap_fits(const struct rgn_heap *h, uint64_t lo, uint64_t size);
+
 /* Walk every chunk and list and verify every invariant: 0, or RGN_ECORRUPT
  * with the chunk offset and the invariant in the detail. */
 int rgn_heap_check(const struct rgn_heap *h, const uint8_t *base);

@@ -275,6 +275,19 @@ static int check_lists(const struct rgn_heap *h, const uint8_t *base,
 	return 0;
 }
 
+int rgn_heap_fits(const struct rgn_heap *h, uint64_t lo, uint64_t size)
+{
+	uint64_t off = h->hp_arena_off, len = h->hp_arena_len;
+
+	if (off < lo || off > size || len > size - off)
+		return rgn_fail(RGN_ECORRUPT,
+				"heap header: arena at offset %" PRIu64
+				" of %" PRIu64 " bytes lies outside the region's "
+				"%" PRIu64 " bytes",
+				off, len, size);
+	return 0;
+}
+
 int rgn_heap_check(const struct rgn_heap *h, const uint8_t *base)
 {
 	struct walk w;

@@ -199,6 +199,16 @@ static inline uint32_t rgn_slot_hwm(const struct rgn_shm_env *ev)
 	return h < r ? h : r;
 }
 
+/* Slot I of a table copy is a region to show: ready, and holding its own
+ * id.  A damaged slot naming another id (or 0) is not listed, so listings
+ * stay in ascending id order with no duplicates, and every id listed can
+ * be looked up (recovery demands the same shape of every slot in use). */
+static inline int rgn_slot_listed(const struct rgn_shm_slot *slots,
+				  uint32_t i)
+{
+	return slots[i].sl_state == RGN_SLOT_READY && slots[i].sl_id == i + 1;
+}
+
 static inline uint32_t rgn_proc_hwm(const struct rgn_shm_env *ev)
 {
 	uint32_t h = ev->ev_proc_hwm;

@@ -524,11 +524,27 @@ void rgn_region_set_root(rgn_region *region, uint64_t off)
 	__atomic_store_n(&region->hdr->rh_root, off, __ATOMIC_RELEASE);
 }
 
+/* A damaged heap header must never send the allocator outside the
+ * mapping: every heap call first checks the arena lies inside it (two
+ * comparisons, under the region mutex like the calls themselves). */
+static int heap_fits(const struct rgn_region *r)
+{
+	int rc = rgn_heap_fits(&r->hdr->rh_heap, RGN_HDR_SIZE, r->map.size);
+	char why[256];
+
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%s", rgn_errdetail());
+		rgn_fail(rc, "region %u of %s: %s", r->id, r->env->home, why);
+	}
+	return rc;
+}
+
 static int heap_recover(void *ctx)
 {
 	struct rgn_region *r = ctx;
+	int rc = heap_fits(r);
 
-	return rgn_heap_repair(&r->hdr->rh_heap, r->map.base);
+	return rc < 0 ? rc : rgn_heap_repair(&r->hdr->rh_heap, r->map.base);
 }
 
 int rgn_region_lock(rgn_region *region)
@@ -548,8 +564,10 @@ int rgn_alloc(rgn_region *region, uint64_t size, uint64_t *offp)
 
 	if (rc < 0)
 		return rc;
-	rc = rgn_heap_alloc(&region->hdr->rh_heap, region->map.base, size,
-			    offp);
+	rc = heap_fits(region);
+	if (rc == 0)
+		rc = rgn_heap_alloc(&region->hdr->rh_heap, region->map.base,
+				    size, offp);
 	rgn_mutex_unlock(&region->hdr->rh_mutex);
 	return rc;
 }
@@ -560,7 +578,9 @@ int rgn_free(rgn_region *region, uint64_t off)
 
 	if (rc < 0)
 		return rc;
-	rc = rgn_heap_free(&region->hdr->rh_heap, region->map.base, off);
+	rc = heap_fits(region);
+	if (rc == 0)
+		rc = rgn_heap_free(&region->hdr->rh_heap, region->map.base, off);
 	rgn_mutex_unlock(&region->hdr->rh_mutex);
 	return rc;
 }
@@ -571,7 +591,9 @@ int rgn_alloc_check(rgn_region *region)
 
 	if (rc < 0)
 		return rc;
-	rc = rgn_heap_check(&region->hdr->rh_heap, region->map.base);
+	rc = heap_fits(region);
+	if (rc == 0)
+		rc = rgn_heap_check(&region->hdr->rh_heap, region->map.base);
 	rgn_mutex_unlock(&region->hdr->rh_mutex);
 	return rc;
 }

@@ -219,8 +219,7 @@ static int snapshot(rgn_env *env, uint32_t only, struct rgn_env_stat **stp)
 
 	n = 0;
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev); i++)
-		n += slots[i].sl_state == RGN_SLOT_READY &&
-		     (!only || i + 1 == only);
+		n += rgn_slot_listed(slots, i) && (!only || i + 1 == only);
 	if (only && !n) {
 		free(snap);
 		rgn_stat_free(st);
@@ -236,7 +235,7 @@ static int snapshot(rgn_env *env, uint32_t only, struct rgn_env_stat **stp)
 	 * says ENOMEM in its detail, as a failed read would. */
 	window_buf = malloc(STAT_WINDOW_MAX);
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev); i++) {
-		if (slots[i].sl_state != RGN_SLOT_READY || st->nregions == n ||
+		if (!rgn_slot_listed(slots, i) || st->nregions == n ||
 		    (only && i + 1 != only))
 			continue;
 		fill_region(env, &slots[i], ev, &st->regions[st->nregions++],

@@ -115,7 +115,7 @@ int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp)
 	ev = (const void *)(snap + RGN_ENV_OFF);
 	slots = (const void *)(snap + RGN_TABLE_OFF);
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev); i++)
-		n += slots[i].sl_state == RGN_SLOT_READY;
+		n += rgn_slot_listed(slots, i);
 	v = calloc(1, sizeof(*v) + n * sizeof(v->regions[0]));
 	if (!v) {
 		free(snap);
@@ -149,7 +149,7 @@ int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp)
 		const struct rgn_shm_slot *sl = &slots[i];
 		struct rgn_fsview_region *rg;
 
-		if (sl->sl_state != RGN_SLOT_READY)
+		if (!rgn_slot_listed(slots, i))
 			continue;
 		rg = &v->regions[v->nregions++];
 		rg->id = sl->sl_id;

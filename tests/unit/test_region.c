@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "rgn.h"
 #include "testutil.h"
 
@@ -189,6 +190,39 @@ static void allocator_figures_follow_allocations(void **state)
 	tu_ok(rgn_env_remove(home, 0));
 }
 
+/*
+ * A heap header whose arena lies past the end of the region (a stray
+ * write, or a header copied from a larger region) must never send the
+ * allocator outside the mapping: every call refuses it as corrupt.
+ * Found by the fuzz target fuzz_region (tests/fuzz/findings/F1-region).
+ */
+static void heap_arena_outside_the_region_is_refused(void **state)
+{
+	const char *home = tu_mkhome();
+	rgn_env *env = create_env(home);
+	struct rgn_shm_region *rh;
+	uint64_t off, len;
+	rgn_region *r;
+
+	(void)state;
+	tu_ok(rgn_region_create(env, "r", RGN_TYPE_USER, 64 << 10, &r));
+	rh = (struct rgn_shm_region *)((char *)rgn_ptr(r, 64) - 64);
+	off = rh->rh_heap.hp_arena_off;
+	len = rh->rh_heap.hp_arena_len;
+	/* Twice the arena: its end lies 60 KiB past the region's. */
+	rh->rh_heap.hp_arena_len = 2 * len;
+	assert_int_equal(rgn_alloc(r, 100, &off), RGN_ECORRUPT);
+	assert_non_null(strstr(rgn_errdetail(), "outside the region"));
+	assert_int_equal(rgn_free(r, off), RGN_ECORRUPT);
+	assert_int_equal(rgn_alloc_check(r), RGN_ECORRUPT);
+	/* Put back, the region works again: nothing was written. */
+	rh->rh_heap.hp_arena_len = len;
+	tu_ok(rgn_alloc(r, 100, &off));
+	tu_ok(rgn_alloc_check(r));
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +234,7 @@ int main(void)
 		cmocka_unit_test(ids_past_999_get_four_digit_file_names),
 		cmocka_unit_test(pread_returns_the_bytes_and_stops_at_the_end),
 		cmocka_unit_test(allocator_figures_follow_allocations),
+		cmocka_unit_test(heap_arena_outside_the_region_is_refused),
 	};
 
 	tu_private_ipc();
