@@ -37,14 +37,6 @@
 
 #include "regionfs.h"
 
-int64_t rfs_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void ref(unsigned *refs)
 {
 	__atomic_add_fetch(refs, 1, __ATOMIC_RELAXED);
