@@ -317,46 +317,6 @@ const struct rfs_file_ops *rfs_node_ops(const struct rfs_node *n)
 	return NULL;
 }
 
-/* ---- snapshots per request ------------------------------------------------ */
-
-const struct rgn_fsview *rfs_ctx_view(struct rfs_ctx *c)
-{
-	if (!c->view)
-		c->view = rfs_view_get(c->fs, c->fresh_view);
-	return c->view->v;
-}
-
-const struct rfs_segs *rfs_ctx_segs(struct rfs_ctx *c)
-{
-	if (!c->segs)
-		c->segs = rfs_segs_get(c->fs, c->fresh_segs);
-	return c->segs;
-}
-
-void rfs_ctx_drop(struct rfs_ctx *c)
-{
-	rfs_view_put(c->view);
-	rfs_segs_put(c->segs);
-	c->view = NULL;
-	c->segs = NULL;
-}
-
-void rfs_ctx_done(struct rfs_ctx *c)
-{
-	rfs_ctx_drop(c);
-	free(c->groups);
-	c->groups = NULL;
-	c->ngroups = 0;
-	c->groups_read = 0;
-}
-
-int rfs_is_private(struct rfs_ctx *c)
-{
-	const struct rgn_fsview *v = rfs_ctx_view(c);
-
-	return v && v->backing == RGN_BACKING_PRIVATE;
-}
-
 int rfs_entry_visible(struct rfs_ctx *c, const struct rfs_entry *e)
 {
 	return !e->shared || !rfs_is_private(c);

@@ -549,6 +549,48 @@ void rfs_scan_release(struct regionfs *fs, struct rgn_leak_scan *scan)
 	pthread_mutex_unlock(&fs->segs.refresh);
 }
 
+/* ---- a request's snapshots ------------------------------------------------ */
+
+/* Taken at most once per request, when first needed, so that every answer
+ * of one request agrees with the others. */
+const struct rgn_fsview *rfs_ctx_view(struct rfs_ctx *c)
+{
+	if (!c->view)
+		c->view = rfs_view_get(c->fs, c->fresh_view);
+	return c->view->v;
+}
+
+const struct rfs_segs *rfs_ctx_segs(struct rfs_ctx *c)
+{
+	if (!c->segs)
+		c->segs = rfs_segs_get(c->fs, c->fresh_segs);
+	return c->segs;
+}
+
+void rfs_ctx_drop(struct rfs_ctx *c)
+{
+	rfs_view_put(c->view);
+	rfs_segs_put(c->segs);
+	c->view = NULL;
+	c->segs = NULL;
+}
+
+void rfs_ctx_done(struct rfs_ctx *c)
+{
+	rfs_ctx_drop(c);
+	free(c->groups);
+	c->groups = NULL;
+	c->ngroups = 0;
+	c->groups_read = 0;
+}
+
+int rfs_is_private(struct rfs_ctx *c)
+{
+	const struct rgn_fsview *v = rfs_ctx_view(c);
+
+	return v && v->backing == RGN_BACKING_PRIVATE;
+}
+
 /* ---- life cycle ----------------------------------------------------------- */
 
 /* What a cache answers when even an error record cannot be allocated:
