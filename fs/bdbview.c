@@ -24,19 +24,19 @@
 
 /* ---- renderings --------------------------------------------------------------- */
 
-int rfs_bdb_render(struct rfs_ctx *c, const struct rfs_entry *e, uint32_t arg,
-		   char **out, size_t *len)
+int rfs_bdb_render(struct rfs_ctx *c, const struct rfs_renderer *r,
+		   uint32_t arg, char **out, size_t *len)
 {
 	struct rgn_bdb *b = NULL;
 	/* A region's own figures need nobody's maps: spare the /proc scan. */
-	unsigned flags = e->src == RFS_SRC_REGION ? RGN_BDB_OPEN_NOPROCS : 0;
+	unsigned flags = r->src == RFS_SRC_REGION ? RGN_BDB_OPEN_NOPROCS : 0;
 	int rc = rgn_bdb_open_flags(c->fs->home, flags, &b);
 
 	if (rc == RGN_BDB_NOT_BDB)
 		return -ENOENT;
 	if (rc < 0)
 		return rc;
-	rc = e->bdb(b, arg, out, len);
+	rc = r->bdb(b, arg, out, len);
 	rgn_bdb_close(b);
 	return rc;
 }
