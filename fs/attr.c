@@ -11,7 +11,7 @@
  * for the environment's names, the segment index for sysv/.  This file
  * knows the kinds of thing (a directory, a region, a segment, a link, a
  * rendering by the source of its attributes) but not the table of
- * entries: tree.c, a floor higher, says which node is which, and a
+ * entries: tree.c, a layer higher, says which node is which, and a
  * rendering's row hands its mode and attribute source down to
  * rfs_stat_rendering.
  */
@@ -24,7 +24,7 @@
 
 #include "regionfs.h"
 
-/* ---- the requester's permissions ------------------------------------------ */
+/* ---- the requester's permissions ----------------------------------------- */
 
 /* The requester's supplementary groups, however many (libfuse reads them
  * from /proc and says how many there are when the buffer is short). */
@@ -121,7 +121,7 @@ static int view_err(struct rfs_ctx *c)
 	return c->view && c->view->s.err ? c->view->s.err : -ENOENT;
 }
 
-/* ---- attributes ------------------------------------------------------------ */
+/* ---- attributes ---------------------------------------------------------- */
 
 static void set_times(struct stat *st, int64_t mtime, int64_t ctime)
 {

@@ -1,5 +1,5 @@
 /*
- * base.c - the ground floor of regionfs: what every other file of fs/
+ * base.c - the bottom layer of regionfs: what every other file of fs/
  * may call and which calls nothing of fs/ itself.
  *
  * The one mapping of library codes to the errno values the kernel gets,

@@ -4,7 +4,7 @@
  * struct rgn_fsview, so that names, attributes, listings, permissions and
  * xattrs work as for one of our own homes.  state.c takes the table from
  * here in place of the core's; what the files of such a home show and
- * read is in bdbview.c, a floor higher.
+ * read is in bdbview.c, a layer higher.
  *
  * Trade-off: Berkeley DB keeps no generation counter we could probe, so a
  * cached table is re-used only while __db.001 keeps its identity, size and
@@ -25,7 +25,7 @@
 
 #include "regionfs.h"
 
-/* ---- recognising the home -------------------------------------------------- */
+/* ---- recognising the home ------------------------------------------------ */
 
 /* Is our own lock file there?  Then an empty __db.001 is not proof of
  * Berkeley DB, and the core's own open decides. */
@@ -52,7 +52,7 @@ int rfs_bdb_probe(const char *home)
 	return rc;
 }
 
-/* ---- the table, as a view ----------------------------------------------------- */
+/* ---- the table, as a view ------------------------------------------------ */
 
 /* What says "__db.001 changed": its identity, size and times, mixed into
  * the view's generation (0: no __db.001). */

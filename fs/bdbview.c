@@ -22,7 +22,7 @@
 
 #include "regionfs.h"
 
-/* ---- renderings --------------------------------------------------------------- */
+/* ---- renderings ---------------------------------------------------------- */
 
 int rfs_bdb_render(struct rfs_ctx *c, const struct rfs_renderer *r,
 		   uint32_t arg, char **out, size_t *len)
@@ -81,7 +81,7 @@ int rfs_bdb_region_json(const struct rgn_bdb *b, uint32_t arg, char **out,
 	return rgn_render_bdb_region_json(b, arg, out, len);
 }
 
-/* ---- a region's bytes ------------------------------------------------------------ */
+/* ---- a region's bytes ---------------------------------------------------- */
 
 /*
  * The snapshot taken at open names the file (by device and inode) or the

@@ -23,7 +23,7 @@
 
 #include "regionfs.h"
 
-/* ---- the tables ----------------------------------------------------------- */
+/* ---- the tables ---------------------------------------------------------- */
 
 /*
  * One macro per kind of row, as Linux's DIR/REG/ONE: a subdirectory; a
@@ -129,7 +129,7 @@ static int parse_shmid(const char *name, uint32_t *shmid)
 }
 
 /*
- * MNT/__db.NNN, whatever the home holds: our region (open.c) or a Berkeley
+ * MNT/__db.NNN, whatever the home holds: our region (readers.c) or a Berkeley
  * DB one (bdbview.c).  Open picks the reader and hands the open file to
  * it, so read and release go straight to the chosen one.
  */

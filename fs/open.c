@@ -16,7 +16,7 @@
 
 #include "regionfs.h"
 
-/* ---- the operations ------------------------------------------------------------ */
+/* ---- the operations ------------------------------------------------------ */
 
 static void open_free(struct rfs_open *h)
 {

@@ -19,7 +19,7 @@
 
 #include "regionfs.h"
 
-/* ---- lending segment bytes to one reply ---------------------------------------- */
+/* ---- lending segment bytes to one reply ---------------------------------- */
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22 /* Linux 5.14; older kernels say EINVAL */
@@ -52,7 +52,7 @@ static int reply_lent(const void *p, size_t n, void *arg)
 	return 0;
 }
 
-/* ---- a region's bytes ----------------------------------------------------------- */
+/* ---- a region's bytes ---------------------------------------------------- */
 
 /* A region, its permissions checked again on what was opened: the file's
  * or the segment's own, as they are now, not as a snapshot saw them. */
@@ -126,7 +126,7 @@ const struct rfs_file_ops rfs_region_file = {
 	.release = region_release,
 };
 
-/* ---- sysv/SHMID/data -------------------------------------------------------------- */
+/* ---- sysv/SHMID/data ----------------------------------------------------- */
 
 /* Readable by the segment's owner or creator, as the kernel decides. */
 static int segdata_perm(struct rfs_ctx *c, const struct rfs_node *n,

@@ -1,7 +1,7 @@
 /*
- * regionfs.h - what the files of the regionfs daemon share, floor by
- * floor.  Each file calls only the floors below its own, never one above,
- * so the daemon reads from the bottom up:
+ * regionfs.h - what the files of the regionfs daemon share, layer by
+ * layer.  Each file calls only the layers below its own, never one above,
+ * so the daemon reads from the bottom up (in brackets: what it may call):
  *
  *   1 base.c      errno mapping and error replies, the refusal of writes,
  *                 the clock                               (nothing of fs/)
@@ -50,7 +50,7 @@
 #include "render.h"
 #include "rgn.h"
 
-/* ---- what an inode names ------------------------------------------------ */
+/* ---- what an inode names ------------------------------------------------- */
 
 enum rfs_kind {
 	RFS_ROOT = 1,		/* MNT */
@@ -73,7 +73,7 @@ struct rfs_node {
 
 #define RFS_NAME_MAX 32		/* longest name we produce, with NUL */
 
-/* ---- the daemon state (its functions: state.c) -------------------------- */
+/* ---- the daemon state (its functions: state.c) --------------------------- */
 
 /* A refcounted inspecting handle: replaced when the home is recreated. */
 struct rfs_env {
@@ -151,7 +151,8 @@ struct regionfs {
 	int readwrite;			/* -o rw: leaked segments removable */
 	int debug;			/* -d: log refused operations */
 	int bdb;			/* HOME is a Berkeley DB home: env is
-					   NULL, bdbview.c answers instead */
+					   NULL, bdbtable.c and bdbview.c
+					   answer instead */
 	uid_t uid;			/* the daemon's: owner of sysv/ */
 	gid_t gid;
 	time_t start;			/* the times of sysv/ and leaked/ */
@@ -187,7 +188,7 @@ struct rfs_ctx {
 	gid_t *groups;			/* the requester's supplementary groups */
 };
 
-/* ---- 1: base.c ------------------------------------------------------------ */
+/* ---- 1: base.c ----------------------------------------------------------- */
 
 /* The one place where library codes become errno values for the kernel. */
 int rfs_errno(int rc);
@@ -197,7 +198,7 @@ int rfs_refusal(const struct regionfs *fs);
 /* CLOCK_MONOTONIC in nanoseconds: the age of snapshots. */
 int64_t rfs_now_ns(void);
 
-/* ---- 2: bdbtable.c ---------------------------------------------------------- */
+/* ---- 2: bdbtable.c ------------------------------------------------------- */
 
 /*
  * Is HOME a Berkeley DB home (and not one of ours)?  1, 0, or a negative
@@ -210,7 +211,7 @@ int rfs_bdb_probe(const char *home);
  * older than RFS_CACHE_NS; NULL only when out of memory. */
 struct rfs_snap *rfs_bdb_view_take(struct regionfs *fs, struct rfs_snap *cur);
 
-/* ---- 3: state.c ------------------------------------------------------------- */
+/* ---- 3: state.c ---------------------------------------------------------- */
 
 /* Take over ENV (an inspecting handle) and its home; with ENV NULL, mount
  * the Berkeley DB home BDB_HOME (see bdbtable.c). */
@@ -264,7 +265,7 @@ const struct rfs_segs *rfs_ctx_segs(struct rfs_ctx *c);
 /* Is the environment, as the request sees it, a private one? */
 int rfs_is_private(struct rfs_ctx *c);
 
-/* ---- 4: attr.c -------------------------------------------------------------- */
+/* ---- 4: attr.c ----------------------------------------------------------- */
 
 /*
  * May the requester of C do MASK (R_OK, W_OK, X_OK) to something with
@@ -421,7 +422,7 @@ int rfs_bdb_region_text(const struct rgn_bdb *b, uint32_t arg, char **out,
 int rfs_bdb_region_json(const struct rgn_bdb *b, uint32_t arg, char **out,
 			size_t *len);
 
-/* ---- 6: entries.c ------------------------------------------------------------ */
+/* ---- 6: entries.c -------------------------------------------------------- */
 
 /*
  * One row per fixed name (pseudo-file or subdirectory), as Linux's
@@ -457,7 +458,7 @@ struct rfs_family {
 extern const struct rfs_family rfs_families[];
 extern const size_t rfs_nfamilies;
 
-/* ---- 7: tree.c ------------------------------------------------------------- */
+/* ---- 7: tree.c ----------------------------------------------------------- */
 
 /* Inode number <-> node.  The root is FUSE_ROOT_ID as the kernel expects;
  * rfs_node_of returns -1 for a number we never hand out. */
@@ -504,7 +505,7 @@ int rfs_ino_stat(struct rfs_ctx *c, fuse_ino_t ino, struct rfs_node *n,
 /* The directory N appears in; 0, or -1 for the root. */
 int rfs_node_parent(const struct rfs_node *n, struct rfs_node *p);
 
-/* ---- 8: the operations (ops.c, open.c, write.c) ------------------------------ */
+/* ---- 8: the operations (ops.c, open.c, write.c) -------------------------- */
 
 void rfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void rfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

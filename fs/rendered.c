@@ -17,7 +17,7 @@
 
 #include "regionfs.h"
 
-/* ---- what a rendering is made from ---------------------------------------- */
+/* ---- what a rendering is made from --------------------------------------- */
 
 /*
  * The daemon attaches as root to read headers; a requester who may not
@@ -137,7 +137,7 @@ int rfs_render(struct rfs_ctx *c, const struct rfs_renderer *r, uint32_t arg,
 	return -EIO;
 }
 
-/* ---- the open file --------------------------------------------------------------- */
+/* ---- the open file ------------------------------------------------------- */
 
 static int rendered_open(struct rfs_ctx *c, const struct rfs_node *n,
 			 struct rfs_open *h)

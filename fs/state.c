@@ -24,6 +24,10 @@
  * The environment handle itself is replaced when a refresh fails and a
  * fresh open succeeds: the home may have been removed and created again,
  * and an inspecting handle holds the old directory.
+ *
+ * A request holds the snapshots it took in its struct rfs_ctx (the end of
+ * this file), so that its answers agree with one another.  This layer
+ * knows nothing of the tree: attributes and names are built on it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +52,7 @@ static int unref(unsigned *refs)
 	return __atomic_sub_fetch(refs, 1, __ATOMIC_ACQ_REL) == 0;
 }
 
-/* ---- the environment handle --------------------------------------------- */
+/* ---- the environment handle ---------------------------------------------- */
 
 static struct rfs_env *env_wrap(struct regionfs *fs, rgn_env *env)
 {
@@ -145,7 +149,7 @@ static struct rfs_env *env_reopen(struct regionfs *fs, struct rfs_env *old)
 	return e;
 }
 
-/* ---- one snapshot cache, whatever it holds --------------------------------- */
+/* ---- one snapshot cache, whatever it holds ------------------------------- */
 
 void rfs_snap_put(struct rfs_snap *s)
 {
@@ -255,7 +259,7 @@ static void cache_fini(struct rfs_cache *c)
 	pthread_mutex_destroy(&c->refresh);
 }
 
-/* ---- the table snapshot ------------------------------------------------- */
+/* ---- the table snapshot -------------------------------------------------- */
 
 static void view_free(struct rfs_snap *s)
 {
@@ -549,7 +553,7 @@ void rfs_scan_release(struct regionfs *fs, struct rgn_leak_scan *scan)
 	pthread_mutex_unlock(&fs->segs.refresh);
 }
 
-/* ---- a request's snapshots ------------------------------------------------ */
+/* ---- a request's snapshots ----------------------------------------------- */
 
 /* Taken at most once per request, when first needed, so that every answer
  * of one request agrees with the others. */
@@ -591,7 +595,7 @@ int rfs_is_private(struct rfs_ctx *c)
 	return v && v->backing == RGN_BACKING_PRIVATE;
 }
 
-/* ---- life cycle ----------------------------------------------------------- */
+/* ---- life cycle ---------------------------------------------------------- */
 
 /* What a cache answers when even an error record cannot be allocated:
  * static, never freed (a huge count and no free function). */

@@ -61,7 +61,7 @@ int rfs_node_of(fuse_ino_t ino, struct rfs_node *n)
 	return 0;
 }
 
-/* ---- rows and families ---------------------------------------------------- */
+/* ---- rows and families --------------------------------------------------- */
 
 const struct rfs_file_ops *rfs_node_ops(const struct rfs_node *n)
 {
@@ -78,7 +78,7 @@ int rfs_entry_visible(struct rfs_ctx *c, const struct rfs_entry *e)
 	return !e->shared || !rfs_is_private(c);
 }
 
-/* ---- names ---------------------------------------------------------------- */
+/* ---- names --------------------------------------------------------------- */
 
 int rfs_lookup_name(struct rfs_ctx *c, const struct rfs_node *dir,
 		    const char *name, struct rfs_node *child)
@@ -173,7 +173,7 @@ int rfs_list(struct rfs_ctx *c, const struct rfs_node *dir, list_fn fn,
 	return rc;
 }
 
-/* ---- attributes ----------------------------------------------------------- */
+/* ---- attributes ---------------------------------------------------------- */
 
 /* A pseudo-file: its directory must exist, then its row decides: the
  * stat of its reader, or the attributes of a rendering (see
@@ -233,7 +233,7 @@ int rfs_node_stat(struct rfs_ctx *c, const struct rfs_node *n,
 	return rc;
 }
 
-/* ---- reaching a node ------------------------------------------------------- */
+/* ---- reaching a node ----------------------------------------------------- */
 
 int rfs_node_perm(struct rfs_ctx *c, const struct rfs_node *n,
 		  const struct stat *st, int mask)
