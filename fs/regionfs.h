@@ -317,9 +317,10 @@ struct rfs_open;
  * What an openable node does: its attributes (STAT, optional: else the
  * pseudo-file defaults of its directory), who may read it (PERM,
  * optional: else the kernel's rules on those attributes), and OPEN, READ
- * and RELEASE of the open file.  Four exist: a rendering (rfs_rendered),
- * a region's bytes (rfs_region_file), a segment's (rfs_segment_data) and
- * a Berkeley DB region's (rfs_bdb_region_file).
+ * and RELEASE of the open file.  Four do the work: a rendering
+ * (rfs_rendered), a region's bytes (rfs_region_file), a segment's
+ * (rfs_segment_data) and a Berkeley DB region's (rfs_bdb_region_file);
+ * entries.c adds one that picks between the two kinds of region.
  */
 struct rfs_file_ops {
 	int (*stat)(struct rfs_ctx *c, const struct rfs_node *n,
