@@ -8,12 +8,15 @@
  * are the kernel's (rfs_perm), applied to the attributes we show.
  *
  * Attributes come from the cached snapshots (state.c): the region table
- * for the environment's names, the segment index for sysv/.  A pseudo-file
- * takes its mode from its row of rfs_entries, masked by its attribute
- * source, and a file with a reader of its own (a region, a segment's
- * data) from that reader's stat.
+ * for the environment's names, the segment index for sysv/.  This file
+ * knows the kinds of thing (a directory, a region, a segment, a link, a
+ * rendering by the source of its attributes) but not the table of
+ * entries: tree.c, a layer higher, says which node is which, and a
+ * rendering's row hands its mode and attribute source down to
+ * rfs_stat_rendering.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,22 +24,7 @@
 
 #include "regionfs.h"
 
-/* st_blksize of region files: cat and cp size their buffers by it, so
- * one read(2) becomes one maximal FUSE request. */
-#define RFS_BLKSIZE (1024 * 1024)
-
-/*
- * How long the kernel may trust a name and its attributes: as long as the
- * daemon may reuse its own snapshot, so a region or segment that goes is
- * gone from every path within a second (and from listings at once: they
- * are never cached).  Not 0: `ls -l` would then pay a getattr round trip
- * per name after readdirplus already gave the attributes.  A leaked link
- * kept a second too long is harmless: rm re-checks before it removes.
- */
-#define RFS_TIMEOUT_STATIC 1.0
-#define RFS_TIMEOUT_DYNAMIC 1.0
-
-/* ---- the requester's permissions ------------------------------------------ */
+/* ---- the requester's permissions ----------------------------------------- */
 
 /* The requester's supplementary groups, however many (libfuse reads them
  * from /proc and says how many there are when the buffer is short). */
@@ -133,7 +121,7 @@ static int view_err(struct rfs_ctx *c)
 	return c->view && c->view->s.err ? c->view->s.err : -ENOENT;
 }
 
-/* ---- attributes ------------------------------------------------------------ */
+/* ---- attributes ---------------------------------------------------------- */
 
 static void set_times(struct stat *st, int64_t mtime, int64_t ctime)
 {
@@ -205,6 +193,13 @@ int rfs_stat_region_file(struct rfs_ctx *c, const struct rfs_node *n,
 	return stat_region(c, n, st);
 }
 
+int rfs_readlink(const struct rfs_node *n, char *buf, size_t len)
+{
+	/* leaked/<shmid> -> ../<shmid>: the segment's own directory. */
+	return snprintf(buf, len, "../%" PRIu32, n->arg);
+}
+
+/* A segment's directory under sysv/, or its link under leaked/. */
 static int stat_segment(struct rfs_ctx *c, const struct rfs_node *n,
 			struct stat *st)
 {
@@ -231,6 +226,12 @@ static int stat_segment(struct rfs_ctx *c, const struct rfs_node *n,
 	return 0;
 }
 
+int rfs_stat_link(struct rfs_ctx *c, const struct rfs_node *n,
+		  struct stat *st)
+{
+	return stat_segment(c, n, st);
+}
+
 /* sysv/SHMID/data: the segment's bytes, its owner and its read bits. */
 int rfs_stat_segment_data(struct rfs_ctx *c, const struct rfs_node *n,
 			  struct stat *st)
@@ -250,50 +251,37 @@ int rfs_stat_segment_data(struct rfs_ctx *c, const struct rfs_node *n,
 	return 0;
 }
 
-static int stat_dir_node(struct rfs_ctx *c, const struct rfs_node *n,
-			 struct stat *st);
-
 /*
- * A pseudo-file: its directory must exist, then the row decides.  Those
- * that are renderings are read with direct_io from a per-open buffer, so
- * their size is 0 as for /proc files: every reader reads to EOF (cat, cp,
- * python), and tail, seeing 0, reads to EOF too rather than seeking to an
- * end that a fresh rendering could move.
+ * A rendering: its row's MODE bits, masked by its attribute source ATTRS
+ * for node argument ARG (a region id under regions/).  Renderings are
+ * read with direct_io from a per-open buffer, so their size is 0 as for
+ * /proc files: every reader reads to EOF (cat, cp, python), and tail,
+ * seeing 0, reads to EOF too rather than seeking to an end that a fresh
+ * rendering could move.
  */
-static int stat_pseudo(struct rfs_ctx *c, const struct rfs_node *n,
-		       struct stat *st)
+int rfs_stat_rendering(struct rfs_ctx *c, enum rfs_attrs attrs, mode_t mode,
+		       uint32_t arg, struct stat *st)
 {
-	const struct rfs_entry *e = &rfs_entries[n->entry];
-	struct rfs_node parent = {.kind = e->parent, .arg = n->arg};
 	const struct rgn_fsview_region *rg;
 	const struct rgn_fsview *v;
-	int rc;
 
-	if (e->dir || !rfs_entry_visible(c, e))
-		return -ENOENT; /* a subdirectory is never a pseudo node */
-	rc = stat_dir_node(c, &parent, st);
-	if (rc < 0)
-		return rc;
-	memset(st, 0, sizeof(*st));
-	if (e->ops->stat)
-		return e->ops->stat(c, n, st);
 	st->st_nlink = 1;
 	st->st_size = 0;
-	switch (e->attrs) {
+	switch (attrs) {
 	case RFS_AT_DAEMON:
 		/* As /proc/sysvipc/shm: anyone may see the segments, each
 		 * as a scan of their own would (see may_read_leak in
-		 * entries.c). */
-		st->st_mode = S_IFREG | e->mode;
+		 * rendered.c). */
+		st->st_mode = S_IFREG | mode;
 		st->st_uid = c->fs->uid;
 		st->st_gid = c->fs->gid;
 		set_times(st, c->fs->start, c->fs->start);
 		return 0;
 	case RFS_AT_REGION:
-		rg = rgn_fsview_find(rfs_ctx_view(c), n->arg);
+		rg = rgn_fsview_find(rfs_ctx_view(c), arg);
 		if (!rg)
 			return -ENOENT;
-		st->st_mode = S_IFREG | (rg->mode & e->mode);
+		st->st_mode = S_IFREG | (rg->mode & mode);
 		st->st_uid = rg->uid;
 		st->st_gid = rg->gid;
 		set_times(st, rg->mtime, rg->mtime);
@@ -308,7 +296,7 @@ static int stat_pseudo(struct rfs_ctx *c, const struct rfs_node *n,
 		v = rfs_ctx_view(c);
 		if (!v)
 			return view_err(c);
-		st->st_mode = S_IFREG | (v->primary_mode & e->mode);
+		st->st_mode = S_IFREG | (v->primary_mode & mode);
 		st->st_uid = v->uid;
 		st->st_gid = v->gid;
 		set_times(st, v->mtime, v->mtime);
@@ -317,8 +305,7 @@ static int stat_pseudo(struct rfs_ctx *c, const struct rfs_node *n,
 }
 
 /* Directories: their own attributes (and existence). */
-static int stat_dir_node(struct rfs_ctx *c, const struct rfs_node *n,
-			 struct stat *st)
+int rfs_stat_dir(struct rfs_ctx *c, const struct rfs_node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	switch (n->kind) {
@@ -351,115 +338,4 @@ static int stat_dir_node(struct rfs_ctx *c, const struct rfs_node *n,
 	default:
 		return -ENOTDIR;
 	}
-}
-
-int rfs_node_stat(struct rfs_ctx *c, const struct rfs_node *n,
-		  struct stat *st, double *timeout)
-{
-	const struct rfs_file_ops *ops;
-	int rc;
-
-	memset(st, 0, sizeof(*st));
-	*timeout = RFS_TIMEOUT_DYNAMIC;
-	switch (n->kind) {
-	case RFS_LEAK_LINK:
-		rc = stat_segment(c, n, st);
-		break;
-	case RFS_PSEUDO:
-		rc = stat_pseudo(c, n, st);
-		if (rfs_entries[n->entry].parent == RFS_ROOT)
-			*timeout = RFS_TIMEOUT_STATIC;
-		break;
-	case RFS_REGION_DIR:
-	case RFS_SEGMENT_DIR:
-		rc = stat_dir_node(c, n, st);
-		break;
-	default:
-		/* Family members that are files: as their reader says. */
-		ops = rfs_node_ops(n);
-		if (ops && ops->stat) {
-			rc = ops->stat(c, n, st);
-			break;
-		}
-		rc = stat_dir_node(c, n, st);
-		*timeout = RFS_TIMEOUT_STATIC;
-		break;
-	}
-	st->st_ino = rfs_ino(*n);
-	st->st_blksize = RFS_BLKSIZE;
-	return rc;
-}
-
-/* ---- reaching a node ------------------------------------------------------- */
-
-int rfs_node_perm(struct rfs_ctx *c, const struct rfs_node *n,
-		  const struct stat *st, int mask)
-{
-	const struct rfs_file_ops *ops = rfs_node_ops(n);
-
-	if (ops && ops->perm)
-		return ops->perm(c, n, st, mask);
-	return rfs_perm(c, st->st_uid, st->st_gid, st->st_uid, st->st_gid,
-			st->st_mode, mask);
-}
-
-int rfs_node_parent(const struct rfs_node *n, struct rfs_node *p)
-{
-	memset(p, 0, sizeof(*p));
-	switch (n->kind) {
-	case RFS_ROOT:
-		return -1;
-	case RFS_REGION_DIR:
-		p->kind = RFS_REGIONS;
-		return 0;
-	case RFS_SEGMENT_DIR:
-	case RFS_LEAKED:
-		p->kind = RFS_SYSV;
-		return 0;
-	case RFS_LEAK_LINK:
-		p->kind = RFS_LEAKED;
-		return 0;
-	case RFS_PSEUDO:
-		p->kind = rfs_entries[n->entry].parent;
-		p->arg = n->arg;
-		return 0;
-	default:
-		p->kind = RFS_ROOT;
-		return 0;
-	}
-}
-
-/*
- * Search permission on every directory above N, as path resolution would
- * demand.  Checked by every operation on an inode, not only at lookup: the
- * kernel keeps names another user looked up, and hands them to the next
- * user without asking us.
- */
-int rfs_reach_perm(struct rfs_ctx *c, const struct rfs_node *n)
-{
-	struct rfs_node cur = *n, up;
-	struct stat st;
-	double timeout;
-	int rc = 0;
-
-	while (rc == 0 && rfs_node_parent(&cur, &up) == 0) {
-		rc = rfs_node_stat(c, &up, &st, &timeout);
-		if (rc == 0)
-			rc = rfs_node_perm(c, &up, &st, X_OK);
-		cur = up;
-	}
-	return rc;
-}
-
-int rfs_ino_stat(struct rfs_ctx *c, fuse_ino_t ino, struct rfs_node *n,
-		 struct stat *st, double *timeout)
-{
-	int rc;
-
-	if (rfs_node_of(ino, n) < 0)
-		return -ENOENT;
-	rc = rfs_node_stat(c, n, st, timeout);
-	if (rc == 0)
-		rc = rfs_reach_perm(c, n);
-	return rc;
 }

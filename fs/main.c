@@ -9,8 +9,8 @@
  * attached process), and a mount point whose stat fails with ENOTCONN is a
  * FUSE mount whose daemon died, which only `fusermount3 -u` can clear.
  * A Berkeley DB home is recognised first, by reading its __db.001 only,
- * and mounted through the read-only reader (bdbview.c): our own open would
- * only refuse it, and must not be the first to touch it.
+ * and mounted through the read-only reader (bdbtable.c, bdbview.c): our
+ * own open would only refuse it, and must not be the first to touch it.
  *
  * A mount point that is not empty, or is already a mount point, is
  * refused unless -o nonempty is given.  -h/--help alone prints help;

@@ -1,7 +1,7 @@
 /*
  * ops.c - the FUSE operations of regionfs on names and directories
- * (lookup, getattr, access, readdir), the error mapping, and the one table
- * of operations; opened files are in open.c, writes and xattrs in write.c.
+ * (lookup, getattr, access, readdir) and the one table of operations;
+ * opened files are in open.c, writes and xattrs in write.c.
  *
  * Why the low-level API: inode numbers are ours to choose, so they encode
  * what they name and need no inode table (forget has nothing to do);
@@ -12,7 +12,7 @@
  * high-level API would give none of these directly.
  *
  * Every handler ends in exactly one reply.  Library codes become errno in
- * exactly one place, rfs_errno().
+ * exactly one place, rfs_errno() (base.c).
  *
  * Opened files carry their state in fi->fh (struct rfs_open): a pseudo-file
  * is rendered once, at open, into a buffer that every read of that open
@@ -33,55 +33,9 @@
 
 #include "regionfs.h"
 
-/* ---- errors -------------------------------------------------------------- */
-
-/*
- * The one place where library codes become errno values for the kernel.
- * RGN_* codes have no errno of their own: "not there" codes read as
- * ENOENT, a full table as ENOSPC, a foreign segment as EPERM, and damaged
- * or unreadable state as EIO.  -ENOSYS is never passed on: the kernel
- * would take it to mean that the operation is not implemented and never
- * ask again.
- */
-int rfs_errno(int rc)
-{
-	if (rc >= 0)
-		return 0;
-	switch (rc) {
-	case RGN_ENOTENV:
-	case RGN_EPRIVATE:
-		return ENOENT;
-	case RGN_EFULL:
-		return ENOSPC;
-	case RGN_EFOREIGN:
-		return EPERM;
-	case RGN_ENOKEY:
-		return EINVAL;
-	case -ENOSYS:
-		return EIO;
-	}
-	if (rc <= RGN_EBASE && rc >= RGN_ELAST)
-		return EIO; /* bad magic, version, corrupt, panic, ... */
-	if (rc > -4096)
-		return -rc;
-	return EIO;
-}
-
-void rfs_reply_err(fuse_req_t req, int rc)
-{
-	fuse_reply_err(req, rfs_errno(rc));
-}
-
 static struct regionfs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
-}
-
-/* What a write gets: the mount's read-only-ness, or that this name is not
- * ours to change. */
-int rfs_refusal(const struct regionfs *fs)
-{
-	return fs->readwrite ? -EACCES : -EROFS;
 }
 
 /* ---- names and attributes ------------------------------------------------- */

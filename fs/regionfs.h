@@ -1,11 +1,31 @@
 /*
- * regionfs.h - the pieces of the regionfs daemon shared by its files:
- * the daemon state and its snapshot caches (state.c), the inode numbering
- * and the table of entries (entries.c), permissions and attributes
- * (attr.c), opened files and their readers (open.c), names and
- * directories (ops.c), the writes it refuses or allows, with extended
- * attributes (write.c), and a Berkeley DB home in place of one of ours
- * (bdbview.c).
+ * regionfs.h - what the files of the regionfs daemon share, layer by
+ * layer.  Each file calls only the layers below its own, never one above,
+ * so the daemon reads from the bottom up (in brackets: what it may call):
+ *
+ *   1 base.c      errno mapping and error replies, the refusal of writes,
+ *                 the clock                               (nothing of fs/)
+ *   2 bdbtable.c  a Berkeley DB home: the probe, and its region table as
+ *                 a view                                  (base)
+ *   3 state.c     the daemon state, the handle on the home, the snapshot
+ *                 caches, full snapshots, a request's snapshots
+ *                                                         (bdbtable, base)
+ *   4 attr.c      permissions, and the attributes of each kind of thing
+ *                                                         (state, base)
+ *   5 rendered.c  what opening a file does: renderings; our regions' and
+ *     readers.c   segments' bytes; a Berkeley DB home's renderings and
+ *     bdbview.c   regions (rendered.c may call bdbview.c) (attr, state,
+ *                                                          base)
+ *   6 entries.c   the tables that name every file and its behaviour
+ *                                                         (the above)
+ *   7 tree.c      inode numbers, lookup, listing, attributes and reach of
+ *                 any node, through the tables            (entries, attr,
+ *                                                          state)
+ *   8 ops.c       the FUSE operations: names and directories and the ops
+ *     open.c      table (ops.c names those of open.c and write.c); opened
+ *     write.c     files; writes and extended attributes   (all the above)
+ *   9 main.c      the command line and the mount          (ops, state,
+ *                                                          bdbtable)
  *
  * Inodes are computed, not allocated: an inode number encodes what it names
  * (kind, table entry, region id or shmid), so lookup, getattr and forget
@@ -30,7 +50,7 @@
 #include "render.h"
 #include "rgn.h"
 
-/* ---- what an inode names ------------------------------------------------ */
+/* ---- what an inode names ------------------------------------------------- */
 
 enum rfs_kind {
 	RFS_ROOT = 1,		/* MNT */
@@ -51,12 +71,9 @@ struct rfs_node {
 	uint32_t arg;		/* region id or shmid, else 0 */
 };
 
-/* Inode number <-> node.  The root is FUSE_ROOT_ID as the kernel expects;
- * rfs_node_of returns -1 for a number we never hand out. */
-fuse_ino_t rfs_ino(struct rfs_node n);
-int rfs_node_of(fuse_ino_t ino, struct rfs_node *n);
+#define RFS_NAME_MAX 32		/* longest name we produce, with NUL */
 
-/* ---- daemon state and snapshot caches (state.c) ------------------------- */
+/* ---- the daemon state (its functions: state.c) --------------------------- */
 
 /* A refcounted inspecting handle: replaced when the home is recreated. */
 struct rfs_env {
@@ -134,7 +151,8 @@ struct regionfs {
 	int readwrite;			/* -o rw: leaked segments removable */
 	int debug;			/* -d: log refused operations */
 	int bdb;			/* HOME is a Berkeley DB home: env is
-					   NULL, bdbview.c answers instead */
+					   NULL, bdbtable.c and bdbview.c
+					   answer instead */
 	uid_t uid;			/* the daemon's: owner of sysv/ */
 	gid_t gid;
 	time_t start;			/* the times of sysv/ and leaked/ */
@@ -153,11 +171,52 @@ struct regionfs {
 /* How long a cached snapshot may answer lookup and getattr. */
 #define RFS_CACHE_NS 1000000000LL
 
+/* What a request needs to answer: snapshots taken once per request, and
+ * who asks. */
+struct rfs_ctx {
+	struct regionfs *fs;
+	fuse_req_t req;			/* the request: its credentials */
+	struct rfs_view *view;		/* NULL until needed */
+	struct rfs_segs *segs;		/* NULL until needed */
+	int fresh_view;			/* take a table newer than the
+					   request */
+	int fresh_segs;			/* the same for the segment index:
+					   sysv/ never refreshes the table,
+					   nor regions/ the index */
+	int ngroups;			/* groups[] entries, once read */
+	int groups_read;		/* 1 once groups was read */
+	gid_t *groups;			/* the requester's supplementary groups */
+};
+
+/* ---- 1: base.c ----------------------------------------------------------- */
+
+/* The one place where library codes become errno values for the kernel. */
+int rfs_errno(int rc);
+void rfs_reply_err(fuse_req_t req, int rc);
+/* What a write gets: EROFS read-only, EACCES read-write. */
+int rfs_refusal(const struct regionfs *fs);
+/* CLOCK_MONOTONIC in nanoseconds: the age of snapshots. */
+int64_t rfs_now_ns(void);
+
+/* ---- 2: bdbtable.c ------------------------------------------------------- */
+
+/*
+ * Is HOME a Berkeley DB home (and not one of ours)?  1, 0, or a negative
+ * code when HOME itself cannot be read.  Reads only, with pread.
+ */
+int rfs_bdb_probe(const char *home);
+
+/* The region table of a Berkeley DB home as the tree's view (state.c calls
+ * it in place of the core's): re-read when __db.001 changed or CUR is
+ * older than RFS_CACHE_NS; NULL only when out of memory. */
+struct rfs_snap *rfs_bdb_view_take(struct regionfs *fs, struct rfs_snap *cur);
+
+/* ---- 3: state.c ---------------------------------------------------------- */
+
 /* Take over ENV (an inspecting handle) and its home; with ENV NULL, mount
- * the Berkeley DB home BDB_HOME (see bdbview.c). */
+ * the Berkeley DB home BDB_HOME (see bdbtable.c). */
 int rfs_init(struct regionfs *fs, rgn_env *env, const char *bdb_home);
 void rfs_fini(struct regionfs *fs);
-int64_t rfs_now_ns(void);
 
 struct rfs_env *rfs_env_get(struct regionfs *fs);
 void rfs_env_put(struct rfs_env *e);
@@ -196,17 +255,72 @@ void rfs_snap_put(struct rfs_snap *s);
 /* Forget the segment index (after a removal). */
 void rfs_segs_invalidate(struct regionfs *fs);
 
-/* ---- the tree (entries.c) ------------------------------------------------ */
+/* A request's snapshots, each taken once, when first needed: done drops
+ * them and the requester's groups; drop the snapshots only (a renderer
+ * takes its own), the requester stays. */
+void rfs_ctx_done(struct rfs_ctx *c);
+void rfs_ctx_drop(struct rfs_ctx *c);
+const struct rgn_fsview *rfs_ctx_view(struct rfs_ctx *c);
+const struct rfs_segs *rfs_ctx_segs(struct rfs_ctx *c);
+/* Is the environment, as the request sees it, a private one? */
+int rfs_is_private(struct rfs_ctx *c);
 
-struct rfs_ctx;
+/* ---- 4: attr.c ----------------------------------------------------------- */
+
+/*
+ * May the requester of C do MASK (R_OK, W_OK, X_OK) to something with
+ * owner UID/GID, creator CUID/CGID (a segment's; else the owner again)
+ * and MODE (type and permission bits)?  0 or -EACCES: the kernel's rules
+ * for a file, which are ipcperms()'s for a segment, creator counted as
+ * owner.  Root may do anything but execute a file with no x bit.
+ */
+int rfs_perm(struct rfs_ctx *c, uid_t uid, gid_t gid, uid_t cuid, gid_t cgid,
+	     mode_t mode, int mask);
+
+/* May the requester of C read segment G (or record SEG)?  1 or 0. */
+int rfs_seg_readable(struct rfs_ctx *c, const struct rfs_seg *g);
+int rfs_leak_readable(struct rfs_ctx *c, const struct rgn_leak *seg);
+
+/* Is G listed under sysv/leaked for the requester of C? */
+int rfs_seg_leaked(struct rfs_ctx *c, const struct rfs_seg *g);
+
+/* Where a rendering's owner, group, mode and times come from. */
+enum rfs_attrs {
+	RFS_AT_ENV = 1,		/* __db.001: readable as the environment */
+	RFS_AT_REGION,		/* the region's file or segment */
+	RFS_AT_DAEMON,		/* the daemon, since the mount (sysv/) */
+};
+
+/* Attributes (into a zeroed ST) of: a directory N, with its existence
+ * (-ENOTDIR for a node that is none); a region file or a region's
+ * directory; sysv/SHMID/data; a link under leaked/; a rendering with
+ * permission bits MODE whose attributes come from ATTRS, for node
+ * argument ARG.  0, or -ENOENT (or why the environment cannot be read). */
+int rfs_stat_dir(struct rfs_ctx *c, const struct rfs_node *n, struct stat *st);
+int rfs_stat_region_file(struct rfs_ctx *c, const struct rfs_node *n,
+			 struct stat *st);
+int rfs_stat_segment_data(struct rfs_ctx *c, const struct rfs_node *n,
+			  struct stat *st);
+int rfs_stat_link(struct rfs_ctx *c, const struct rfs_node *n,
+		  struct stat *st);
+int rfs_stat_rendering(struct rfs_ctx *c, enum rfs_attrs attrs, mode_t mode,
+		       uint32_t arg, struct stat *st);
+
+/* The target of a symbolic link node (leaked/SHMID). */
+int rfs_readlink(const struct rfs_node *n, char *buf, size_t len);
+
+/* ---- 5: what opening a file does (rendered.c, readers.c, bdbview.c) ------ */
+
 struct rfs_open;
 
 /*
  * What an openable node does: its attributes (STAT, optional: else the
  * pseudo-file defaults of its directory), who may read it (PERM,
  * optional: else the kernel's rules on those attributes), and OPEN, READ
- * and RELEASE of the open file.  Three exist: a rendering (rfs_rendered),
- * a region's bytes (rfs_region_file) and a segment's (rfs_segment_data).
+ * and RELEASE of the open file.  Four do the work: a rendering
+ * (rfs_rendered), a region's bytes (rfs_region_file), a segment's
+ * (rfs_segment_data) and a Berkeley DB region's (rfs_bdb_region_file);
+ * entries.c adds one that picks between the two kinds of region.
  */
 struct rfs_file_ops {
 	int (*stat)(struct rfs_ctx *c, const struct rfs_node *n,
@@ -220,9 +334,6 @@ struct rfs_file_ops {
 	void (*release)(struct rfs_open *h);
 };
 
-extern const struct rfs_file_ops rfs_rendered, rfs_region_file,
-	rfs_segment_data;
-
 /* What a rendering is made from: the snapshot its renderer takes. */
 enum rfs_source {
 	RFS_SRC_ENV = 1,	/* the environment: env(st, now) */
@@ -230,32 +341,13 @@ enum rfs_source {
 	RFS_SRC_REGION,		/* one region: region(st, rs) */
 	RFS_SRC_SCAN,		/* a leak scan, as the requester may see it */
 	RFS_SRC_LEAK,		/* one segment, classified afresh */
-	RFS_SRC_OWN		/* own(c, arg): the row's own renderer */
+	RFS_SRC_OWN		/* own(c, arg): a renderer of the row's own */
 };
 
-/* Where a pseudo-file's owner, group, mode and times come from. */
-enum rfs_attrs {
-	RFS_AT_ENV = 1,		/* __db.001: readable as the environment */
-	RFS_AT_REGION,		/* the region's file or segment */
-	RFS_AT_DAEMON,		/* the daemon, since the mount (sysv/) */
-};
-
-/*
- * One row per fixed name (pseudo-file or subdirectory), as Linux's
- * pid_entry: the directory kind it appears in, its name, the kind of a
- * subdirectory or its mode bits (masked by its attributes' source), and
- * what it does when opened.  Lookup, getattr, readdir and open all walk
- * rfs_entries, so adding a file is one line.
- */
-struct rfs_entry {
-	enum rfs_kind parent;		/* the directory it appears in */
-	const char *name;
-	enum rfs_kind dir;		/* subdirectories: their kind; else 0 */
-	mode_t mode;			/* permission bits, masked by ATTRS */
-	enum rfs_attrs attrs;		/* pseudo-files: attribute source */
-	int shared;			/* hidden for a private environment */
-	const struct rfs_file_ops *ops;	/* pseudo-files: what open does */
-	enum rfs_source src;		/* renderings: what from */
+/* A rendering: which snapshot, which renderer of src/inspect/ (or of
+ * ours), and the same file for a Berkeley DB home. */
+struct rfs_renderer {
+	enum rfs_source src;
 	union {
 		int (*env)(const struct rgn_env_stat *st, time_t now,
 			   char **out, size_t *len);
@@ -270,12 +362,85 @@ struct rfs_entry {
 			    size_t *len);
 		int (*own)(struct rfs_ctx *c, uint32_t arg, char **out,
 			   size_t *len);
-	} render;
-	/* The same file for a Berkeley DB home, from a fresh snapshot of it
-	 * (ARG: the region id under regions/); NULL where the row renders
-	 * no environment (sysv/). */
+	} fn;
+	/* From a fresh snapshot of a Berkeley DB home (ARG: the region id
+	 * under regions/); NULL where the row renders no environment
+	 * (sysv/). */
 	int (*bdb)(const struct rgn_bdb *b, uint32_t arg, char **out,
 		   size_t *len);
+};
+
+/*
+ * Refcounted: a read holds its open file until its reply is sent.  The
+ * kernel wakes the reader as soon as it has copied the reply, so the reader
+ * may close and a release run on another worker while the read handler is
+ * still returning from fuse_reply_buf().
+ */
+struct rfs_open {
+	unsigned refs;				/* atomic */
+	const struct rfs_file_ops *ops;		/* what it is */
+	const struct rfs_renderer *renderer;	/* renderings: their row's */
+	char *buf;				/* renderings: the bytes */
+	size_t len;				/* their count */
+	struct rfs_env *env;			/* regions: the handle read */
+	struct rgn_fsview_reader reader;	/* regions */
+	struct rgn_fsview_segment seg;		/* sysv/SHMID/data */
+	struct rgn_bdb *bdb;			/* a Berkeley DB region: the
+						   snapshot that found it */
+};
+
+/* rendered.c: renderings, each made at open into the open file; R says
+ * from what.  rfs_render_metrics is the OWN renderer of MNT/metrics. */
+extern const struct rfs_file_ops rfs_rendered;
+int rfs_render(struct rfs_ctx *c, const struct rfs_renderer *r, uint32_t arg,
+	       char **out, size_t *len);
+int rfs_render_metrics(struct rfs_ctx *c, uint32_t arg, char **out,
+		       size_t *len);
+
+/* readers.c: the bytes of one of our regions, and of a segment. */
+extern const struct rfs_file_ops rfs_region_file, rfs_segment_data;
+
+/* bdbview.c: a Berkeley DB home. */
+/* Render R for node argument ARG from a fresh snapshot of the home. */
+int rfs_bdb_render(struct rfs_ctx *c, const struct rfs_renderer *r,
+		   uint32_t arg, char **out, size_t *len);
+
+/* A region of a Berkeley DB home: its bytes, read from the file with pread
+ * or copied from the segment attached read-only for each read. */
+extern const struct rfs_file_ops rfs_bdb_region_file;
+
+/* The renderers the table's rows name for a Berkeley DB home. */
+int rfs_bdb_stat_text(const struct rgn_bdb *b, uint32_t arg, char **out,
+		      size_t *len);
+int rfs_bdb_stat_json(const struct rgn_bdb *b, uint32_t arg, char **out,
+		      size_t *len);
+int rfs_bdb_procs(const struct rgn_bdb *b, uint32_t arg, char **out,
+		  size_t *len);
+int rfs_bdb_metrics(const struct rgn_bdb *b, uint32_t arg, char **out,
+		    size_t *len);
+int rfs_bdb_region_text(const struct rgn_bdb *b, uint32_t arg, char **out,
+			size_t *len);
+int rfs_bdb_region_json(const struct rgn_bdb *b, uint32_t arg, char **out,
+			size_t *len);
+
+/* ---- 6: entries.c -------------------------------------------------------- */
+
+/*
+ * One row per fixed name (pseudo-file or subdirectory), as Linux's
+ * pid_entry: the directory kind it appears in, its name, the kind of a
+ * subdirectory or its mode bits (masked by its attributes' source), and
+ * what it does when opened.  Lookup, getattr, readdir and open all walk
+ * rfs_entries (tree.c), so adding a file is one line.
+ */
+struct rfs_entry {
+	enum rfs_kind parent;		/* the directory it appears in */
+	const char *name;
+	enum rfs_kind dir;		/* subdirectories: their kind; else 0 */
+	mode_t mode;			/* permission bits, masked by ATTRS */
+	enum rfs_attrs attrs;		/* pseudo-files: attribute source */
+	int shared;			/* hidden for a private environment */
+	const struct rfs_file_ops *ops;	/* pseudo-files: what open does */
+	struct rfs_renderer renderer;	/* renderings: what from, by whom */
 };
 
 extern const struct rfs_entry rfs_entries[];
@@ -294,34 +459,19 @@ struct rfs_family {
 extern const struct rfs_family rfs_families[];
 extern const size_t rfs_nfamilies;
 
+/* ---- 7: tree.c ----------------------------------------------------------- */
+
+/* Inode number <-> node.  The root is FUSE_ROOT_ID as the kernel expects;
+ * rfs_node_of returns -1 for a number we never hand out. */
+fuse_ino_t rfs_ino(struct rfs_node n);
+int rfs_node_of(fuse_ino_t ino, struct rfs_node *n);
+
 /* What opening N does, or NULL for a directory or a link. */
 const struct rfs_file_ops *rfs_node_ops(const struct rfs_node *n);
 
-#define RFS_NAME_MAX 32		/* longest name we produce, with NUL */
-
-/* What a request needs to answer: snapshots taken once per request, and
- * who asks. */
-struct rfs_ctx {
-	struct regionfs *fs;
-	fuse_req_t req;			/* the request: its credentials */
-	struct rfs_view *view;		/* NULL until needed */
-	struct rfs_segs *segs;		/* NULL until needed */
-	int fresh_view;			/* take a table newer than the
-					   request */
-	int fresh_segs;			/* the same for the segment index:
-					   sysv/ never refreshes the table,
-					   nor regions/ the index */
-	int ngroups;			/* groups[] entries, once read */
-	int groups_read;		/* 1 once groups was read */
-	gid_t *groups;			/* the requester's supplementary groups */
-};
-
-void rfs_ctx_done(struct rfs_ctx *c);
-/* Drop the snapshots only (a renderer takes its own); the requester
- * stays. */
-void rfs_ctx_drop(struct rfs_ctx *c);
-const struct rgn_fsview *rfs_ctx_view(struct rfs_ctx *c);
-const struct rfs_segs *rfs_ctx_segs(struct rfs_ctx *c);
+/* Is E visible for the environment as it is now (shared rows vanish for
+ * a private one)? */
+int rfs_entry_visible(struct rfs_ctx *c, const struct rfs_entry *e);
 
 /* Find NAME in directory DIR: 0 and *CHILD, or -ENOENT. */
 int rfs_lookup_name(struct rfs_ctx *c, const struct rfs_node *dir,
@@ -332,37 +482,6 @@ int rfs_lookup_name(struct rfs_ctx *c, const struct rfs_node *dir,
 int rfs_list(struct rfs_ctx *c, const struct rfs_node *dir,
 	     int (*fn)(void *arg, const char *name, const struct rfs_node *n),
 	     void *arg);
-
-/* The target of a symbolic link node. */
-int rfs_readlink(const struct rfs_node *n, char *buf, size_t len);
-
-/* Is E visible for the environment as it is now (shared rows vanish for
- * a private one)? */
-int rfs_entry_visible(struct rfs_ctx *c, const struct rfs_entry *e);
-int rfs_is_private(struct rfs_ctx *c);
-
-/* Render pseudo-file N for the requester of C into a malloc'd buffer. */
-int rfs_render(struct rfs_ctx *c, const struct rfs_node *n, char **out,
-	       size_t *len);
-
-/* ---- permissions and attributes (attr.c) --------------------------------- */
-
-/*
- * May the requester of C do MASK (R_OK, W_OK, X_OK) to something with
- * owner UID/GID, creator CUID/CGID (a segment's; else the owner again)
- * and MODE (type and permission bits)?  0 or -EACCES: the kernel's rules
- * for a file, which are ipcperms()'s for a segment, creator counted as
- * owner.  Root may do anything but execute a file with no x bit.
- */
-int rfs_perm(struct rfs_ctx *c, uid_t uid, gid_t gid, uid_t cuid, gid_t cgid,
-	     mode_t mode, int mask);
-
-/* May the requester of C read segment G (or record SEG)?  1 or 0. */
-int rfs_seg_readable(struct rfs_ctx *c, const struct rfs_seg *g);
-int rfs_leak_readable(struct rfs_ctx *c, const struct rgn_leak *seg);
-
-/* Is G listed under sysv/leaked for the requester of C? */
-int rfs_seg_leaked(struct rfs_ctx *c, const struct rfs_seg *g);
 
 /*
  * Attributes of N, if it exists now: 0, or -ENOENT (or the reason the
@@ -387,39 +506,7 @@ int rfs_ino_stat(struct rfs_ctx *c, fuse_ino_t ino, struct rfs_node *n,
 /* The directory N appears in; 0, or -1 for the root. */
 int rfs_node_parent(const struct rfs_node *n, struct rfs_node *p);
 
-/* Attributes of a region file or a segment's data (file ops' stat). */
-int rfs_stat_region_file(struct rfs_ctx *c, const struct rfs_node *n,
-			 struct stat *st);
-int rfs_stat_segment_data(struct rfs_ctx *c, const struct rfs_node *n,
-			  struct stat *st);
-
-/* ---- opened files (open.c) ----------------------------------------------- */
-
-/*
- * Refcounted: a read holds its open file until its reply is sent.  The
- * kernel wakes the reader as soon as it has copied the reply, so the reader
- * may close and a release run on another worker while the read handler is
- * still returning from fuse_reply_buf().
- */
-struct rfs_open {
-	unsigned refs;				/* atomic */
-	const struct rfs_file_ops *ops;		/* what it is */
-	char *buf;				/* renderings: the bytes */
-	size_t len;				/* their count */
-	struct rfs_env *env;			/* regions: the handle read */
-	struct rgn_fsview_reader reader;	/* regions */
-	struct rgn_fsview_segment seg;		/* sysv/SHMID/data */
-	struct rgn_bdb *bdb;			/* a Berkeley DB region: the
-						   snapshot that found it */
-};
-
-/* ---- the operations (ops.c, open.c, write.c) ----------------------------- */
-
-/* The one place where library codes become errno values for the kernel. */
-int rfs_errno(int rc);
-void rfs_reply_err(fuse_req_t req, int rc);
-/* What a write gets: EROFS read-only, EACCES read-write. */
-int rfs_refusal(const struct regionfs *fs);
+/* ---- 8: the operations (ops.c, open.c, write.c) -------------------------- */
 
 void rfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void rfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -455,40 +542,5 @@ void rfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void rfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 extern const struct fuse_lowlevel_ops regionfs_ops;
-
-/* ---- a Berkeley DB home (bdbview.c) --------------------------------------- */
-
-/*
- * Is HOME a Berkeley DB home (and not one of ours)?  1, 0, or a negative
- * code when HOME itself cannot be read.  Reads only, with pread.
- */
-int rfs_bdb_probe(const char *home);
-
-/* The region table of a Berkeley DB home as the tree's view (state.c calls
- * it in place of the core's): re-read when __db.001 changed or CUR is
- * older than RFS_CACHE_NS; NULL only when out of memory. */
-struct rfs_snap *rfs_bdb_view_take(struct regionfs *fs, struct rfs_snap *cur);
-
-/* Render row E for node argument ARG from a fresh snapshot of the home. */
-int rfs_bdb_render(struct rfs_ctx *c, const struct rfs_entry *e, uint32_t arg,
-		   char **out, size_t *len);
-
-/* A region of a Berkeley DB home: its bytes, read from the file with pread
- * or copied from the segment attached read-only for each read. */
-extern const struct rfs_file_ops rfs_bdb_region_file;
-
-/* The renderers the table's rows name for a Berkeley DB home. */
-int rfs_bdb_stat_text(const struct rgn_bdb *b, uint32_t arg, char **out,
-		      size_t *len);
-int rfs_bdb_stat_json(const struct rgn_bdb *b, uint32_t arg, char **out,
-		      size_t *len);
-int rfs_bdb_procs(const struct rgn_bdb *b, uint32_t arg, char **out,
-		  size_t *len);
-int rfs_bdb_metrics(const struct rgn_bdb *b, uint32_t arg, char **out,
-		    size_t *len);
-int rfs_bdb_region_text(const struct rgn_bdb *b, uint32_t arg, char **out,
-			size_t *len);
-int rfs_bdb_region_json(const struct rgn_bdb *b, uint32_t arg, char **out,
-			size_t *len);
 
 #endif /* REGIONFS_H */

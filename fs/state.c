@@ -24,6 +24,10 @@
  * The environment handle itself is replaced when a refresh fails and a
  * fresh open succeeds: the home may have been removed and created again,
  * and an inspecting handle holds the old directory.
+ *
+ * A request holds the snapshots it took in its struct rfs_ctx (the end of
+ * this file), so that its answers agree with one another.  This layer
+ * knows nothing of the tree: attributes and names are built on it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,14 +41,6 @@
 
 #include "regionfs.h"
 
-int64_t rfs_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void ref(unsigned *refs)
 {
 	__atomic_add_fetch(refs, 1, __ATOMIC_RELAXED);
@@ -56,7 +52,7 @@ static int unref(unsigned *refs)
 	return __atomic_sub_fetch(refs, 1, __ATOMIC_ACQ_REL) == 0;
 }
 
-/* ---- the environment handle --------------------------------------------- */
+/* ---- the environment handle ---------------------------------------------- */
 
 static struct rfs_env *env_wrap(struct regionfs *fs, rgn_env *env)
 {
@@ -153,7 +149,7 @@ static struct rfs_env *env_reopen(struct regionfs *fs, struct rfs_env *old)
 	return e;
 }
 
-/* ---- one snapshot cache, whatever it holds --------------------------------- */
+/* ---- one snapshot cache, whatever it holds ------------------------------- */
 
 void rfs_snap_put(struct rfs_snap *s)
 {
@@ -263,7 +259,7 @@ static void cache_fini(struct rfs_cache *c)
 	pthread_mutex_destroy(&c->refresh);
 }
 
-/* ---- the table snapshot ------------------------------------------------- */
+/* ---- the table snapshot -------------------------------------------------- */
 
 static void view_free(struct rfs_snap *s)
 {
@@ -557,7 +553,49 @@ void rfs_scan_release(struct regionfs *fs, struct rgn_leak_scan *scan)
 	pthread_mutex_unlock(&fs->segs.refresh);
 }
 
-/* ---- life cycle ----------------------------------------------------------- */
+/* ---- a request's snapshots ----------------------------------------------- */
+
+/* Taken at most once per request, when first needed, so that every answer
+ * of one request agrees with the others. */
+const struct rgn_fsview *rfs_ctx_view(struct rfs_ctx *c)
+{
+	if (!c->view)
+		c->view = rfs_view_get(c->fs, c->fresh_view);
+	return c->view->v;
+}
+
+const struct rfs_segs *rfs_ctx_segs(struct rfs_ctx *c)
+{
+	if (!c->segs)
+		c->segs = rfs_segs_get(c->fs, c->fresh_segs);
+	return c->segs;
+}
+
+void rfs_ctx_drop(struct rfs_ctx *c)
+{
+	rfs_view_put(c->view);
+	rfs_segs_put(c->segs);
+	c->view = NULL;
+	c->segs = NULL;
+}
+
+void rfs_ctx_done(struct rfs_ctx *c)
+{
+	rfs_ctx_drop(c);
+	free(c->groups);
+	c->groups = NULL;
+	c->ngroups = 0;
+	c->groups_read = 0;
+}
+
+int rfs_is_private(struct rfs_ctx *c)
+{
+	const struct rgn_fsview *v = rfs_ctx_view(c);
+
+	return v && v->backing == RGN_BACKING_PRIVATE;
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
 
 /* What a cache answers when even an error record cannot be allocated:
  * static, never freed (a huge count and no free function). */
