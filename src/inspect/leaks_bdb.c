@@ -198,26 +198,3 @@ int rgn_leaks_bdb_group(struct rgn_leaks_cache *c, struct rgn_leak *v,
 	}
 	return 0;
 }
-
-int rgn_leaks_rescan_one(int32_t shmid, const struct rgn_leak_opts *opts,
-			 struct rgn_leak *out, char *home)
-{
-	struct rgn_leak_scan *s = NULL;
-	const struct rgn_leak *r;
-	int rc = rgn_leak_scan_opts(opts, &s);
-
-	if (rc < 0)
-		return rc;
-	r = rgn_leak_find(s, shmid);
-	if (r) {
-		*out = *r;
-		if (home) {
-			snprintf(home, RGN_HOME_MAX, "%s", r->home);
-			out->home = home;
-		} else {
-			out->home = "";
-		}
-	}
-	rgn_leak_free(s);
-	return r ? 1 : 0;
-}

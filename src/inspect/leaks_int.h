@@ -1,7 +1,7 @@
 /*
  * leaks_int.h - what the parts of the leak scanner share, and nobody else
  * may use: the segment list (leaks_list.c), the per-scan caches of homes
- * and pids (leaks_evidence.c), and the judge that reads both (leaks.c),
+ * and pids (leaks_evidence.c), and the judge that reads both (leaks_judge.c),
  * which the remover (leaks_remove.c) calls again.  The public contract is
  * leaks.h.
  *
@@ -155,7 +155,7 @@ int rgn_leaks_pid_get(struct rgn_leaks_cache *c, int32_t pid,
  * read-only attach of R, 1 when it would allow it or we cannot tell. */
 int rgn_leaks_may_attach(struct rgn_leaks_cache *c, const struct rgn_leak *r);
 
-/* ---- judgement (leaks.c) ----------------------------------------------- */
+/* ---- judgement (leaks_judge.c) ----------------------------------------------- */
 
 /* Classify R, whose stat fields are filled, with the caches C (FLAGS are
  * the scan's; NOW is the scan's time).  0, or -ENOENT when it vanished or

@@ -8,7 +8,7 @@
  * walks the kernel's index through the core's identity module (shmid.h:
  * SHM_STAT_ANY, which needs no permission), each segment straight into the
  * list (asked for that listing by name, it still adds residency from /proc
- * when it can).  Nothing here attaches during a scan; judging (leaks.c)
+ * when it can).  Nothing here attaches during a scan; judging (leaks_judge.c)
  * does, at most once per segment.
  */
 #include <errno.h>

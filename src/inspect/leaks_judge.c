@@ -1,6 +1,6 @@
 /*
- * leaks.c - the leak scanner's judgement: one class per segment with the
- * evidence behind it, and the safe remover.
+ * leaks_judge.c - the leak scanner's judgement: one class per segment,
+ * with the evidence behind it, and the public scan calls.
  *
  * A scan lists segments (leaks_list.c), then judges each one here.
  * Judging costs a read-only attach for segments that could hold our
@@ -700,4 +700,31 @@ int rgn_leak_stat(int32_t shmid, struct rgn_leak_scan **scanp)
 	rgn_leaks_read_limits(s);
 	*scanp = s;
 	return 0;
+}
+
+/* One segment judged as a whole scan judges it: a segment of Berkeley DB
+ * is known only by the primary that names it, which a scan of one id
+ * cannot see.  1 with *OUT (its home copied into HOME when given), 0 when
+ * the scan has no such id, or a negative code. */
+int rgn_leaks_rescan_one(int32_t shmid, const struct rgn_leak_opts *opts,
+			 struct rgn_leak *out, char *home)
+{
+	struct rgn_leak_scan *s = NULL;
+	const struct rgn_leak *r;
+	int rc = rgn_leak_scan_opts(opts, &s);
+
+	if (rc < 0)
+		return rc;
+	r = rgn_leak_find(s, shmid);
+	if (r) {
+		*out = *r;
+		if (home) {
+			snprintf(home, RGN_HOME_MAX, "%s", r->home);
+			out->home = home;
+		} else {
+			out->home = "";
+		}
+	}
+	rgn_leak_free(s);
+	return r ? 1 : 0;
 }
