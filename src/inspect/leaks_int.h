@@ -155,7 +155,7 @@ int rgn_leaks_pid_get(struct rgn_leaks_cache *c, int32_t pid,
  * read-only attach of R, 1 when it would allow it or we cannot tell. */
 int rgn_leaks_may_attach(struct rgn_leaks_cache *c, const struct rgn_leak *r);
 
-/* ---- judgement (leaks_judge.c) ----------------------------------------------- */
+/* ---- judgement (leaks_judge.c) ----------------------------------------- */
 
 /* Classify R, whose stat fields are filled, with the caches C (FLAGS are
  * the scan's; NOW is the scan's time).  0, or -ENOENT when it vanished or
@@ -163,7 +163,7 @@ int rgn_leaks_may_attach(struct rgn_leaks_cache *c, const struct rgn_leak *r);
 int rgn_leaks_judge(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		    uint32_t flags, int64_t now);
 
-/* ---- Berkeley DB's segments (leaks_bdb.c) ---------------------------------- */
+/* ---- Berkeley DB's segments (leaks_bdb.c) ------------------------------ */
 
 /* Remember primary SEG for grouping: 0 or -ENOMEM. */
 int rgn_leaks_bdb_keep(struct rgn_leaks_cache *c,
