@@ -237,7 +237,7 @@ int rgn_fsview_generation(rgn_env *env, uint64_t *gen)
 
 /* The table slot of region ID, copied from a fresh snapshot. */
 static int find_ready_slot(struct rgn_env *env, uint32_t id,
-			   struct rgn_shm_slot *out)
+			   struct rgn_shm_slot *out, uint64_t *gen)
 {
 	const struct rgn_shm_slot *sl;
 	uint8_t *snap = NULL;
@@ -252,6 +252,7 @@ static int find_ready_slot(struct rgn_env *env, uint32_t id,
 	rc = rgn_primary_snapshot(env, &snap);
 	if (rc < 0)
 		return rc;
+	*gen = ((const struct rgn_shm_env *)(snap + RGN_ENV_OFF))->ev_generation;
 	sl = (const void *)(snap + RGN_TABLE_OFF);
 	sl += id - 1;
 	if (sl->sl_state == RGN_SLOT_READY && sl->sl_id == id)
@@ -285,23 +286,27 @@ static void reader_init(struct rgn_env *env, const struct rgn_shm_slot *sl,
  * there, as the same region?  A header that does not check out, or a file
  * cut short, is ENOENT rather than EIO when the table no longer lists that
  * region: it was removed (and perhaps its id taken by a region still being
- * created) between the table read and the open.  1 when the table now
- * lists another region under that id (or the first read of the table,
- * taken without the environment's lock, was torn): the caller tries again
- * with *NOW.  Only a region still listed as it was keeps its error.
+ * created) between the table read and the open.  1 when the table changed
+ * since *GEN (the environment's generation moves with every region create
+ * and remove, so even a region removed and made anew under the same id,
+ * name, size and second is seen): the caller tries again with *NOW and
+ * the new *GEN.  Only a region listed by an unchanged table keeps its
+ * error: that error is about the region itself.
  */
 static int vanished_or(struct rgn_env *env, const struct rgn_shm_slot *was,
-		       struct rgn_shm_slot *now, int *rc)
+		       struct rgn_shm_slot *now, uint64_t *gen, int *rc)
 {
+	uint64_t then = *gen;
+
 	if (*rc == -ENOENT)
 		return 0;
-	if (find_ready_slot(env, was->sl_id, now) < 0) {
+	if (find_ready_slot(env, was->sl_id, now, gen) < 0) {
 		*rc = rgn_fail(-ENOENT, "region %u of %s was removed while "
 					"being opened",
 			       was->sl_id, env->home);
 		return 0;
 	}
-	return now->sl_ctime != was->sl_ctime ||
+	return *gen != then || now->sl_ctime != was->sl_ctime ||
 	       now->sl_size != was->sl_size ||
 	       now->sl_shmid != was->sl_shmid;
 }
@@ -365,6 +370,7 @@ int rgn_fsview_reader_open(rgn_env *env, uint32_t id,
 			   struct rgn_fsview_reader *r)
 {
 	struct rgn_fsview_rd *p;
+	uint64_t gen = 0;
 	int rc;
 
 	rgn_clear_detail();
@@ -377,7 +383,7 @@ int rgn_fsview_reader_open(rgn_env *env, uint32_t id,
 	if (!p)
 		return -ENOMEM;
 	p->env = env;
-	rc = find_ready_slot(env, id, &p->slot);
+	rc = find_ready_slot(env, id, &p->slot, &gen);
 	if (rc < 0)
 		goto fail;
 	for (int tries = 0;; tries++) {
@@ -398,7 +404,7 @@ int rgn_fsview_reader_open(rgn_env *env, uint32_t id,
 			break;
 		/* The id changed hands under us: a few times at most, or
 		 * somebody is churning it faster than we can look. */
-		if (!vanished_or(env, &p->slot, &now, &rc))
+		if (!vanished_or(env, &p->slot, &now, &gen, &rc))
 			goto fail;
 		if (tries == 3) {
 			rc = rgn_fail(-ENOENT, "region %u of %s keeps being "
