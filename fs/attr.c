@@ -38,8 +38,8 @@ static void ctx_groups(struct rfs_ctx *c)
 	c->groups_read = 1;
 	n = fuse_req_getgroups(c->req, cap, v);
 	while (n > cap) {
-		gid_t *w = realloc(v == small ? NULL : v,
-				   (size_t)n * sizeof(*w));
+		gid_t *w =
+			realloc(v == small ? NULL : v, (size_t)n * sizeof(*w));
 
 		if (!w) {
 			n = 0;
@@ -226,8 +226,7 @@ static int stat_segment(struct rfs_ctx *c, const struct rfs_node *n,
 	return 0;
 }
 
-int rfs_stat_link(struct rfs_ctx *c, const struct rfs_node *n,
-		  struct stat *st)
+int rfs_stat_link(struct rfs_ctx *c, const struct rfs_node *n, struct stat *st)
 {
 	return stat_segment(c, n, st);
 }

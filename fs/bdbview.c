@@ -131,8 +131,7 @@ static void bdb_region_read(fuse_req_t req, struct rfs_open *h, size_t size,
 		rfs_reply_err(req, -ENOMEM);
 		return;
 	}
-	r = rgn_bdb_read_region(h->bdb, h->reader.id, (uint64_t)off, buf,
-				size);
+	r = rgn_bdb_read_region(h->bdb, h->reader.id, (uint64_t)off, buf, size);
 	if (r < 0)
 		rfs_reply_err(req, (int)r);
 	else

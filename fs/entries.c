@@ -30,8 +30,10 @@
  * rendering, by the snapshot it renders (ENV the environment, PROCS its
  * processes, REGION one region, SCAN a leak scan, LEAK one segment, OWN a
  * renderer of the row's own); a reader of bytes.  SHARED rows vanish for
- * a private environment.
+ * a private environment.  Rows and macros are laid out by hand, as a
+ * table reads best.
  */
+/* clang-format off */
 #define DIR(par, name, kind, shared) \
 	{par, name, kind, 0555, 0, shared, NULL, {0, {.own = NULL}, NULL}}
 #define RENDER(par, name, mode, at, shared, src, member, fn, bdbfn) \
@@ -52,7 +54,6 @@
 #define READER(par, name, mode, at, sh, ops) \
 	{par, name, 0, mode, at, sh, &ops, {0, {.own = NULL}, NULL}}
 
-/* clang-format off */
 const struct rfs_entry rfs_entries[] = {
 	/*     directory        name         mode  attributes     shared  content                 Berkeley DB home */
 	ENV   (RFS_ROOT,        "stat",      0444, RFS_AT_ENV,    0, rgn_render_env_text,    rfs_bdb_stat_text),
@@ -145,6 +146,7 @@ static const struct rfs_file_ops region_any_file = {
 	.open = region_any_open,
 };
 
+/* clang-format off */
 const struct rfs_family rfs_families[] = {
 	/* directory    member kind      parse         format        opens */
 	{RFS_ROOT,     RFS_REGION,      parse_region, format_region, &region_any_file},
@@ -152,4 +154,5 @@ const struct rfs_family rfs_families[] = {
 	{RFS_SYSV,     RFS_SEGMENT_DIR, parse_shmid,  format_shmid,  NULL},
 	{RFS_LEAKED,   RFS_LEAK_LINK,   parse_shmid,  format_shmid,  NULL},
 };
+/* clang-format on */
 const size_t rfs_nfamilies = sizeof(rfs_families) / sizeof(rfs_families[0]);

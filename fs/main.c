@@ -48,16 +48,16 @@
 #define RFS_MAX_THREADS 2
 
 struct rfs_args {
-	const char *home;		/* first non-option */
-	const char *mountpoint;		/* second, also left for libfuse */
-	int readwrite;			/* the last of ro/rw given */
+	const char *home;	/* first non-option */
+	const char *mountpoint; /* second, also left for libfuse */
+	int readwrite;		/* the last of ro/rw given */
 	int ro_rw_given;
 	int fsname_given;
-	int max_threads_given;		/* -o max_threads=N */
-	int nonempty;			/* -o nonempty: mount over anything */
-	int help;			/* -h or --help */
-	int version;			/* -V or --version */
-	int nargs;			/* arguments other than -h/--help */
+	int max_threads_given; /* -o max_threads=N */
+	int nonempty;	       /* -o nonempty: mount over anything */
+	int help;	       /* -h or --help */
+	int version;	       /* -V or --version */
+	int nargs;	       /* arguments other than -h/--help */
 };
 
 enum {
@@ -71,16 +71,13 @@ enum {
 };
 
 static const struct fuse_opt rfs_opts[] = {
-	FUSE_OPT_KEY("ro", KEY_RO),
-	FUSE_OPT_KEY("rw", KEY_RW),
+	FUSE_OPT_KEY("ro", KEY_RO), FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
 	/* Noted, then left for fuse_parse_cmdline: it defaults the count
 	 * to 10 itself, so only this says whether one was given. */
 	FUSE_OPT_KEY("max_threads=", KEY_MAX_THREADS),
-	FUSE_OPT_KEY("-h", KEY_HELP),
-	FUSE_OPT_KEY("--help", KEY_HELP),
-	FUSE_OPT_KEY("-V", KEY_VERSION),
-	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-h", KEY_HELP), FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION), FUSE_OPT_KEY("--version", KEY_VERSION),
 	/* Ours: libfuse 3 has no such option and mounts over anything. */
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	/* mount(8) and fstab words, meaningless to a FUSE mount: libfuse
@@ -95,9 +92,7 @@ static const struct fuse_opt rfs_opts[] = {
 	FUSE_OPT_KEY("owner", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("group", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("comment=", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_END
-};
+	FUSE_OPT_KEY("comment=", FUSE_OPT_KEY_DISCARD), FUSE_OPT_END};
 
 static int opt_proc(void *data, const char *arg, int key,
 		    struct fuse_args *outargs)
@@ -152,26 +147,37 @@ static void usage(FILE *f)
 		"usage: regionfs HOME MOUNTPOINT [-f] [-d] [-s] [-o OPTIONS]\n"
 		"\n"
 		"Show the environment in HOME as files: one per region, stat,\n"
-		"stat.json, processes, metrics, regions/ and sysv/ (the System V\n"
-		"segments of this IPC namespace, leaked ones under sysv/leaked/).\n"
+		"stat.json, processes, metrics, regions/ and sysv/ (the System "
+		"V\n"
+		"segments of this IPC namespace, leaked ones under "
+		"sysv/leaked/).\n"
 		"HOME may be a Berkeley DB home: it is read, never joined.\n"
 		"\n"
 		"    -o ro                  read-only (the default)\n"
 		"    -o rw                  allow `rm sysv/leaked/SHMID`\n"
-		"    -o allow_other         let other users in (file modes apply)\n"
-		"    -o default_permissions let the kernel check file modes too\n"
+		"    -o allow_other         let other users in (file modes "
+		"apply)\n"
+		"    -o default_permissions let the kernel check file modes "
+		"too\n"
 		"    -o auto_unmount        unmount when the daemon dies\n"
-		"    -o fsname=NAME         source shown in /proc/mounts (HOME)\n"
-		"    -o subtype=NAME        type shown as fuse.NAME (regionfs)\n"
-		"    -o nonempty            mount even on a mount point that is not\n"
+		"    -o fsname=NAME         source shown in /proc/mounts "
+		"(HOME)\n"
+		"    -o subtype=NAME        type shown as fuse.NAME "
+		"(regionfs)\n"
+		"    -o nonempty            mount even on a mount point that "
+		"is not\n"
 		"                           empty or is already a mount point\n"
 		"    -o max_threads=N       worker threads (default %d)\n"
 		"    -f                     stay in the foreground\n"
-		"    -d                     debug: log every request (implies -f)\n"
+		"    -d                     debug: log every request (implies "
+		"-f)\n"
 		"    -s                     one thread\n"
-		"    -h, --help             this help (alone: with other arguments\n"
-		"                           it is a usage error, exit status 2)\n"
-		"    -V, --version          print \"regionfs VERSION\" and exit\n"
+		"    -h, --help             this help (alone: with other "
+		"arguments\n"
+		"                           it is a usage error, exit status "
+		"2)\n"
+		"    -V, --version          print \"regionfs VERSION\" and "
+		"exit\n"
 		"\n"
 		"fstab: HOME MOUNTPOINT fuse.regionfs ro,nofail 0 0\n"
 		"Exit status: 0 unmounted cleanly, 1 failure, 2 bad usage.\n",
@@ -186,8 +192,9 @@ static int check_mountpoint(const char *mnt)
 	if (stat(mnt, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
 			return 0;
-		fprintf(stderr, "regionfs: mount point \"%s\" is not a "
-				"directory\n",
+		fprintf(stderr,
+			"regionfs: mount point \"%s\" is not a "
+			"directory\n",
 			mnt);
 		return -1;
 	}
@@ -226,8 +233,8 @@ static void unescape_mountinfo(char *s)
 	char *w = s;
 
 	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
 			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
 				      (s[3] - '0'));
 			s += 3;
@@ -289,7 +296,8 @@ static int check_mountpoint_free(const char *mnt, int nonempty)
 		return 0;
 	if (is_mount_point(mnt)) {
 		fprintf(stderr,
-			"regionfs: mount point \"%s\" is already a mount point; "
+			"regionfs: mount point \"%s\" is already a mount "
+			"point; "
 			"unmount it first, or give -o nonempty to mount on "
 			"top of it\n",
 			mnt);
@@ -297,8 +305,9 @@ static int check_mountpoint_free(const char *mnt, int nonempty)
 	}
 	has = dir_has_entries(mnt);
 	if (has < 0) {
-		fprintf(stderr, "regionfs: cannot read mount point \"%s\": %s\n",
-			mnt, strerror(errno));
+		fprintf(stderr,
+			"regionfs: cannot read mount point \"%s\": %s\n", mnt,
+			strerror(errno));
 		return -1;
 	}
 	if (has) {
@@ -324,8 +333,7 @@ static int open_home(const char *home, rgn_env **envp)
 		detail = rgn_errdetail();
 		fprintf(stderr,
 			"regionfs: cannot open environment \"%s\": %s%s%s\n",
-			home, rgn_strerror(rc), detail[0] ? ": " : "",
-			detail);
+			home, rgn_strerror(rc), detail[0] ? ": " : "", detail);
 	}
 	return rc;
 }
@@ -361,9 +369,8 @@ static int run_loop(struct fuse_session *se,
 	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)opts->clone_fd);
 	if (opts->max_idle_threads != UINT_MAX)
 		fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
-	fuse_loop_cfg_set_max_threads(cfg, max_threads_given
-						   ? opts->max_threads
-						   : RFS_MAX_THREADS);
+	fuse_loop_cfg_set_max_threads(cfg, max_threads_given ? opts->max_threads
+							     : RFS_MAX_THREADS);
 	rc = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	return rc;
@@ -396,7 +403,8 @@ int main(int argc, char *argv[])
 	}
 	if (a.help) {
 		fprintf(stderr,
-			"regionfs: -h/--help takes no other arguments (there is "
+			"regionfs: -h/--help takes no other arguments (there "
+			"is "
 			"no -h HOME here); to mount: regionfs HOME MOUNTPOINT "
 			"[-o OPTIONS]\n");
 		status = 2;

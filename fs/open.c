@@ -92,8 +92,7 @@ void rfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	open_put(h);
 }
 
-void rfs_op_release(fuse_req_t req, fuse_ino_t ino,
-		    struct fuse_file_info *fi)
+void rfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	open_put((struct rfs_open *)(uintptr_t)fi->fh);

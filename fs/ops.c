@@ -38,7 +38,7 @@ static struct regionfs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-/* ---- names and attributes ------------------------------------------------- */
+/* ---- names and attributes ------------------------------------------------ */
 
 /* The largest request whose reply libfuse can still splice: the pipe
  * size limit less four pages; 0 if unknown. */
@@ -108,8 +108,7 @@ static int may_be_new(const struct rfs_node *n, struct rfs_ctx *c)
 	return 1;
 }
 
-static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent,
-			    const char *name)
+static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct fuse_entry_param e;
@@ -129,7 +128,8 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent,
 		if (rc == -ENOENT) {
 			rfs_ctx_drop(&c);
 			if (may_be_new(&child, &c))
-				rc = rfs_node_stat(&c, &child, &e.attr, &timeout);
+				rc = rfs_node_stat(&c, &child, &e.attr,
+						   &timeout);
 		}
 	}
 	if (rc == 0)
@@ -202,7 +202,7 @@ static void regionfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	rfs_reply_err(req, rc);
 }
 
-/* ---- directories ------------------------------------------------------------ */
+/* ---- directories --------------------------------------------------------- */
 
 /* A directory listing, made at opendir so that offsets stay meaningful
  * across readdir calls and one `ls` sees one snapshot. */
@@ -296,7 +296,8 @@ static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (rc == 0 && (de = dir_push(d)) != NULL) {
 		memset(de, 0, sizeof(*de));
 		de->st.st_mode = S_IFDIR | 0555;
-		de->st.st_ino = rfs_ino((struct rfs_node){.kind = parent_kind(n.kind)});
+		de->st.st_ino =
+			rfs_ino((struct rfs_node){.kind = parent_kind(n.kind)});
 		snprintf(de->name, sizeof(de->name), "..");
 		d->n++;
 	}
@@ -332,8 +333,8 @@ static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
 }
 
 /* The bytes entry I of D takes in a reply. */
-static size_t dirent_size(fuse_req_t req, const struct rfs_dirent *de,
-			  size_t i, int plus)
+static size_t dirent_size(fuse_req_t req, const struct rfs_dirent *de, size_t i,
+			  int plus)
 {
 	struct fuse_entry_param e;
 
@@ -382,8 +383,8 @@ static void reply_dir(fuse_req_t req, size_t size, off_t off,
 			e.attr_timeout = de->timeout;
 			e.entry_timeout = de->timeout;
 			need = fuse_add_direntry_plus(req, buf + used,
-						      want - used, de->name,
-						      &e, (off_t)(i + 1));
+						      want - used, de->name, &e,
+						      (off_t)(i + 1));
 		} else {
 			need = fuse_add_direntry(req, buf + used, want - used,
 						 de->name, &de->st,

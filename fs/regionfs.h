@@ -53,32 +53,32 @@
 /* ---- what an inode names ------------------------------------------------- */
 
 enum rfs_kind {
-	RFS_ROOT = 1,		/* MNT */
-	RFS_REGION,		/* MNT/__db.NNN; arg = region id */
-	RFS_REGIONS,		/* MNT/regions */
-	RFS_REGION_DIR,		/* MNT/regions/__db.NNN; arg = region id */
-	RFS_SYSV,		/* MNT/sysv */
-	RFS_SEGMENT_DIR,	/* MNT/sysv/<shmid>; arg = shmid */
-	RFS_LEAKED,		/* MNT/sysv/leaked */
-	RFS_LEAK_LINK,		/* MNT/sysv/leaked/<shmid>; arg = shmid */
-	RFS_PSEUDO,		/* a file of rfs_entries; arg = its parent's */
+	RFS_ROOT = 1,	 /* MNT */
+	RFS_REGION,	 /* MNT/__db.NNN; arg = region id */
+	RFS_REGIONS,	 /* MNT/regions */
+	RFS_REGION_DIR,	 /* MNT/regions/__db.NNN; arg = region id */
+	RFS_SYSV,	 /* MNT/sysv */
+	RFS_SEGMENT_DIR, /* MNT/sysv/<shmid>; arg = shmid */
+	RFS_LEAKED,	 /* MNT/sysv/leaked */
+	RFS_LEAK_LINK,	 /* MNT/sysv/leaked/<shmid>; arg = shmid */
+	RFS_PSEUDO,	 /* a file of rfs_entries; arg = its parent's */
 	RFS_NKINDS
 };
 
 struct rfs_node {
 	enum rfs_kind kind;
-	uint32_t entry;		/* RFS_PSEUDO: index in rfs_entries */
-	uint32_t arg;		/* region id or shmid, else 0 */
+	uint32_t entry; /* RFS_PSEUDO: index in rfs_entries */
+	uint32_t arg;	/* region id or shmid, else 0 */
 };
 
-#define RFS_NAME_MAX 32		/* longest name we produce, with NUL */
+#define RFS_NAME_MAX 32 /* longest name we produce, with NUL */
 
 /* ---- the daemon state (its functions: state.c) --------------------------- */
 
 /* A refcounted inspecting handle: replaced when the home is recreated. */
 struct rfs_env {
-	unsigned refs;			/* atomic */
-	uint64_t serial;		/* which open of the home this is */
+	unsigned refs;	 /* atomic */
+	uint64_t serial; /* which open of the home this is */
 	rgn_env *env;
 };
 
@@ -89,29 +89,29 @@ struct regionfs;
  * refcounted, and freed by its own FREE at the last put.
  */
 struct rfs_snap {
-	unsigned refs;			/* atomic */
-	int err;			/* 0, or why there is no content */
-	int64_t taken_ns;		/* CLOCK_MONOTONIC when taken (a
-					   re-stamp keeps it) */
+	unsigned refs;	  /* atomic */
+	int err;	  /* 0, or why there is no content */
+	int64_t taken_ns; /* CLOCK_MONOTONIC when taken (a
+			     re-stamp keeps it) */
 	void (*free)(struct rfs_snap *s);
 };
 
 /* One cache of one snapshot kind: the current snapshot, when it was
  * published, and how to take a new one. */
 struct rfs_cache {
-	struct rfs_snap *cur;		/* guarded by fs->lock */
-	int64_t ns;			/* guarded by fs->lock: publish time */
-	pthread_mutex_t refresh;	/* one refresh at a time */
+	struct rfs_snap *cur;	 /* guarded by fs->lock */
+	int64_t ns;		 /* guarded by fs->lock: publish time */
+	pthread_mutex_t refresh; /* one refresh at a time */
 	/* Take a new snapshot (or re-use CUR, referenced anew); called
 	 * with refresh held.  NULL only when out of memory. */
 	struct rfs_snap *(*take)(struct regionfs *fs, struct rfs_snap *cur);
-	struct rfs_snap *oom;		/* returned when even that fails */
+	struct rfs_snap *oom; /* returned when even that fails */
 };
 
 /* The region table snapshot, or the reason there is none. */
 struct rfs_view {
-	struct rfs_snap s;		/* first: the generic part */
-	uint64_t env_serial;		/* the handle it was taken through */
+	struct rfs_snap s;   /* first: the generic part */
+	uint64_t env_serial; /* the handle it was taken through */
 	struct rgn_fsview *v;
 };
 
@@ -120,52 +120,52 @@ struct rfs_view {
  * largest cost). */
 struct rfs_seg {
 	int32_t shmid;
-	int32_t key;			/* identity for removal, with ctime */
+	int32_t key; /* identity for removal, with ctime */
 	int64_t ctime;
-	int64_t mtime;			/* latest of attach, detach, change */
+	int64_t mtime; /* latest of attach, detach, change */
 	uint64_t size;
-	uint32_t uid, gid;		/* owner */
-	uint32_t cuid, cgid;		/* creator */
-	uint32_t mode;			/* shm_perm.mode */
-	uint8_t cls;			/* enum rgn_leak_class */
-	uint8_t leaked;			/* listed under sysv/leaked */
-	uint8_t blind;			/* the verdict rests on the header:
-					   unknown to a requester who may
-					   not read the segment */
+	uint32_t uid, gid;   /* owner */
+	uint32_t cuid, cgid; /* creator */
+	uint32_t mode;	     /* shm_perm.mode */
+	uint8_t cls;	     /* enum rgn_leak_class */
+	uint8_t leaked;	     /* listed under sysv/leaked */
+	uint8_t blind;	     /* the verdict rests on the header:
+				unknown to a requester who may
+				not read the segment */
 };
 
 /* An index of segments, sorted by shmid. */
 struct rfs_segs {
-	struct rfs_snap s;		/* first: the generic part */
-	int64_t time;			/* of the scan, epoch seconds */
-	uint64_t digest;		/* of the kernel's index, taken right
-					   before the scan (see state.c) */
-	int has_digest;			/* 0: could not be taken */
+	struct rfs_snap s; /* first: the generic part */
+	int64_t time;	   /* of the scan, epoch seconds */
+	uint64_t digest;   /* of the kernel's index, taken right
+			      before the scan (see state.c) */
+	int has_digest;	   /* 0: could not be taken */
 	size_t n;
 	struct rfs_seg seg[];
 };
 
 struct regionfs {
 	/* Set before the session starts, read-only afterwards. */
-	char *home;			/* absolute: the daemon chdirs to / */
-	int readwrite;			/* -o rw: leaked segments removable */
-	int debug;			/* -d: log refused operations */
-	int bdb;			/* HOME is a Berkeley DB home: env is
-					   NULL, bdbtable.c and bdbview.c
-					   answer instead */
-	uid_t uid;			/* the daemon's: owner of sysv/ */
+	char *home;    /* absolute: the daemon chdirs to / */
+	int readwrite; /* -o rw: leaked segments removable */
+	int debug;     /* -d: log refused operations */
+	int bdb;       /* HOME is a Berkeley DB home: env is
+			  NULL, bdbtable.c and bdbview.c
+			  answer instead */
+	uid_t uid;     /* the daemon's: owner of sysv/ */
 	gid_t gid;
-	time_t start;			/* the times of sysv/ and leaked/ */
+	time_t start; /* the times of sysv/ and leaked/ */
 
-	pthread_mutex_t lock;		/* guards env and the caches' cur
-					   and ns, never held during I/O */
+	pthread_mutex_t lock; /* guards env and the caches' cur
+				 and ns, never held during I/O */
 	struct rfs_env *env;
-	uint64_t env_serial;		/* serial of the last handle made */
-	struct rfs_cache views;		/* the region table */
-	struct rfs_cache segs;		/* the segment index; its refresh
-					   lock is also the one-scan-at-a-
-					   time lock (a scan of 4000
-					   segments holds ~18 MiB) */
+	uint64_t env_serial;	/* serial of the last handle made */
+	struct rfs_cache views; /* the region table */
+	struct rfs_cache segs;	/* the segment index; its refresh
+				   lock is also the one-scan-at-a-
+				   time lock (a scan of 4000
+				   segments holds ~18 MiB) */
 };
 
 /* How long a cached snapshot may answer lookup and getattr. */
@@ -175,17 +175,17 @@ struct regionfs {
  * who asks. */
 struct rfs_ctx {
 	struct regionfs *fs;
-	fuse_req_t req;			/* the request: its credentials */
-	struct rfs_view *view;		/* NULL until needed */
-	struct rfs_segs *segs;		/* NULL until needed */
-	int fresh_view;			/* take a table newer than the
-					   request */
-	int fresh_segs;			/* the same for the segment index:
-					   sysv/ never refreshes the table,
-					   nor regions/ the index */
-	int ngroups;			/* groups[] entries, once read */
-	int groups_read;		/* 1 once groups was read */
-	gid_t *groups;			/* the requester's supplementary groups */
+	fuse_req_t req;	       /* the request: its credentials */
+	struct rfs_view *view; /* NULL until needed */
+	struct rfs_segs *segs; /* NULL until needed */
+	int fresh_view;	       /* take a table newer than the
+				  request */
+	int fresh_segs;	       /* the same for the segment index:
+				  sysv/ never refreshes the table,
+				  nor regions/ the index */
+	int ngroups;	       /* groups[] entries, once read */
+	int groups_read;       /* 1 once groups was read */
+	gid_t *groups;	       /* the requester's supplementary groups */
 };
 
 /* ---- 1: base.c ----------------------------------------------------------- */
@@ -233,8 +233,7 @@ void rfs_view_put(struct rfs_view *view);
  * NULL. */
 struct rfs_segs *rfs_segs_get(struct regionfs *fs, int fresh);
 void rfs_segs_put(struct rfs_segs *segs);
-const struct rfs_seg *rfs_segs_find(const struct rfs_segs *segs,
-				    int32_t shmid);
+const struct rfs_seg *rfs_segs_find(const struct rfs_segs *segs, int32_t shmid);
 
 /* A full environment snapshot for rendering, reopening the home once if
  * it was recreated since the last look.  Free with rgn_stat_free. */
@@ -286,9 +285,9 @@ int rfs_seg_leaked(struct rfs_ctx *c, const struct rfs_seg *g);
 
 /* Where a rendering's owner, group, mode and times come from. */
 enum rfs_attrs {
-	RFS_AT_ENV = 1,		/* __db.001: readable as the environment */
-	RFS_AT_REGION,		/* the region's file or segment */
-	RFS_AT_DAEMON,		/* the daemon, since the mount (sysv/) */
+	RFS_AT_ENV = 1, /* __db.001: readable as the environment */
+	RFS_AT_REGION,	/* the region's file or segment */
+	RFS_AT_DAEMON,	/* the daemon, since the mount (sysv/) */
 };
 
 /* Attributes (into a zeroed ST) of: a directory N, with its existence
@@ -301,8 +300,7 @@ int rfs_stat_region_file(struct rfs_ctx *c, const struct rfs_node *n,
 			 struct stat *st);
 int rfs_stat_segment_data(struct rfs_ctx *c, const struct rfs_node *n,
 			  struct stat *st);
-int rfs_stat_link(struct rfs_ctx *c, const struct rfs_node *n,
-		  struct stat *st);
+int rfs_stat_link(struct rfs_ctx *c, const struct rfs_node *n, struct stat *st);
 int rfs_stat_rendering(struct rfs_ctx *c, enum rfs_attrs attrs, mode_t mode,
 		       uint32_t arg, struct stat *st);
 
@@ -336,12 +334,12 @@ struct rfs_file_ops {
 
 /* What a rendering is made from: the snapshot its renderer takes. */
 enum rfs_source {
-	RFS_SRC_ENV = 1,	/* the environment: env(st, now) */
-	RFS_SRC_PROCS,		/* the environment: procs(st) */
-	RFS_SRC_REGION,		/* one region: region(st, rs) */
-	RFS_SRC_SCAN,		/* a leak scan, as the requester may see it */
-	RFS_SRC_LEAK,		/* one segment, classified afresh */
-	RFS_SRC_OWN		/* own(c, arg): a renderer of the row's own */
+	RFS_SRC_ENV = 1, /* the environment: env(st, now) */
+	RFS_SRC_PROCS,	 /* the environment: procs(st) */
+	RFS_SRC_REGION,	 /* one region: region(st, rs) */
+	RFS_SRC_SCAN,	 /* a leak scan, as the requester may see it */
+	RFS_SRC_LEAK,	 /* one segment, classified afresh */
+	RFS_SRC_OWN	 /* own(c, arg): a renderer of the row's own */
 };
 
 /* A rendering: which snapshot, which renderer of src/inspect/ (or of
@@ -377,16 +375,16 @@ struct rfs_renderer {
  * still returning from fuse_reply_buf().
  */
 struct rfs_open {
-	unsigned refs;				/* atomic */
-	const struct rfs_file_ops *ops;		/* what it is */
-	const struct rfs_renderer *renderer;	/* renderings: their row's */
-	char *buf;				/* renderings: the bytes */
-	size_t len;				/* their count */
-	struct rfs_env *env;			/* regions: the handle read */
-	struct rgn_fsview_reader reader;	/* regions */
-	struct rgn_fsview_segment seg;		/* sysv/SHMID/data */
-	struct rgn_bdb *bdb;			/* a Berkeley DB region: the
-						   snapshot that found it */
+	unsigned refs;			     /* atomic */
+	const struct rfs_file_ops *ops;	     /* what it is */
+	const struct rfs_renderer *renderer; /* renderings: their row's */
+	char *buf;			     /* renderings: the bytes */
+	size_t len;			     /* their count */
+	struct rfs_env *env;		     /* regions: the handle read */
+	struct rgn_fsview_reader reader;     /* regions */
+	struct rgn_fsview_segment seg;	     /* sysv/SHMID/data */
+	struct rgn_bdb *bdb;		     /* a Berkeley DB region: the
+						snapshot that found it */
 };
 
 /* rendered.c: renderings, each made at open into the open file; R says
@@ -433,13 +431,13 @@ int rfs_bdb_region_json(const struct rgn_bdb *b, uint32_t arg, char **out,
  * rfs_entries (tree.c), so adding a file is one line.
  */
 struct rfs_entry {
-	enum rfs_kind parent;		/* the directory it appears in */
+	enum rfs_kind parent; /* the directory it appears in */
 	const char *name;
 	enum rfs_kind dir;		/* subdirectories: their kind; else 0 */
 	mode_t mode;			/* permission bits, masked by ATTRS */
 	enum rfs_attrs attrs;		/* pseudo-files: attribute source */
 	int shared;			/* hidden for a private environment */
-	const struct rfs_file_ops *ops;	/* pseudo-files: what open does */
+	const struct rfs_file_ops *ops; /* pseudo-files: what open does */
 	struct rfs_renderer renderer;	/* renderings: what from, by whom */
 };
 
@@ -449,11 +447,11 @@ extern const size_t rfs_nentries;
 /* Names that come and go: the members of a directory kind, and what
  * opening one does (NULL for directories). */
 struct rfs_family {
-	enum rfs_kind parent;		/* the directory */
-	enum rfs_kind child;		/* the kind of every member */
+	enum rfs_kind parent; /* the directory */
+	enum rfs_kind child;  /* the kind of every member */
 	int (*parse)(const char *name, uint32_t *arg);
 	void (*format)(uint32_t arg, char *buf, size_t len);
-	const struct rfs_file_ops *ops;	/* members that are files */
+	const struct rfs_file_ops *ops; /* members that are files */
 };
 
 extern const struct rfs_family rfs_families[];
@@ -488,8 +486,8 @@ int rfs_list(struct rfs_ctx *c, const struct rfs_node *dir,
  * environment cannot be read).  *TIMEOUT gets how long the kernel may
  * cache them (and the name that led there).
  */
-int rfs_node_stat(struct rfs_ctx *c, const struct rfs_node *n,
-		  struct stat *st, double *timeout);
+int rfs_node_stat(struct rfs_ctx *c, const struct rfs_node *n, struct stat *st,
+		  double *timeout);
 
 /* Check N (with attributes ST) for MASK, as its file ops say. */
 int rfs_node_perm(struct rfs_ctx *c, const struct rfs_node *n,
@@ -511,8 +509,7 @@ int rfs_node_parent(const struct rfs_node *n, struct rfs_node *p);
 void rfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void rfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
-void rfs_op_release(fuse_req_t req, fuse_ino_t ino,
-		    struct fuse_file_info *fi);
+void rfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 void rfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
 void rfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -535,8 +532,8 @@ void rfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		 const char *newname);
 void rfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		   mode_t mode, struct fuse_file_info *fi);
-void rfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		  size_t size, off_t off, struct fuse_file_info *fi);
+void rfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		  off_t off, struct fuse_file_info *fi);
 void rfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		     const char *value, size_t size, int flags);
 void rfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);

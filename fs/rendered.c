@@ -98,8 +98,7 @@ static int render_scan(struct rfs_ctx *c, const struct rfs_renderer *r,
  * one exporter per host (`regionctl leaks --prometheus`): two mounts would
  * otherwise expose the same series twice, which collectors reject.
  */
-int rfs_render_metrics(struct rfs_ctx *c, uint32_t arg, char **out,
-		       size_t *len)
+int rfs_render_metrics(struct rfs_ctx *c, uint32_t arg, char **out, size_t *len)
 {
 	struct rgn_env_stat *st = NULL;
 	const struct rgn_env_stat *envs[1];

@@ -191,8 +191,8 @@ static struct rfs_snap *cache_peek(struct regionfs *fs, struct rfs_cache *c,
 	int64_t now = rfs_now_ns();
 
 	pthread_mutex_lock(&fs->lock);
-	if (c->cur && (any || (fresh ? c->ns >= asked
-				     : now - c->ns < RFS_CACHE_NS))) {
+	if (c->cur &&
+	    (any || (fresh ? c->ns >= asked : now - c->ns < RFS_CACHE_NS))) {
 		s = c->cur;
 		ref(&s->refs);
 	}
@@ -269,8 +269,7 @@ static void view_free(struct rfs_snap *s)
 	free(view);
 }
 
-static struct rfs_view *view_new(struct rgn_fsview *v, int err,
-				 uint64_t serial)
+static struct rfs_view *view_new(struct rgn_fsview *v, int err, uint64_t serial)
 {
 	struct rfs_view *view = calloc(1, sizeof(*view));
 
@@ -388,8 +387,7 @@ static int stat_region_fn(rgn_env *env, void *arg)
 	return rgn_stat_region(env, a->id, a->stp);
 }
 
-int rfs_stat_region(struct regionfs *fs, uint32_t id,
-		    struct rgn_env_stat **stp)
+int rfs_stat_region(struct regionfs *fs, uint32_t id, struct rgn_env_stat **stp)
 {
 	struct stat_region_arg a = {id, stp};
 
@@ -496,8 +494,7 @@ static struct rfs_snap *segs_take(struct regionfs *fs, struct rfs_snap *cs)
 
 	if (cur && !cur->s.err && cur->has_digest &&
 	    rfs_now_ns() - cur->s.taken_ns < RFS_CACHE_NS &&
-	    rgn_fsview_segments_digest(&digest) == 0 &&
-	    digest == cur->digest) {
+	    rgn_fsview_segments_digest(&digest) == 0 && digest == cur->digest) {
 		ref(&cur->s.refs);
 		return &cur->s;
 	}

@@ -26,12 +26,12 @@
  * per name after readdirplus already gave the attributes.  A leaked link
  * kept a second too long is harmless: rm re-checks before it removes.
  */
-#define RFS_TIMEOUT_STATIC 1.0
+#define RFS_TIMEOUT_STATIC  1.0
 #define RFS_TIMEOUT_DYNAMIC 1.0
 
 /* ---- inode numbers ------------------------------------------------------- */
 
-#define INO_KIND_SHIFT 56
+#define INO_KIND_SHIFT	56
 #define INO_ENTRY_SHIFT 40
 
 fuse_ino_t rfs_ino(struct rfs_node n)
@@ -91,7 +91,8 @@ int rfs_lookup_name(struct rfs_ctx *c, const struct rfs_node *dir,
 		if (!rfs_entry_visible(c, e))
 			return -ENOENT;
 		if (e->dir)
-			*child = (struct rfs_node){.kind = e->dir, .arg = dir->arg};
+			*child = (struct rfs_node){.kind = e->dir,
+						   .arg = dir->arg};
 		else
 			*child = (struct rfs_node){.kind = RFS_PSEUDO,
 						   .entry = (uint32_t)i,
@@ -196,8 +197,8 @@ static int stat_pseudo(struct rfs_ctx *c, const struct rfs_node *n,
 	return rfs_stat_rendering(c, e->attrs, e->mode, n->arg, st);
 }
 
-int rfs_node_stat(struct rfs_ctx *c, const struct rfs_node *n,
-		  struct stat *st, double *timeout)
+int rfs_node_stat(struct rfs_ctx *c, const struct rfs_node *n, struct stat *st,
+		  double *timeout)
 {
 	const struct rfs_file_ops *ops;
 	int rc;

@@ -12,7 +12,7 @@
 
 #include "regionfs.h"
 
-/* ---- removing a leaked segment ---------------------------------------------- */
+/* ---- removing a leaked segment ------------------------------------------- */
 
 /*
  * rm sysv/leaked/<shmid>: the one write regionfs knows.  The index tells
@@ -20,8 +20,7 @@
  * rgn_leak_remove re-checks everything right before IPC_RMID, with the
  * requester's uid: exactly `regionctl leaks --remove` run by that user.
  */
-void rfs_op_unlink(fuse_req_t req, fuse_ino_t parent,
-			    const char *name)
+void rfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rfs_ctx c = {.fs = fuse_req_userdata(req), .req = req};
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -89,8 +88,8 @@ void rfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-void rfs_op_mknod(fuse_req_t req, fuse_ino_t parent,
-			   const char *name, mode_t mode, dev_t rdev)
+void rfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  mode_t mode, dev_t rdev)
 {
 	(void)parent;
 	(void)name;
@@ -99,8 +98,8 @@ void rfs_op_mknod(fuse_req_t req, fuse_ino_t parent,
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-void rfs_op_mkdir(fuse_req_t req, fuse_ino_t parent,
-			   const char *name, mode_t mode)
+void rfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  mode_t mode)
 {
 	(void)parent;
 	(void)name;
@@ -108,16 +107,15 @@ void rfs_op_mkdir(fuse_req_t req, fuse_ino_t parent,
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-void rfs_op_rmdir(fuse_req_t req, fuse_ino_t parent,
-			   const char *name)
+void rfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent;
 	(void)name;
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-void rfs_op_symlink(fuse_req_t req, const char *link,
-			     fuse_ino_t parent, const char *name)
+void rfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		    const char *name)
 {
 	(void)link;
 	(void)parent;
@@ -125,9 +123,9 @@ void rfs_op_symlink(fuse_req_t req, const char *link,
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-void rfs_op_rename(fuse_req_t req, fuse_ino_t parent,
-			    const char *name, fuse_ino_t newparent,
-			    const char *newname, unsigned int flags)
+void rfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		   fuse_ino_t newparent, const char *newname,
+		   unsigned int flags)
 {
 	(void)parent;
 	(void)name;
@@ -137,8 +135,8 @@ void rfs_op_rename(fuse_req_t req, fuse_ino_t parent,
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-void rfs_op_link(fuse_req_t req, fuse_ino_t ino,
-			  fuse_ino_t newparent, const char *newname)
+void rfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		 const char *newname)
 {
 	(void)ino;
 	(void)newparent;
@@ -146,9 +144,8 @@ void rfs_op_link(fuse_req_t req, fuse_ino_t ino,
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-void rfs_op_create(fuse_req_t req, fuse_ino_t parent,
-			    const char *name, mode_t mode,
-			    struct fuse_file_info *fi)
+void rfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		   mode_t mode, struct fuse_file_info *fi)
 {
 	(void)parent;
 	(void)name;
@@ -157,8 +154,8 @@ void rfs_op_create(fuse_req_t req, fuse_ino_t parent,
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-void rfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-			   size_t size, off_t off, struct fuse_file_info *fi)
+void rfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		  off_t off, struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)buf;
@@ -168,9 +165,8 @@ void rfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-void rfs_op_setxattr(fuse_req_t req, fuse_ino_t ino,
-			      const char *name, const char *value,
-			      size_t size, int flags)
+void rfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     const char *value, size_t size, int flags)
 {
 	(void)ino;
 	(void)name;
@@ -180,15 +176,14 @@ void rfs_op_setxattr(fuse_req_t req, fuse_ino_t ino,
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-void rfs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
-				 const char *name)
+void rfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	(void)ino;
 	(void)name;
 	rfs_reply_err(req, rfs_refusal(fuse_req_userdata(req)));
 }
 
-/* ---- extended attributes of region files ---------------------------------- */
+/* ---- extended attributes of region files --------------------------------- */
 
 static int x_name(const struct rgn_fsview *v,
 		  const struct rgn_fsview_region *rg, char *buf, size_t len)
@@ -247,26 +242,27 @@ static int x_shmid(const struct rgn_fsview *v,
 
 static const struct rfs_xattr {
 	const char *name;
-	int segment_only;	/* only for regions stored in a segment */
+	int segment_only; /* only for regions stored in a segment */
 	int (*get)(const struct rgn_fsview *v,
 		   const struct rgn_fsview_region *rg, char *buf, size_t len);
 } rfs_xattrs[] = {
 	/* NULL: the program that made the environment, which the mount
 	 * knows, not the view (see xattr_get). */
 	{"user.region.program", 0, NULL},
-	{"user.region.name",    0, x_name},
-	{"user.region.type",    0, x_type},
+	{"user.region.name", 0, x_name},
+	{"user.region.type", 0, x_type},
 	{"user.region.backing", 0, x_backing},
-	{"user.region.id",      0, x_id},
-	{"user.region.key",     1, x_key},
-	{"user.region.shmid",   1, x_shmid},
+	{"user.region.id", 0, x_id},
+	{"user.region.key", 1, x_key},
+	{"user.region.shmid", 1, x_shmid},
 };
 
 static int xattr_get(const struct regionfs *fs, const struct rgn_fsview *v,
 		     const struct rgn_fsview_region *rg, const char *name,
 		     char *buf, size_t len)
 {
-	for (size_t i = 0; i < sizeof(rfs_xattrs) / sizeof(rfs_xattrs[0]); i++) {
+	for (size_t i = 0; i < sizeof(rfs_xattrs) / sizeof(rfs_xattrs[0]);
+	     i++) {
 		const struct rfs_xattr *x = &rfs_xattrs[i];
 
 		if (strcmp(x->name, name) != 0)
@@ -286,7 +282,8 @@ static size_t xattr_list(const struct rgn_fsview_region *rg, char *buf,
 {
 	size_t used = 0;
 
-	for (size_t i = 0; i < sizeof(rfs_xattrs) / sizeof(rfs_xattrs[0]); i++) {
+	for (size_t i = 0; i < sizeof(rfs_xattrs) / sizeof(rfs_xattrs[0]);
+	     i++) {
 		const struct rfs_xattr *x = &rfs_xattrs[i];
 		size_t n = strlen(x->name) + 1;
 
@@ -299,10 +296,10 @@ static size_t xattr_list(const struct rgn_fsview_region *rg, char *buf,
 	return used;
 }
 
-/* ---- extended attributes ------------------------------------------------------ */
+/* ---- extended attributes ------------------------------------------------- */
 
 #define XATTR_USER_PREFIX "user."
-#define XATTR_PREFIX "user.region."
+#define XATTR_PREFIX	  "user.region."
 
 /*
  * The region an inode names, from the cached view, if the requester may
@@ -335,8 +332,8 @@ static void reply_xattr(fuse_req_t req, const char *val, size_t len,
 		fuse_reply_buf(req, val, len);
 }
 
-void rfs_op_getxattr(fuse_req_t req, fuse_ino_t ino,
-			      const char *name, size_t size)
+void rfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     size_t size)
 {
 	struct rfs_ctx c = {.fs = fuse_req_userdata(req), .req = req};
 	const struct rgn_fsview_region *rg;

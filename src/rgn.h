@@ -36,17 +36,18 @@ extern "C" {
 
 #define RGN_EBASE (-30600)
 enum {
-	RGN_EBADMAGIC = RGN_EBASE,	/* file or segment is not ours (magic) */
-	RGN_EVERSION = RGN_EBASE - 1,	/* written by a newer/unknown format */
-	RGN_ECORRUPT = RGN_EBASE - 2,	/* shared state fails validation */
+	RGN_EBADMAGIC = RGN_EBASE,    /* file or segment is not ours (magic) */
+	RGN_EVERSION = RGN_EBASE - 1, /* written by a newer/unknown format */
+	RGN_ECORRUPT = RGN_EBASE - 2, /* shared state fails validation */
 	RGN_EINCOMPLETE = RGN_EBASE - 3, /* a creator died mid-create */
-	RGN_EFOREIGN = RGN_EBASE - 4,	/* another program's segment at our key */
-	RGN_EPRIVATE = RGN_EBASE - 5,	/* home held by a private environment */
-	RGN_ENOKEY = RGN_EBASE - 6,	/* system memory needs a valid base key */
-	RGN_EPANIC = RGN_EBASE - 7,	/* environment marked panicked */
-	RGN_EFULL = RGN_EBASE - 8,	/* region table or process registry full */
-	RGN_EBACKING = RGN_EBASE - 9,	/* backing differs from the recorded one */
-	RGN_ENOTENV = RGN_EBASE - 10,	/* home holds no environment */
+	RGN_EFOREIGN = RGN_EBASE - 4, /* another program's segment at our key */
+	RGN_EPRIVATE = RGN_EBASE - 5, /* home held by a private environment */
+	RGN_ENOKEY = RGN_EBASE - 6,   /* system memory needs a valid base key */
+	RGN_EPANIC = RGN_EBASE - 7,   /* environment marked panicked */
+	RGN_EFULL = RGN_EBASE - 8, /* region table or process registry full */
+	RGN_EBACKING =
+		RGN_EBASE - 9, /* backing differs from the recorded one */
+	RGN_ENOTENV = RGN_EBASE - 10,	  /* home holds no environment */
 	RGN_EFOREIGNENV = RGN_EBASE - 11, /* home holds another program's
 					     environment (Berkeley DB's) */
 	RGN_ELAST = RGN_EBASE - 11
@@ -70,26 +71,26 @@ typedef struct rgn_env rgn_env;
 typedef struct rgn_region rgn_region;
 
 enum rgn_backing {
-	RGN_BACKING_FILES = 1,	 /* __db.NNN files in the home, mmap'd */
-	RGN_BACKING_SYSV = 2,	 /* System V segments at base key + id - 1 */
-	RGN_BACKING_PRIVATE = 3	 /* the heap of the one process that opens it */
+	RGN_BACKING_FILES = 1,	/* __db.NNN files in the home, mmap'd */
+	RGN_BACKING_SYSV = 2,	/* System V segments at base key + id - 1 */
+	RGN_BACKING_PRIVATE = 3 /* the heap of the one process that opens it */
 };
 
 /* Open flags. */
-#define RGN_CREATE 0x0001u	/* create the environment if it does not exist */
-#define RGN_EXCL 0x0002u	/* with RGN_CREATE: fail with -EEXIST if it does */
-#define RGN_INSPECT 0x0004u	/* read-only observer: not registered, no locks */
-#define RGN_NOMMAP 0x0008u	/* files backing: act as if mmap were unavailable */
+#define RGN_CREATE  0x0001u /* create the environment if it does not exist */
+#define RGN_EXCL    0x0002u /* with RGN_CREATE: fail with -EEXIST if it does */
+#define RGN_INSPECT 0x0004u /* read-only observer: not registered, no locks */
+#define RGN_NOMMAP  0x0008u /* files backing: as if mmap were missing */
 
 /* Remove flags. */
-#define RGN_FORCE 0x0001u	/* remove even while live processes are attached */
+#define RGN_FORCE 0x0001u /* remove even while live processes are attached */
 
 struct rgn_env_config {
-	uint32_t flags;		  /* RGN_CREATE, RGN_EXCL, RGN_INSPECT, RGN_NOMMAP */
+	uint32_t flags; /* RGN_CREATE, RGN_EXCL, RGN_INSPECT, RGN_NOMMAP */
 	enum rgn_backing backing; /* 0: files at create, and at join whatever
 				     was recorded; else it must match */
-	int32_t shm_key;	  /* system memory base key; region N uses key+N-1 */
-	mode_t mode;		  /* files and segments; default 0660 */
+	int32_t shm_key; /* system memory base key; region N uses key+N-1 */
+	mode_t mode;	 /* files and segments; default 0660 */
 };
 
 /* Fill *cfg with the defaults: join only, backing 0 (files when creating),
@@ -106,7 +107,7 @@ RGN_API void rgn_env_config_init(struct rgn_env_config *cfg);
  * finds Berkeley DB's __db.001 in HOME: nothing is then written there.
  */
 RGN_API int rgn_env_open(const char *home, const struct rgn_env_config *cfg,
-		 rgn_env **envp);
+			 rgn_env **envp);
 
 /* Detach every region still attached through ENV, unregister, free ENV. */
 RGN_API int rgn_env_close(rgn_env *env);
@@ -127,19 +128,19 @@ RGN_API int rgn_env_remove(const char *home, uint32_t flags);
  * only during the callback, and hold raw bytes (a home path may hold any).
  */
 struct rgn_remove_item {
-	const char *path;	/* a file: its path in the home; NULL for a
-				   segment */
-	int32_t shmid;		/* a segment: its id; -1 for a file */
-	int32_t key;		/* the segment's key, 0 for IPC_PRIVATE */
-	uint32_t region_id;	/* the region it holds, 0 when not known */
-	uint64_t nattch;	/* a segment: processes attached, as seen */
-	int error;		/* why, as a code: -EBUSY attached, -EACCES or
-				   -EPERM not allowed, RGN_EFOREIGN its header
-				   names another home, -EAGAIN kept (__db.001
-				   and the primary stay while anything else of
-				   the environment does) or changed meanwhile,
-				   else the code of the failed call */
-	const char *reason;	/* the same in words: "2 processes attached" */
+	const char *path;   /* a file: its path in the home; NULL for a
+			       segment */
+	int32_t shmid;	    /* a segment: its id; -1 for a file */
+	int32_t key;	    /* the segment's key, 0 for IPC_PRIVATE */
+	uint32_t region_id; /* the region it holds, 0 when not known */
+	uint64_t nattch;    /* a segment: processes attached, as seen */
+	int error;	    /* why, as a code: -EBUSY attached, -EACCES or
+			       -EPERM not allowed, RGN_EFOREIGN its header
+			       names another home, -EAGAIN kept (__db.001
+			       and the primary stay while anything else of
+			       the environment does) or changed meanwhile,
+			       else the code of the failed call */
+	const char *reason; /* the same in words: "2 processes attached" */
 };
 typedef void (*rgn_remove_fn)(const struct rgn_remove_item *item, void *arg);
 
@@ -179,21 +180,24 @@ enum rgn_region_type {
 RGN_API const char *rgn_type_name(enum rgn_region_type type); /* "lock", ... */
 RGN_API int rgn_type_parse(const char *name, enum rgn_region_type *type);
 
-#define RGN_NAME_MAX 47		/* bytes in a region name, without the NUL */
-#define RGN_MAX_REGIONS 4096	/* ids 1..RGN_MAX_REGIONS; id 1 is primary */
-#define RGN_MAX_PROCS 1024	/* registry slots (one per open handle) */
-#define RGN_REGION_MIN (64u * 1024)		/* smallest region size */
-#define RGN_REGION_MAX ((uint64_t)1 << 40)	/* largest region size */
+#define RGN_NAME_MAX	47   /* bytes in a region name, without the NUL */
+#define RGN_MAX_REGIONS 4096 /* ids 1..RGN_MAX_REGIONS; id 1 is primary */
+#define RGN_MAX_PROCS	1024 /* registry slots (one per open handle) */
+#define RGN_REGION_MIN	(64u * 1024)	    /* smallest region size */
+#define RGN_REGION_MAX	((uint64_t)1 << 40) /* largest region size */
 
 /*
  * Create a region of SIZE bytes (rounded up to the page size) and attach it.
  * Errors: -EEXIST, -EINVAL (name empty, too long, or with '/'), -ERANGE (size
  * outside RGN_REGION_MIN..RGN_REGION_MAX), RGN_EFULL, -ENOSPC, RGN_EFOREIGN.
  */
-RGN_API int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
-		      uint64_t size, rgn_region **regionp);
-RGN_API int rgn_region_attach(rgn_env *env, const char *name, rgn_region **regionp);
-RGN_API int rgn_region_attach_id(rgn_env *env, uint32_t id, rgn_region **regionp);
+RGN_API int rgn_region_create(rgn_env *env, const char *name,
+			      enum rgn_region_type type, uint64_t size,
+			      rgn_region **regionp);
+RGN_API int rgn_region_attach(rgn_env *env, const char *name,
+			      rgn_region **regionp);
+RGN_API int rgn_region_attach_id(rgn_env *env, uint32_t id,
+				 rgn_region **regionp);
 RGN_API int rgn_region_detach(rgn_region *region);
 /* Remove a region by name.  Processes that have it attached keep their
  * mapping until they detach; nobody can attach it afterwards. */
@@ -235,16 +239,17 @@ RGN_API int rgn_alloc_check(rgn_region *region);
 #define RGN_HIST_BUCKETS 48
 
 struct rgn_alloc_stat {
-	uint64_t arena_bytes;	/* bytes managed by the allocator */
-	uint64_t used_bytes;	/* in live blocks, headers included */
-	uint64_t free_bytes;	/* in free chunks */
-	uint64_t largest_free;	/* the largest single free chunk */
-	uint64_t live_blocks;	/* blocks allocated and not freed */
-	uint64_t free_chunks;	/* chunks on the free lists */
-	uint64_t nalloc;	/* successful allocations, ever */
-	uint64_t nfail;		/* failed allocations, ever */
-	uint64_t nfree;		/* frees, ever */
-	/* live blocks by requested size: hist[i] counts 2^i <= size < 2^(i+1) */
+	uint64_t arena_bytes;  /* bytes managed by the allocator */
+	uint64_t used_bytes;   /* in live blocks, headers included */
+	uint64_t free_bytes;   /* in free chunks */
+	uint64_t largest_free; /* the largest single free chunk */
+	uint64_t live_blocks;  /* blocks allocated and not freed */
+	uint64_t free_chunks;  /* chunks on the free lists */
+	uint64_t nalloc;       /* successful allocations, ever */
+	uint64_t nfail;	       /* failed allocations, ever */
+	uint64_t nfree;	       /* frees, ever */
+	/* live blocks by requested size: hist[i] counts 2^i <= size < 2^(i+1)
+	 */
 	uint64_t hist[RGN_HIST_BUCKETS];
 };
 RGN_API int rgn_alloc_stat(rgn_region *region, struct rgn_alloc_stat *st);
@@ -259,36 +264,36 @@ struct rgn_mutex_stat {
 };
 
 /* Sizes of the character arrays in the stat structs below. */
-#define RGN_STAT_FILE_MAX 16	/* rgn_region_stat.file: "__db.001" + NUL */
-#define RGN_STAT_HOME_MAX 4096	/* rgn_env_stat.home: a path + NUL */
+#define RGN_STAT_FILE_MAX 16   /* rgn_region_stat.file: "__db.001" + NUL */
+#define RGN_STAT_HOME_MAX 4096 /* rgn_env_stat.home: a path + NUL */
 
 /* Region slot flags, also in the region table. */
-#define RGN_RF_SYSV 0x1u     /* storage is a System V segment */
+#define RGN_RF_SYSV	0x1u /* storage is a System V segment */
 #define RGN_RF_FALLBACK 0x2u /* files backing without mmap: sysv storage */
 
 struct rgn_region_stat {
 	uint32_t id;
 	enum rgn_region_type type;
 	char name[RGN_NAME_MAX + 1];
-	char file[RGN_STAT_FILE_MAX];	/* "__db.001" */
-	uint64_t size;		/* bytes */
-	uint64_t max;		/* bytes; regions are created at their max */
-	int32_t shmid;		/* -1 unless stored in a segment */
-	int32_t key;		/* System V key; 0 (IPC_PRIVATE) if none */
-	uint32_t flags;		/* RGN_RF_* */
-	int64_t ctime;		/* creation, seconds since the epoch */
-	int64_t mtime;		/* last change, seconds since the epoch */
+	char file[RGN_STAT_FILE_MAX]; /* "__db.001" */
+	uint64_t size;		      /* bytes */
+	uint64_t max;	/* bytes; regions are created at their max */
+	int32_t shmid;	/* -1 unless stored in a segment */
+	int32_t key;	/* System V key; 0 (IPC_PRIVATE) if none */
+	uint32_t flags; /* RGN_RF_* */
+	int64_t ctime;	/* creation, seconds since the epoch */
+	int64_t mtime;	/* last change, seconds since the epoch */
 	int32_t creator_pid;
-	int detail;		/* 0: the figures below were read; else why not */
+	int detail; /* 0: the figures below were read; else why not */
 	struct rgn_alloc_stat alloc;
 	struct rgn_mutex_stat mutex;
 };
 
 struct rgn_proc_stat {
 	int32_t pid;
-	uint64_t start;		/* process start, clock ticks since boot */
-	int64_t attach_time;	/* seconds since the epoch */
-	int live;		/* 1 live, 0 stale (dead, or pid reused) */
+	uint64_t start;	     /* process start, clock ticks since boot */
+	int64_t attach_time; /* seconds since the epoch */
+	int live;	     /* 1 live, 0 stale (dead, or pid reused) */
 };
 
 struct rgn_env_stat {
@@ -296,20 +301,20 @@ struct rgn_env_stat {
 	uint32_t magic;
 	uint32_t format;
 	enum rgn_backing backing;
-	uint32_t flags;		/* RGN_RF_FALLBACK when files fell back to sysv */
-	int32_t shm_key;	/* base key, 0 if none */
+	uint32_t flags;	 /* RGN_RF_FALLBACK when files fell back to sysv */
+	int32_t shm_key; /* base key, 0 if none */
 	uint32_t mode;
 	uint64_t env_id;
 	int64_t ctime;
-	int64_t mtime;		/* last region create or remove */
+	int64_t mtime; /* last region create or remove */
 	uint32_t panic;
-	uint64_t generation;	/* bumped on every region create or remove */
+	uint64_t generation; /* bumped on every region create or remove */
 	uint64_t primary_size;
-	int32_t private_owner;	/* private backing: the owning pid */
+	int32_t private_owner; /* private backing: the owning pid */
 	struct rgn_mutex_stat mutex;
-	uint32_t live;		/* live attached handles */
-	uint32_t stale;		/* registry entries of dead processes */
-	size_t nregions;	/* including the primary */
+	uint32_t live;	 /* live attached handles */
+	uint32_t stale;	 /* registry entries of dead processes */
+	size_t nregions; /* including the primary */
 	struct rgn_region_stat *regions;
 	size_t nprocs;
 	struct rgn_proc_stat *procs;
@@ -327,8 +332,8 @@ RGN_API void rgn_stat_free(struct rgn_env_stat *st);
 /* Read LEN bytes at OFF of region ID into BUF without mapping it; returns
  * the byte count (short at the end), or a negative code.  Safe against a
  * file truncated underneath: never raises SIGBUS. */
-RGN_API ssize_t rgn_region_pread(rgn_env *env, uint32_t id, void *buf, size_t len,
-			 uint64_t off);
+RGN_API ssize_t rgn_region_pread(rgn_env *env, uint32_t id, void *buf,
+				 size_t len, uint64_t off);
 
 /* Library version "MAJOR.MINOR.PATCH". */
 RGN_API const char *rgn_version(void);

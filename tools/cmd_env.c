@@ -38,16 +38,20 @@ static const char create_help[] =
 	"mutex 256K, lock 512K, log 1M, mpool 1M, txn 256K.\n"
 	"\n"
 	"  -h, --home HOME      the environment's directory\n"
-	"      --backing B      files (default), or sysv for System V segments\n"
+	"      --backing B      files (default), or sysv for System V "
+	"segments\n"
 	"                       at KEY, KEY+1, ...\n"
 	"      --shm-key KEY    base System V key: decimal or 0x hex\n"
-	"      --mode MODE      octal mode of files and segments (default 0660)\n"
-	"      --region N:T:S   a region NAME of TYPE (lock, log, mpool, mutex,\n"
+	"      --mode MODE      octal mode of files and segments (default "
+	"0660)\n"
+	"      --region N:T:S   a region NAME of TYPE (lock, log, mpool, "
+	"mutex,\n"
 	"                       txn, user) and SIZE (bytes, or K/M/G suffix);\n"
 	"                       repeat for more\n"
 	"      --help           this text\n"
 	"\n"
-	"A private environment lives in the heap of the one process that opens\n"
+	"A private environment lives in the heap of the one process that "
+	"opens\n"
 	"it and goes with it: with --backing private, create makes it and its\n"
 	"regions (so the home, the sizes and the one-owner rule are checked)\n"
 	"and says that it was released when regionctl exits.  Use `regionctl\n"
@@ -122,8 +126,9 @@ int cmd_create(int argc, char **argv)
 		printf("private environment in %s created with %zu regions and "
 		       "released as regionctl exits; `regionctl hold --create "
 		       "--backing private -h HOME` keeps one alive\n",
-		       home, nspecs ? nspecs + 1 : 1 + sizeof(typical) /
-							    sizeof(typical[0]));
+		       home,
+		       nspecs ? nspecs + 1
+			      : 1 + sizeof(typical) / sizeof(typical[0]));
 	free(specs);
 	if (rc != 0 && cfg.backing != RGN_BACKING_PRIVATE) {
 		/* We made it (RGN_EXCL): do not leave half of it behind, but
@@ -152,14 +157,16 @@ static const char stat_help[] =
 	"  -e                   environment statistics (the default)\n"
 	"  -h, --home HOME      the environment's directory\n"
 	"      --json           the same figures as JSON\n"
-	"      --prometheus     Prometheus text format (node_exporter textfile)\n"
+	"      --prometheus     Prometheus text format (node_exporter "
+	"textfile)\n"
 	"      --region ID      only the region with this id (as regionfs\n"
 	"                       regions/__db.NNN/stat)\n"
 	"      --processes      only the attached processes\n"
 	"      --help           this text\n"
 	"\n"
 	"A Berkeley DB home (a __db.001 written by libdb: its region, the 24\n"
-	"bytes naming a system-memory segment, or left empty by a creator that\n"
+	"bytes naming a system-memory segment, or left empty by a creator "
+	"that\n"
 	"died) is read without joining it and without writing, locking or\n"
 	"counting anything: db_stat -e's figures with References as stored\n"
 	"(db_stat adds its own handle), the regions, the processes that map\n"
@@ -178,10 +185,10 @@ static const char stat_help[] =
 static int stat_bdb(struct rgn_bdb *bdb, int json, int prom, int region,
 		    int procs)
 {
-	const char *opt = prom ? "--prometheus"
+	const char *opt = prom	   ? "--prometheus"
 			  : region ? "--region"
-			  : procs ? "--processes"
-				  : NULL;
+			  : procs  ? "--processes"
+				   : NULL;
 	char *buf = NULL;
 	size_t len = 0;
 	int rc;
@@ -284,8 +291,9 @@ int cmd_stat(int argc, char **argv)
 			rgn_render_find_region(st, (uint32_t)region);
 
 		if (!rs) {
-			fprintf(stderr, "%s: environment \"%s\" has no region "
-					"with id %ld\n",
+			fprintf(stderr,
+				"%s: environment \"%s\" has no region "
+				"with id %ld\n",
 				prog, home, region);
 			rc = EXIT_FAILURE;
 			goto out;
@@ -313,13 +321,17 @@ out:
 /* ---- hold --------------------------------------------------------------- */
 
 static const char hold_help[] =
-	"Usage: regionctl hold -h HOME [--create] [--backing files|sysv|private]\n"
+	"Usage: regionctl hold -h HOME [--create] [--backing "
+	"files|sysv|private]\n"
 	"                      [--shm-key KEY] [--mode MODE] [--seconds N]\n"
 	"                      [--alloc COUNT]\n"
 	"\n"
-	"Attach to the environment in HOME and stay attached, as an application\n"
-	"would: useful to test tools and the regionfs mount.  Prints its pid on a\n"
-	"line of its own once attached, then waits until N seconds have passed\n"
+	"Attach to the environment in HOME and stay attached, as an "
+	"application\n"
+	"would: useful to test tools and the regionfs mount.  Prints its pid "
+	"on a\n"
+	"line of its own once attached, then waits until N seconds have "
+	"passed\n"
 	"or SIGTERM/SIGINT arrives, and detaches cleanly (exit 0).  Without\n"
 	"--seconds it waits for the signal alone.\n"
 	"\n"
@@ -330,7 +342,8 @@ static const char hold_help[] =
 	"                       process sees it, and it dies with it)\n"
 	"      --shm-key KEY    base System V key: decimal or 0x hex\n"
 	"      --mode MODE      octal mode of new files and segments\n"
-	"      --seconds N      stay attached N seconds, then detach; 0 detaches\n"
+	"      --seconds N      stay attached N seconds, then detach; 0 "
+	"detaches\n"
 	"                       at once (default: until SIGTERM, SIGINT or\n"
 	"                       SIGKILL)\n"
 	"      --alloc COUNT    make COUNT 64-byte allocations in the first\n"
@@ -430,8 +443,9 @@ int cmd_hold(int argc, char **argv)
 			if (st->regions[i].id != 1)
 				id = st->regions[i].id;
 		if (!id) {
-			fprintf(stderr, "%s: environment \"%s\" has no region "
-					"to allocate in\n",
+			fprintf(stderr,
+				"%s: environment \"%s\" has no region "
+				"to allocate in\n",
 				prog, home);
 			goto out;
 		}
@@ -454,7 +468,8 @@ int cmd_hold(int argc, char **argv)
 	if (fflush(stdout) != 0)
 		goto out;
 	/* The deadline runs from the moment we are attached, on the
-	 * monotonic clock, so a signal we ignore (EINTR) does not restart it. */
+	 * monotonic clock, so a signal we ignore (EINTR) does not restart it.
+	 */
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += seconds > 0 ? seconds : 0;
 	for (;;) {
@@ -499,17 +514,23 @@ out:
 static const char remove_help[] =
 	"Usage: regionctl remove -h HOME [--force]\n"
 	"\n"
-	"Remove the environment in HOME: its segments and region files, __db.001\n"
-	"last.  Refuses while a live process is attached unless --force, which\n"
-	"also marks the environment panicked for the processes still attached.\n"
+	"Remove the environment in HOME: its segments and region files, "
+	"__db.001\n"
+	"last.  Refuses while a live process is attached unless --force, "
+	"which\n"
+	"also marks the environment panicked for the processes still "
+	"attached.\n"
 	"Processes that died attached do not count.\n"
 	"\n"
-	"If the primary segment was destroyed from outside (ipcrm, or Berkeley\n"
+	"If the primary segment was destroyed from outside (ipcrm, or "
+	"Berkeley\n"
 	"DB at its key), the other segments whose header names this\n"
 	"environment and this home are found and removed all the same.\n"
 	"Anything left (a segment still attached, a file that is not ours any\n"
-	"more) is printed on a line of its own, \"regionctl: left shmid ID key\n"
-	"KEY: REASON\" or \"regionctl: left PATH: REASON\", __db.001 stays so that\n"
+	"more) is printed on a line of its own, \"regionctl: left shmid ID "
+	"key\n"
+	"KEY: REASON\" or \"regionctl: left PATH: REASON\", __db.001 stays so "
+	"that\n"
 	"a later remove can finish, and the exit status is 1.\n"
 	"\n"
 	"  -h, --home HOME      the environment's directory\n"
@@ -571,4 +592,3 @@ int cmd_remove(int argc, char **argv)
 		return lib_error("remove environment", home, rc);
 	return 0;
 }
-

@@ -25,66 +25,88 @@
 #include "render.h"
 
 static const char leaks_help_head[] =
-	"Usage: regionctl leaks [-h DIR]... [-o LIST] [--raw] [--noheadings] [--bytes]\n"
+	"Usage: regionctl leaks [-h DIR]... [-o LIST] [--raw] [--noheadings] "
+	"[--bytes]\n"
 	"       regionctl leaks [-h DIR]... --json | --verbose | --prometheus\n"
 	"       regionctl leaks [-h DIR]... --check [--bytes]\n"
-	"       regionctl leaks [-h DIR]... --remove [--dry-run] [--force-foreign] [SHMID...]\n"
+	"       regionctl leaks [-h DIR]... --remove [--dry-run] "
+	"[--force-foreign] [SHMID...]\n"
 	"\n"
 	"List the System V shared memory segments of this IPC namespace, each\n"
 	"in one class with the evidence for it:\n"
 	"  live            ours, and its environment has a live process\n"
-	"  orphaned        ours, and no live process: its home is gone or holds\n"
-	"                  another environment, or a process died attached and\n"
-	"                  nobody came back (for an environment whose home still\n"
-	"                  holds it, `regionctl remove -h HOME` is the better cure)\n"
+	"  orphaned        ours, and no live process: its home is gone or "
+	"holds\n"
+	"                  another environment, or a process died attached "
+	"and\n"
+	"                  nobody came back (for an environment whose home "
+	"still\n"
+	"                  holds it, `regionctl remove -h HOME` is the better "
+	"cure)\n"
 	"  idle            ours, its home intact, everyone closed cleanly: an\n"
-	"                  environment at rest, not a leak (never removed here;\n"
-	"                  `regionctl remove -h HOME` removes it); or Berkeley\n"
+	"                  environment at rest, not a leak (never removed "
+	"here;\n"
+	"                  `regionctl remove -h HOME` removes it); or "
+	"Berkeley\n"
 	"                  DB's with References 0 and nobody attached\n"
 	"  needs-recovery  Berkeley DB's: References > 0 (or panic set) but\n"
 	"                  nobody attached: a process died holding it; run\n"
 	"                  db_recover -h HOME (db5.3_recover on Debian)\n"
 	"  foreign-in-use  another program's, attached\n"
-	"  foreign-idle    another program's, not attached (CPID* in the table:\n"
+	"  foreign-idle    another program's, not attached (CPID* in the "
+	"table:\n"
 	"                  its creator is dead)\n"
 	"  removing        marked for removal, goes at its last detach\n"
 	"  unknown         could not be read (no permission)\n"
 	"Berkeley DB's segments (its region magic in the primary, whose table\n"
-	"names the others) are live, idle, needs-recovery, or orphaned only when\n"
-	"a home given with --home set their key (DB_CONFIG set_shm_key) and no\n"
+	"names the others) are live, idle, needs-recovery, or orphaned only "
+	"when\n"
+	"a home given with --home set their key (DB_CONFIG set_shm_key) and "
+	"no\n"
 	"longer refers to them; they are never foreign-idle, and --remove\n"
 	"refuses them unless proven orphaned, even with --force-foreign.\n"
-	"Leaked: orphaned, and foreign-idle whose creator is dead.  The table is\n"
-	"followed by a summary: counts and bytes per class, bytes held by leaks,\n"
+	"Leaked: orphaned, and foreign-idle whose creator is dead.  The table "
+	"is\n"
+	"followed by a summary: counts and bytes per class, bytes held by "
+	"leaks,\n"
 	"and the kernel limits shmmni, shmall, shmmax and shm_rmid_forced.\n"
 	"\n"
 	"  -o, --output LIST    the table's columns, comma-separated, in any\n"
 	"                       case; +LIST appends them to the default ones\n"
-	"  -r, --raw            the table without alignment, one space between\n"
+	"  -r, --raw            the table without alignment, one space "
+	"between\n"
 	"                       cells, encoded as lsipc --raw does (blanks,\n"
-	"                       control and non-ASCII bytes, \"\\x\" as \\xNN);\n"
+	"                       control and non-ASCII bytes, \"\\x\" as "
+	"\\xNN);\n"
 	"                       no summary\n"
 	"      --noheadings     the table without its header line; no summary\n"
 	"  -b, --bytes          sizes in bytes, not 64K, 1.5M\n"
 	"  -h, --home DIR       a Berkeley DB home to check (repeatable): its\n"
-	"                       segments are orphaned when it made them and no\n"
+	"                       segments are orphaned when it made them and "
+	"no\n"
 	"                       longer refers to them; the home is only read\n"
 	"      --json           everything as JSON, for scripts\n"
 	"  -v, --verbose        every segment in detail instead of the table\n"
 	"      --prometheus     host-wide Prometheus text format, for\n"
 	"                       node_exporter's textfile collector\n"
-	"      --check          one line, for cron and monitoring: exit 0 when\n"
-	"                       nothing is leaked, 1 when something is (or the\n"
+	"      --check          one line, for cron and monitoring: exit 0 "
+	"when\n"
+	"                       nothing is leaked, 1 when something is (or "
+	"the\n"
 	"                       scan failed: then the reason is on stderr)\n"
-	"      --remove         remove orphaned segments, or the SHMIDs given.\n"
+	"      --remove         remove orphaned segments, or the SHMIDs "
+	"given.\n"
 	"                       Each is re-checked right before removal: same\n"
 	"                       key and creation time, nobody attached, still\n"
-	"                       orphaned, and owned or created by you (or you are\n"
-	"                       root).  Prints each segment removed or skipped,\n"
+	"                       orphaned, and owned or created by you (or you "
+	"are\n"
+	"                       root).  Prints each segment removed or "
+	"skipped,\n"
 	"                       and why; exit 1 if any was skipped.\n"
 	"  -n, --dry-run        with --remove: check, but remove nothing\n"
 	"      --force-foreign  with --remove: also remove other programs'\n"
-	"                       segments (nobody attached); needs explicit SHMIDs\n"
+	"                       segments (nobody attached); needs explicit "
+	"SHMIDs\n"
 	"      --help           this text\n"
 	"\n"
 	"Without --raw, cells are escaped so that one segment is one line: a\n"
@@ -118,9 +140,8 @@ static void remove_one(int32_t shmid, const struct rgn_leak *seen,
 	       rgn_leak_verdict_name(res.verdict), res.reason);
 }
 
-static int leaks_remove(const struct rgn_leak_scan *scan, int argc,
-			char **argv, uint32_t flags,
-			const struct rgn_leak_opts *o)
+static int leaks_remove(const struct rgn_leak_scan *scan, int argc, char **argv,
+			uint32_t flags, const struct rgn_leak_opts *o)
 {
 	int skipped = 0, attempted = 0;
 
@@ -291,8 +312,9 @@ int cmd_leaks(int argc, char **argv)
 		}
 	}
 	if (json + verbose + prom + check > 1)
-		usage_error("--json, --verbose, --prometheus and --check exclude "
-			    "each other");
+		usage_error(
+			"--json, --verbose, --prometheus and --check exclude "
+			"each other");
 	if (!remove && rflags)
 		usage_error("--dry-run and --force-foreign need --remove");
 	if (remove && (json || verbose || prom || check))
@@ -331,8 +353,8 @@ int cmd_leaks(int argc, char **argv)
 	} else if (json) {
 		rc = emit(rgn_render_leaks_json(scan, &buf, &len), &buf, &len);
 	} else if (prom) {
-		rc = emit(rgn_render_prometheus(NULL, 0, scan, &buf, &len), &buf,
-			  &len);
+		rc = emit(rgn_render_prometheus(NULL, 0, scan, &buf, &len),
+			  &buf, &len);
 	} else if (verbose) {
 		rc = 0;
 		for (size_t i = 0; i < scan->nsegs && !rc; i++)

@@ -7,12 +7,12 @@
 # and its utilities, to make and check real Berkeley DB homes), the
 # Prometheus client's parsers, groff and man-db (man pages render without
 # warnings), systemd (systemd-analyze verifies the units), clang and its
-# runtime with libFuzzer (the fuzz targets), and the tools the suites
-# drive.
+# runtime with libFuzzer (the fuzz targets), clang-format (CI checks the
+# tree against .clang-format), and the tools the suites drive.
 rgn_deps_pkgs="meson ninja-build pkg-config gcc libc6-dev libfuse3-dev fuse3
 libcmocka-dev libjson-c-dev libsmartcols-dev libdb5.3-dev db5.3-util
 python3-prometheus-client groff-base man-db systemd util-linux mount attr
-python3 jq procps less clang libclang-rt-14-dev"
+python3 jq procps less clang libclang-rt-14-dev clang-format"
 
 # Install the Debian packages named, those not installed yet.  Returns 1
 # (saying what to run) when some are missing and we may not install them.

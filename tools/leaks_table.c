@@ -31,7 +31,7 @@
 #include "regionctl.h"
 #include "render.h"
 
-/* ---- cell escaping -------------------------------------------------------- */
+/* ---- cell escaping ------------------------------------------------------- */
 
 /*
  * S made safe for one table cell, in a malloc'd string (NULL when out of
@@ -67,13 +67,13 @@ static char *escape_cell(const char *s, int ascii)
 	return out;
 }
 
-/* ---- cell formatters ------------------------------------------------------ */
+/* ---- cell formatters ----------------------------------------------------- */
 
 /* What a cell formatter may use besides the segment. */
 struct fill_ctx {
-	int64_t now;			/* the scan's time */
-	unsigned flags;			/* LT_* */
-	uint32_t uid[8];		/* a few user names: a scan names few */
+	int64_t now;	 /* the scan's time */
+	unsigned flags;	 /* LT_* */
+	uint32_t uid[8]; /* a few user names: a scan names few */
 	char name[8][33];
 	unsigned nnames, next;
 };
@@ -134,12 +134,19 @@ static void fmt_when(int64_t t, int64_t now, char *buf, size_t len)
 typedef const char *fill_fn(struct fill_ctx *c, const struct rgn_leak *g,
 			    char *buf, int *untrusted);
 
-#define FILL(name) \
-	static const char *name(struct fill_ctx *c, const struct rgn_leak *g, \
+#define FILL(name)                                                             \
+	static const char *name(struct fill_ctx *c, const struct rgn_leak *g,  \
 				char *buf, int *untrusted)
-#define UNUSED_CTX (void)c; (void)untrusted
+#define UNUSED_CTX                                                             \
+	(void)c;                                                               \
+	(void)untrusted
 
-FILL(fill_shmid) { UNUSED_CTX; snprintf(buf, 64, "%d", g->shmid); return buf; }
+FILL(fill_shmid)
+{
+	UNUSED_CTX;
+	snprintf(buf, 64, "%d", g->shmid);
+	return buf;
+}
 FILL(fill_key)
 {
 	UNUSED_CTX;
@@ -181,7 +188,12 @@ FILL(fill_cpid)
 		 g->cpid_alive == RGN_LEAK_NO ? "*" : "");
 	return buf;
 }
-FILL(fill_lpid) { UNUSED_CTX; snprintf(buf, 64, "%d", g->lpid); return buf; }
+FILL(fill_lpid)
+{
+	UNUSED_CTX;
+	snprintf(buf, 64, "%d", g->lpid);
+	return buf;
+}
 FILL(fill_atime)
 {
 	(void)untrusted;
@@ -194,8 +206,18 @@ FILL(fill_dtime)
 	fmt_when(g->dtime, c->now, buf, 64);
 	return buf;
 }
-FILL(fill_idle) { UNUSED_CTX; fmt_age(g->idle, buf, 64); return buf; }
-FILL(fill_class) { UNUSED_CTX; (void)buf; return rgn_leak_class_name(g->cls); }
+FILL(fill_idle)
+{
+	UNUSED_CTX;
+	fmt_age(g->idle, buf, 64);
+	return buf;
+}
+FILL(fill_class)
+{
+	UNUSED_CTX;
+	(void)buf;
+	return rgn_leak_class_name(g->cls);
+}
 FILL(fill_region)
 {
 	(void)c;
@@ -240,13 +262,13 @@ FILL(fill_evidence)
 	return g->evidence;
 }
 
-/* ---- the columns ------------------------------------------------------------ */
+/* ---- the columns --------------------------------------------------------- */
 
 struct column {
-	const char *name;		/* header and -o name */
-	const char *help;		/* one line for --help */
-	int flags;			/* SCOLS_FL_* */
-	int dflt;			/* in the default set */
+	const char *name; /* header and -o name */
+	const char *help; /* one line for --help */
+	int flags;	  /* SCOLS_FL_* */
+	int dflt;	  /* in the default set */
 	fill_fn *fill;
 };
 
@@ -265,13 +287,15 @@ static const struct column columns[] = {
 	 fill_lpid},
 	{"ATTACHED", "last attach, time of day or date", 0, 1, fill_atime},
 	{"DETACHED", "last detach, time of day or date", 0, 1, fill_dtime},
-	{"IDLE", "time since the last attach, detach or change",
-	 SCOLS_FL_RIGHT, 1, fill_idle},
+	{"IDLE", "time since the last attach, detach or change", SCOLS_FL_RIGHT,
+	 1, fill_idle},
 	{"CLASS", "leak class (see above)", 0, 1, fill_class},
-	{"REGION", "ours: region id and name; Berkeley DB's: id and type", 0,
-	 1, fill_region},
-	{"WHERE", "the environment's home (Berkeley DB's: the --home that "
-		  "names it); '-' for others", 0, 1, fill_where},
+	{"REGION", "ours: region id and name; Berkeley DB's: id and type", 0, 1,
+	 fill_region},
+	{"WHERE",
+	 "the environment's home (Berkeley DB's: the --home that "
+	 "names it); '-' for others",
+	 0, 1, fill_where},
 	{"PROGRAM", "the program it belongs to: regionfs, berkeley-db, or '-'",
 	 0, 0, fill_program},
 	{"EVIDENCE", "why it is in its class, in one line", 0, 0,
@@ -315,10 +339,12 @@ size_t leaks_parse_columns(const char *list, int *cols, size_t cap)
 			    strncasecmp(columns[i].name, p, len) == 0)
 				break;
 		if (i == NCOLUMNS)
-			usage_error("unknown column \"%.*s\" in --output \"%s\"",
-				    (int)len, p, list);
+			usage_error(
+				"unknown column \"%.*s\" in --output \"%s\"",
+				(int)len, p, list);
 		if (n == cap)
-			usage_error("too many columns in --output \"%s\"", list);
+			usage_error("too many columns in --output \"%s\"",
+				    list);
 		cols[n++] = (int)i;
 		if (!p[len])
 			break;
@@ -363,8 +389,8 @@ int leaks_print_table(const struct rgn_leak_scan *scan, const int *cols,
 		for (size_t i = 0; i < ncols; i++) {
 			char buf[64];
 			int untrusted = 0;
-			const char *v = columns[cols[i]].fill(&ctx, &scan->segs[s],
-							      buf, &untrusted);
+			const char *v = columns[cols[i]].fill(
+				&ctx, &scan->segs[s], buf, &untrusted);
 			/* --raw cells are encoded by libsmartcols itself, as
 			 * lsipc --raw's are: every blank, control, non-ASCII
 			 * byte and "\x" as \xNN, so a cell never holds a

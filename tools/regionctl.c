@@ -22,7 +22,7 @@
 #include "rgn_config.h"
 
 const char *prog = "regionctl";
-const char *cmd_name = "";	/* the subcommand, for messages */
+const char *cmd_name = ""; /* the subcommand, for messages */
 
 /* ---- messages ----------------------------------------------------------- */
 
@@ -108,18 +108,21 @@ int32_t parse_key(const char *flag, const char *s)
 	errno = 0;
 	if ((s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) && s[2]) {
 		v = strtoll(s + 2, &end, 16);
-		if (s[2] == '-' || s[2] == '+' || errno || *end || v > 0xffffffffLL)
-			usage_error("invalid %s value \"%s\": expected a decimal "
-				    "number or 0x followed by at most 8 hex "
-				    "digits",
-				    flag, s);
+		if (s[2] == '-' || s[2] == '+' || errno || *end ||
+		    v > 0xffffffffLL)
+			usage_error(
+				"invalid %s value \"%s\": expected a decimal "
+				"number or 0x followed by at most 8 hex "
+				"digits",
+				flag, s);
 		return (int32_t)(uint32_t)v;
 	}
 	v = strtoll(s, &end, 10);
 	if (!*s || errno || *end || v < INT32_MIN || v > (long long)UINT32_MAX)
-		usage_error("invalid %s value \"%s\": expected a decimal number "
-			    "or 0x hex",
-			    flag, s);
+		usage_error(
+			"invalid %s value \"%s\": expected a decimal number "
+			"or 0x hex",
+			flag, s);
 	return (int32_t)(uint32_t)(uint64_t)v;
 }
 
@@ -137,10 +140,23 @@ int size_value(const char *s, uint64_t *out)
 	if (errno)
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end || (shift && v > (UINT64_MAX >> shift)))
 		return -1;
@@ -157,9 +173,10 @@ mode_t parse_mode(const char *flag, const char *s)
 	errno = 0;
 	v = *s ? strtoul(s, &end, 8) : 0;
 	if (!*s || *s == '-' || *s == '+' || errno || *end || v > 07777)
-		usage_error("invalid %s value \"%s\": expected octal permission "
-			    "bits such as 0660",
-			    flag, s);
+		usage_error(
+			"invalid %s value \"%s\": expected octal permission "
+			"bits such as 0660",
+			flag, s);
 	return (mode_t)v;
 }
 
@@ -231,8 +248,8 @@ int create_regions(rgn_env *env, const char *home,
 		if (rc < 0) {
 			char what[96];
 
-			snprintf(what, sizeof(what), "create region \"%.47s\" in",
-				 specs[i].name);
+			snprintf(what, sizeof(what),
+				 "create region \"%.47s\" in", specs[i].name);
 			return lib_error(what, home, rc);
 		}
 		rgn_region_detach(r);
@@ -243,9 +260,9 @@ int create_regions(rgn_env *env, const char *home,
 /* ---- main --------------------------------------------------------------- */
 
 struct command {
-	const char *name;		/* as typed */
+	const char *name; /* as typed */
 	int (*run)(int argc, char **argv);
-	const char *summary;		/* one line for the top-level help */
+	const char *summary; /* one line for the top-level help */
 };
 
 static const struct command commands[] = {
@@ -253,7 +270,8 @@ static const struct command commands[] = {
 	{"stat", cmd_stat, "print an environment's statistics (db_stat -e)"},
 	{"hold", cmd_hold, "attach to an environment and stay attached"},
 	{"remove", cmd_remove, "remove an environment"},
-	{"region", cmd_region, "create or remove a region of a live environment"},
+	{"region", cmd_region,
+	 "create or remove a region of a live environment"},
 	{"leaks", cmd_leaks, "find (and remove) leaked System V segments"},
 };
 
@@ -261,10 +279,12 @@ static void main_help(FILE *f)
 {
 	fprintf(f, "Usage: regionctl COMMAND [OPTIONS]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n`regionctl COMMAND --help` describes each.  Exit status: 0 "
-		   "success, 1 failure, 2 bad usage.\n"
-		   "`regionctl -V` or `--version` prints the version.\n");
+		fprintf(f, "  %-8s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(f,
+		"\n`regionctl COMMAND --help` describes each.  Exit status: 0 "
+		"success, 1 failure, 2 bad usage.\n"
+		"`regionctl -V` or `--version` prints the version.\n");
 }
 
 int main(int argc, char **argv)

@@ -18,8 +18,8 @@
 
 #define EXIT_USAGE 2
 
-extern const char *prog;	/* "regionctl", for messages */
-extern const char *cmd_name;	/* the subcommand, "" before dispatch */
+extern const char *prog;     /* "regionctl", for messages */
+extern const char *cmd_name; /* the subcommand, "" before dispatch */
 
 /* Long options without a short form: values past any character. */
 enum {
@@ -72,9 +72,9 @@ enum rgn_backing parse_backing(const char *s);
 int size_value(const char *s, uint64_t *out);
 
 struct region_spec {
-	char name[RGN_NAME_MAX + 1];	/* region name */
-	enum rgn_region_type type;	/* its type */
-	uint64_t size;			/* bytes */
+	char name[RGN_NAME_MAX + 1]; /* region name */
+	enum rgn_region_type type;   /* its type */
+	uint64_t size;		     /* bytes */
 };
 
 /* NAME:TYPE:SIZE; FLAG names the option (or operand) in messages. */
@@ -84,22 +84,22 @@ void parse_region(const char *flag, const char *s, struct region_spec *r);
 int create_regions(rgn_env *env, const char *home,
 		   const struct region_spec *specs, size_t n);
 
-/* ---- subcommands ---------------------------------------------------------- */
+/* ---- subcommands --------------------------------------------------------- */
 
-int cmd_create(int argc, char **argv);	/* cmd_env.c */
+int cmd_create(int argc, char **argv); /* cmd_env.c */
 int cmd_stat(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
-int cmd_leaks(int argc, char **argv);	/* cmd_leaks.c */
-int cmd_region(int argc, char **argv);	/* cmd_region.c */
+int cmd_leaks(int argc, char **argv);  /* cmd_leaks.c */
+int cmd_region(int argc, char **argv); /* cmd_region.c */
 
-/* ---- the leaks table (leaks_table.c) -------------------------------------- */
+/* ---- the leaks table (leaks_table.c) ------------------------------------- */
 
 struct rgn_leak_scan;
 
-#define LT_RAW 0x1u		/* one space between cells, spaces escaped */
-#define LT_NOHEADINGS 0x2u	/* no header line */
-#define LT_BYTES 0x4u		/* SIZE in bytes, not 64K / 1.5M */
+#define LT_RAW	      0x1u /* one space between cells, spaces escaped */
+#define LT_NOHEADINGS 0x2u /* no header line */
+#define LT_BYTES      0x4u /* SIZE in bytes, not 64K / 1.5M */
 
 /* Column names for --help: "  NAME  description\n" lines. */
 void leaks_columns_help(FILE *f);

@@ -235,7 +235,7 @@ static const char *live_block(const struct rgn_heap *h, const uint8_t *base,
 	if (hdr & CH_FREE)
 		return "block already free";
 	if ((hdr & CH_BUCKET_MASK) >= (uint64_t)RGN_HIST_BUCKETS
-					  << CH_BUCKET_SHIFT)
+					      << CH_BUCKET_SHIFT)
 		return "block header has a bad size bucket";
 	size = hdr & CH_SIZE_MASK;
 	if (size < MIN_CHUNK || size > h->hp_end - c)

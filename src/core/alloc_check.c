@@ -58,7 +58,7 @@ static int check_fixed(const struct rgn_heap *h, const uint8_t *base)
 	class_of(len - 2 * HDR - SL_COUNT * 8, &fl, &sl);
 	if (h->hp_fl_count != fl + 1 ||
 	    h->hp_first !=
-		off + (uint64_t)h->hp_fl_count * SL_COUNT * 8 + HDR ||
+		    off + (uint64_t)h->hp_fl_count * SL_COUNT * 8 + HDR ||
 	    h->hp_end != off + len - HDR)
 		return rgn_fail(RGN_ECORRUPT,
 				"heap header: classes %" PRIu32
@@ -134,10 +134,10 @@ static int check_chunks(const struct rgn_heap *h, const uint8_t *base,
 						x);
 			if (get64(base, x + size - 8) != size)
 				return rgn_fail(
-				    RGN_ECORRUPT,
-				    "heap chunk at offset %" PRIu64
-				    ": footer %" PRIu64 " != size %" PRIu64,
-				    x, get64(base, x + size - 8), size);
+					RGN_ECORRUPT,
+					"heap chunk at offset %" PRIu64
+					": footer %" PRIu64 " != size %" PRIu64,
+					x, get64(base, x + size - 8), size);
 			w->wk_free += size;
 			w->wk_nfree++;
 			w->wk_hash += mix(x);
@@ -217,10 +217,10 @@ static int check_lists(const struct rgn_heap *h, const uint8_t *base,
 			node = get64(base, slot_of(h, fl, sl));
 			if ((node != 0) != (int)(h->hp_sl_map[fl] >> sl & 1))
 				return rgn_fail(
-				    RGN_ECORRUPT,
-				    "heap list %u.%u: head %" PRIu64
-				    " disagrees with its bitmap bit",
-				    fl, sl, node);
+					RGN_ECORRUPT,
+					"heap list %u.%u: head %" PRIu64
+					" disagrees with its bitmap bit",
+					fl, sl, node);
 			for (prev = 0; node;
 			     prev = node, node = get64(base, node + NEXT)) {
 				if (++seen > w->wk_nfree)
@@ -240,28 +240,29 @@ static int check_lists(const struct rgn_heap *h, const uint8_t *base,
 				size = hdr & CH_SIZE_MASK;
 				if (hdr != (size | CH_FREE | CH_TAG))
 					return rgn_fail(
-					    RGN_ECORRUPT,
-					    "heap list %u.%u: entry "
-					    "at offset %" PRIu64
-					    " is not a free chunk",
-					    fl, sl, node);
+						RGN_ECORRUPT,
+						"heap list %u.%u: entry "
+						"at offset %" PRIu64
+						" is not a free chunk",
+						fl, sl, node);
 				class_of(size, &cfl, &csl);
 				if (cfl != fl || csl != sl)
 					return rgn_fail(
-					    RGN_ECORRUPT,
-					    "heap list %u.%u: chunk "
-					    "at offset %" PRIu64 " of %" PRIu64
-					    " bytes belongs in %u.%u",
-					    fl, sl, node, size, cfl, csl);
+						RGN_ECORRUPT,
+						"heap list %u.%u: chunk "
+						"at offset %" PRIu64
+						" of %" PRIu64
+						" bytes belongs in %u.%u",
+						fl, sl, node, size, cfl, csl);
 				if (get64(base, node + PREV) != prev)
 					return rgn_fail(
-					    RGN_ECORRUPT,
-					    "heap list %u.%u: chunk "
-					    "at offset %" PRIu64
-					    " has back link %" PRIu64
-					    ", expected %" PRIu64,
-					    fl, sl, node,
-					    get64(base, node + PREV), prev);
+						RGN_ECORRUPT,
+						"heap list %u.%u: chunk "
+						"at offset %" PRIu64
+						" has back link %" PRIu64
+						", expected %" PRIu64,
+						fl, sl, node,
+						get64(base, node + PREV), prev);
 				hash += mix(node);
 			}
 		}
@@ -282,7 +283,8 @@ int rgn_heap_fits(const struct rgn_heap *h, uint64_t lo, uint64_t size)
 	if (off < lo || off > size || len > size - off)
 		return rgn_fail(RGN_ECORRUPT,
 				"heap header: arena at offset %" PRIu64
-				" of %" PRIu64 " bytes lies outside the region's "
+				" of %" PRIu64
+				" bytes lies outside the region's "
 				"%" PRIu64 " bytes",
 				off, len, size);
 	return 0;
@@ -458,8 +460,9 @@ int rgn_heap_stat(const struct rgn_heap *h, rgn_heap_read_fn rd, void *ctx,
 		rc = rd(ctx, node, word, sizeof(word));
 		if (rc < 0)
 			return rgn_fail(
-			    rc, "heap stat: reading chunk at offset %" PRIu64,
-			    node);
+				rc,
+				"heap stat: reading chunk at offset %" PRIu64,
+				node);
 		size = word[0] & CH_SIZE_MASK;
 		class_of(size, &cfl, &csl);
 		if (word[0] != (size | CH_FREE | CH_TAG) || cfl != fl ||

@@ -147,7 +147,7 @@ static inline uint64_t slot_of(const struct rgn_heap *h, unsigned fl,
 
 /* File free chunk C of SIZE bytes at the head of its class's list. */
 static inline void list_insert(struct rgn_heap *h, uint8_t *base, uint64_t c,
-			uint64_t size)
+			       uint64_t size)
 {
 	unsigned fl, sl;
 	uint64_t slot, head;
@@ -166,7 +166,7 @@ static inline void list_insert(struct rgn_heap *h, uint8_t *base, uint64_t c,
 
 /* Take free chunk C of SIZE bytes off its list, wherever it is in it. */
 static inline void list_unlink(struct rgn_heap *h, uint8_t *base, uint64_t c,
-			uint64_t size)
+			       uint64_t size)
 {
 	uint64_t next = get64(base, c + NEXT), prev = get64(base, c + PREV);
 	unsigned fl, sl;

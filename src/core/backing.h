@@ -62,31 +62,31 @@
 struct rgn_env;
 
 struct rgn_map {
-	uint8_t *base;		/* local address; NULL when not mapped */
-	uint64_t size;		/* bytes mapped */
-	int32_t shmid;		/* segment id, -1 for files and heap */
-	int32_t key;		/* segment key, 0 for none/IPC_PRIVATE */
-	int rdonly;		/* mapped without write access */
-	int64_t seg_ctime;	/* segments: shm_ctime when created */
+	uint8_t *base;	   /* local address; NULL when not mapped */
+	uint64_t size;	   /* bytes mapped */
+	int32_t shmid;	   /* segment id, -1 for files and heap */
+	int32_t key;	   /* segment key, 0 for none/IPC_PRIVATE */
+	int rdonly;	   /* mapped without write access */
+	int64_t seg_ctime; /* segments: shm_ctime when created */
 };
 
 /* An observer's open view of one region's storage (see read_open). */
 struct rgn_reader {
 	const struct rgn_backing_ops *ops; /* who opened it */
-	struct rgn_env *env;		/* its environment */
-	uint32_t id;			/* region id */
-	int fd;				/* files: the region file, else -1 */
-	const uint8_t *base;		/* segments and heap: the bytes */
-	uint64_t size;			/* bytes readable at base */
-	int attached;			/* base is a read-only shmat */
+	struct rgn_env *env;		   /* its environment */
+	uint32_t id;			   /* region id */
+	int fd;				   /* files: the region file, else -1 */
+	const uint8_t *base;		   /* segments and heap: the bytes */
+	uint64_t size;			   /* bytes readable at base */
+	int attached;			   /* base is a read-only shmat */
 };
 
 struct rgn_backing_ops {
 	const char *name;
-	int in_segments;	/* storage is System V segments: slots carry
-				   RGN_RF_SYSV, a key and a shmid */
-	uint32_t slot_flags;	/* RGN_RF_* every slot of this backing
-				   carries (RGN_RF_SYSV for segments) */
+	int in_segments;     /* storage is System V segments: slots carry
+				RGN_RF_SYSV, a key and a shmid */
+	uint32_t slot_flags; /* RGN_RF_* every slot of this backing
+				carries (RGN_RF_SYSV for segments) */
 	int (*create)(struct rgn_env *env, uint32_t id, uint64_t size,
 		      uint64_t reserve, struct rgn_map *map);
 	int (*grow_primary)(struct rgn_env *env, uint64_t off, uint64_t len);

@@ -10,9 +10,9 @@
  * (with `discard`, every freed extent is a discard the unlink waits for:
  * 4-10x the unlink of a file with none); it costs a writeback of those
  * zeros once if the environment lives on.  A larger file, and any file
- * on tmpfs, is reserved with posix_fallocate, which writes nothing.  Every open uses O_NOFOLLOW
- * relative to the home's directory descriptor and insists on a regular
- * file: a symlink planted in the home can never redirect us outside it.
+ * on tmpfs, is reserved with posix_fallocate, which writes nothing.  Every open
+ * uses O_NOFOLLOW relative to the home's directory descriptor and insists on a
+ * regular file: a symlink planted in the home can never redirect us outside it.
  */
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -235,15 +235,14 @@ static int files_publish(struct rgn_env *env, struct rgn_map *map)
 {
 	(void)map;
 	/* RENAME_NOREPLACE: never clobber a __db.001 someone else made. */
-	if (renameat2(env->dirfd, RGN_PRIMARY_TMP, env->dirfd,
-		      RGN_PRIMARY_FILE, RENAME_NOREPLACE) < 0)
+	if (renameat2(env->dirfd, RGN_PRIMARY_TMP, env->dirfd, RGN_PRIMARY_FILE,
+		      RENAME_NOREPLACE) < 0)
 		return rgn_fail(-errno, "publish %s/%s", env->home,
 				RGN_PRIMARY_FILE);
 	return 0;
 }
 
-static void files_discard(struct rgn_env *env, uint32_t id,
-			  struct rgn_map *map)
+static void files_discard(struct rgn_env *env, uint32_t id, struct rgn_map *map)
 {
 	char name[RGN_FILE_NAME_MAX + 8];
 
@@ -282,9 +281,10 @@ static int files_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
 	close(fd);
 	if (base == MAP_FAILED)
 		return rgn_fail(-errno, "mmap %s/%s", env->home, name);
-	*map = (struct rgn_map){
-		.base = base, .size = slot->sl_size, .shmid = -1,
-		.rdonly = rdonly};
+	*map = (struct rgn_map){.base = base,
+				.size = slot->sl_size,
+				.shmid = -1,
+				.rdonly = rdonly};
 	return 0;
 }
 

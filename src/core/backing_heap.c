@@ -61,9 +61,10 @@ static int heap_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
 	if (!base)
 		return rgn_fail(-ENOENT, "private region %u has no memory",
 				slot->sl_id);
-	*map = (struct rgn_map){
-		.base = base, .size = slot->sl_size, .shmid = -1,
-		.rdonly = rdonly};
+	*map = (struct rgn_map){.base = base,
+				.size = slot->sl_size,
+				.shmid = -1,
+				.rdonly = rdonly};
 	return 0;
 }
 

@@ -80,7 +80,9 @@ static int refuse_foreign(int32_t key, const struct rgn_shm_info *in,
 			"%lu attached, %s; left untouched",
 			(unsigned)key, in->shmid, (unsigned)in->uid,
 			(int)in->cpid,
-			!say_alive ? "" : alive ? " (alive)" : " (dead)",
+			!say_alive ? ""
+			: alive	   ? " (alive)"
+				   : " (dead)",
 			(unsigned long)in->nattch, what);
 }
 
@@ -132,7 +134,8 @@ static int judge_taken_key(struct rgn_env *env, int32_t key)
 		if (rh.rh_magic == RGN_REGION_MAGIC) {
 			rh.rh_home[sizeof(rh.rh_home) - 1] = '\0';
 			snprintf(whose, sizeof(whose),
-				 "belongs to the environment in %s", rh.rh_home);
+				 "belongs to the environment in %s",
+				 rh.rh_home);
 		}
 		return refuse_foreign(key, &in, 1, whose);
 	}
@@ -149,7 +152,8 @@ static int judge_taken_key(struct rgn_env *env, int32_t key)
 		return 0;
 	if (shmctl(seen.shmid, IPC_RMID, NULL) < 0 &&
 	    rgn_shm_errno(errno) != -ENOENT)
-		return rgn_fail(-errno, "reclaim leftover shmid %d at key 0x%08x",
+		return rgn_fail(-errno,
+				"reclaim leftover shmid %d at key 0x%08x",
 				seen.shmid, (unsigned)key);
 	return 0;
 }
@@ -164,7 +168,8 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 
 	(void)reserve; /* a segment is memory: all of it is usable */
 	for (int tries = 0; tries < 4; tries++) {
-		shmid = shmget(key, size, IPC_CREAT | IPC_EXCL | (env->mode & 0777));
+		shmid = shmget(key, size,
+			       IPC_CREAT | IPC_EXCL | (env->mode & 0777));
 		if (shmid >= 0 || errno != EEXIST || key == IPC_PRIVATE)
 			break;
 		rc = judge_taken_key(env, key);
@@ -280,7 +285,8 @@ static int sysv_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
 	seen = slot_seen(slot, slot->sl_shmid, &flags);
 	switch (rgn_shm_identify(&seen, flags, NULL, NULL, &in, &err)) {
 	case RGN_SHM_GONE:
-		return rgn_fail(-ENOENT, "segment shmid %d of region %u is gone",
+		return rgn_fail(-ENOENT,
+				"segment shmid %d of region %u is gone",
 				slot->sl_shmid, slot->sl_id);
 	case RGN_SHM_UNKNOWN:
 		return rgn_fail(err, "segment shmid %d of region %u: %s",
@@ -350,7 +356,8 @@ static int sysv_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 	}
 	switch (rgn_shm_identify(&seen, flags, NULL, NULL, &in, &err)) {
 	case RGN_SHM_GONE:
-		return rgn_fail(-ENOENT, "segment shmid %d of region %u is gone",
+		return rgn_fail(-ENOENT,
+				"segment shmid %d of region %u is gone",
 				seen.shmid, slot->sl_id);
 	case RGN_SHM_UNKNOWN:
 		return rgn_fail(err, "segment shmid %d of region %u: %s",
@@ -437,7 +444,8 @@ static int sysv_read_open(struct rgn_env *env, const struct rgn_shm_slot *slot,
 		flags |= RGN_SHM_ALLOW_REMOVING;
 	rc = rgn_shm_attach_ro(&seen, flags, &p, &size);
 	if (rc == -ENOENT)
-		return rgn_fail(-ENOENT, "segment shmid %d of region %u is gone",
+		return rgn_fail(-ENOENT,
+				"segment shmid %d of region %u is gone",
 				slot->sl_shmid, slot->sl_id);
 	if (rc < 0)
 		return rgn_fail(rc, "attach shmid %d of region %u: %s",

@@ -144,7 +144,7 @@ static int open_private(struct rgn_env *env)
  * struct rgn_file_record), and by an empty file, which only a creator that
  * died leaves: we publish __db.001 by rename, complete, never empty.
  */
-#define BDB_REGENV_MAGIC 0x00120897u
+#define BDB_REGENV_MAGIC      0x00120897u
 #define BDB_SYSMEM_RECORD_LEN 24
 
 static int refuse_foreign_home(struct rgn_env *env)
@@ -171,8 +171,9 @@ static int refuse_foreign_home(struct rgn_env *env)
 	if (n == sizeof(magic) &&
 	    (magic == RGN_REGION_MAGIC || magic == RGN_RECORD_MAGIC))
 		return 0; /* ours: the probe judges the rest */
-	if (n == sizeof(magic) && (magic == BDB_REGENV_MAGIC ||
-				   magic == __builtin_bswap32(BDB_REGENV_MAGIC)))
+	if (n == sizeof(magic) &&
+	    (magic == BDB_REGENV_MAGIC ||
+	     magic == __builtin_bswap32(BDB_REGENV_MAGIC)))
 		return rgn_fail(RGN_EFOREIGNENV,
 				"%s holds a Berkeley DB environment (%s starts "
 				"with its magic 0x%08x%s); regionfs never "
@@ -230,7 +231,8 @@ static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
 	if (rc == 0) {
 		rc = rgn_env_lock(env);
 		if (rc == 0) {
-			rc = rgn_registry_add(env->shenv, env->procs, &env->reg);
+			rc = rgn_registry_add(env->shenv, env->procs,
+					      &env->reg);
 			rgn_env_unlock(env);
 		}
 		if (rc == 0)
@@ -255,8 +257,9 @@ static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
 
 	if (rc == 0) {
 		if ((cfg->flags & RGN_CREATE) && (cfg->flags & RGN_EXCL))
-			return rgn_fail(-EEXIST, "%s already holds an "
-						 "environment",
+			return rgn_fail(-EEXIST,
+					"%s already holds an "
+					"environment",
 					env->home);
 		rc = rgn_primary_join(env, cfg, 1);
 		if (rc != -ENOENT || !(cfg->flags & RGN_CREATE) ||
@@ -447,7 +450,8 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 		if (rc < 0)
 			goto fail;
 	}
-	rc = rgn_lockfile_open_home(env, (cfg->flags & RGN_CREATE) || private_env, 0);
+	rc = rgn_lockfile_open_home(
+		env, (cfg->flags & RGN_CREATE) || private_env, 0);
 	if (rc < 0)
 		goto fail;
 	rc = rgn_lockfile_attach(env, private_env);
@@ -502,8 +506,8 @@ int rgn_env_close(rgn_env *env)
 	pthread_mutex_unlock(&env->lock);
 
 	if (env->shenv) {
-		if (rgn_mutex_lock(&env->shenv->ev_mutex, rgn_primary_recover, env) ==
-		    0) {
+		if (rgn_mutex_lock(&env->shenv->ev_mutex, rgn_primary_recover,
+				   env) == 0) {
 			rgn_registry_remove(env->procs, &env->reg);
 			rgn_mutex_unlock(&env->shenv->ev_mutex);
 		}
@@ -520,8 +524,8 @@ int rgn_env_close(rgn_env *env)
 		/* Close removes the lock file, under the setup lock so a
 		 * concurrent opener re-checks the inode it locked; a forked
 		 * child's copy leaves it to the parent. */
-		if (!env->forked &&
-		    rgn_lockfile_ofd(env->lockfd, F_WRLCK, RGN_LOCK_SETUP, 1) == 0) {
+		if (!env->forked && rgn_lockfile_ofd(env->lockfd, F_WRLCK,
+						     RGN_LOCK_SETUP, 1) == 0) {
 			if (ftruncate(env->lockfd, 0) == 0)
 				rgn_lockfile_unlink(env);
 		}

@@ -19,11 +19,11 @@
 #include "registry.h"
 
 struct rgn_region {
-	struct rgn_env *env;		/* owner */
-	struct rgn_map map;		/* the mapping */
-	struct rgn_shm_region *hdr;	/* == map.base */
-	uint32_t id;			/* region id */
-	struct rgn_region *next;	/* env's attached list; env->lock */
+	struct rgn_env *env;	    /* owner */
+	struct rgn_map map;	    /* the mapping */
+	struct rgn_shm_region *hdr; /* == map.base */
+	uint32_t id;		    /* region id */
+	struct rgn_region *next;    /* env's attached list; env->lock */
 };
 
 /*
@@ -33,10 +33,10 @@ struct rgn_region {
  * written, was made here by a process that died.
  */
 struct rgn_intent {
-	pid_t pid;			/* the creator, 0 if none recorded */
-	uint64_t start;			/* its start time */
-	int64_t time;			/* when it was about to shmget */
-	int32_t key;			/* the key it was about to take */
+	pid_t pid;	/* the creator, 0 if none recorded */
+	uint64_t start; /* its start time */
+	int64_t time;	/* when it was about to shmget */
+	int32_t key;	/* the key it was about to take */
 };
 
 /*
@@ -47,46 +47,46 @@ struct rgn_intent {
  * the primary; "open_lock" the list of open handles in env.c.
  */
 struct rgn_env {
-	pthread_mutex_t lock;		/* guards regions, heap_graveyard,
-					   heap_ngrave */
-	struct rgn_env *next_open;	/* open_lock: all open handles, for
-					   fork */
-	char home[PATH_MAX];		/* open: absolute, resolved */
-	int dirfd;			/* open: the home, O_DIRECTORY */
-	int lockfd;			/* open: __db.lck, -1 when inspecting;
-					   closed and -1 in a fork()ed child
-					   (open_lock) */
-	uint32_t flags;			/* open: RGN_CREATE ... as opened */
-	enum rgn_backing backing;	/* open: as recorded */
-	uint32_t env_flags;		/* open: RGN_RF_FALLBACK */
-	int32_t shm_key;		/* open: base key; 0 = IPC_PRIVATE */
-	mode_t mode;			/* open: for new files and segments */
-	uint64_t env_id;		/* open: from the primary */
+	pthread_mutex_t lock;	   /* guards regions, heap_graveyard,
+				      heap_ngrave */
+	struct rgn_env *next_open; /* open_lock: all open handles, for
+				      fork */
+	char home[PATH_MAX];	   /* open: absolute, resolved */
+	int dirfd;		   /* open: the home, O_DIRECTORY */
+	int lockfd;		   /* open: __db.lck, -1 when inspecting;
+				      closed and -1 in a fork()ed child
+				      (open_lock) */
+	uint32_t flags;		   /* open: RGN_CREATE ... as opened */
+	enum rgn_backing backing;  /* open: as recorded */
+	uint32_t env_flags;	   /* open: RGN_RF_FALLBACK */
+	int32_t shm_key;	   /* open: base key; 0 = IPC_PRIVATE */
+	mode_t mode;		   /* open: for new files and segments */
+	uint64_t env_id;	   /* open: from the primary */
 	const struct rgn_backing_ops *ops; /* open: storage of regions,
 					   from rgn_backing_select() */
-	struct rgn_map primary;		/* open: mapped primary, not when
-					   inspecting; unmapped at close */
-	struct rgn_shm_env *shenv;	/* open: inside primary; what it
-					   points to: ev_mutex */
-	struct rgn_shm_slot *slots;	/* open: inside primary; ev_mutex */
-	struct rgn_shm_proc *procs;	/* open: inside primary; ev_mutex */
-	struct rgn_registry_entry reg;	/* ev_mutex: our registry entry,
-					   written at open and close */
+	struct rgn_map primary;		   /* open: mapped primary, not when
+					      inspecting; unmapped at close */
+	struct rgn_shm_env *shenv;	   /* open: inside primary; what it
+					      points to: ev_mutex */
+	struct rgn_shm_slot *slots;	   /* open: inside primary; ev_mutex */
+	struct rgn_shm_proc *procs;	   /* open: inside primary; ev_mutex */
+	struct rgn_registry_entry reg;	   /* ev_mutex: our registry entry,
+					      written at open and close */
 	struct rgn_region *regions;	/* lock: attached through this handle */
 	uint8_t **heap_mem;		/* private: memory of region id i+1;
 					   the array is set at open, its
 					   entries are atomic loads/stores */
-	struct rgn_map *heap_graveyard;	/* lock: removed regions' memory,
+	struct rgn_map *heap_graveyard; /* lock: removed regions' memory,
 					   unmapped at close so a reader in
 					   another thread never faults */
 	size_t heap_ngrave;		/* lock: entries in heap_graveyard */
 	int32_t private_owner;		/* open: inspect of a private home:
 					   the owner pid */
 	struct rgn_shm_slot primary_slot; /* open: how to reach the primary */
-	struct rgn_intent crashed;	/* open (under the setup lock): a dead
-					   creator's intent, if any */
-	int forked;			/* open_lock: set in a fork()ed
-					   child's copy; read at close */
+	struct rgn_intent crashed;	  /* open (under the setup lock): a dead
+					     creator's intent, if any */
+	int forked;			  /* open_lock: set in a fork()ed
+					     child's copy; read at close */
 };
 
 /* Lock the environment mutex (ev_mutex), recovering it if its holder died. */

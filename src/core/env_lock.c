@@ -169,7 +169,8 @@ static int open_lockfile(struct rgn_env *env, int create)
 		}
 		if (fstatat(env->dirfd, RGN_LOCK_FILE, &path_st,
 			    AT_SYMLINK_NOFOLLOW) == 0 &&
-		    path_st.st_dev == st.st_dev && path_st.st_ino == st.st_ino) {
+		    path_st.st_dev == st.st_dev &&
+		    path_st.st_ino == st.st_ino) {
 			env->lockfd = fd;
 			return 0;
 		}
@@ -203,8 +204,8 @@ void rgn_lockfile_unlink(struct rgn_env *env)
 	struct stat st, path_st;
 
 	if (fstat(env->lockfd, &st) == 0 &&
-	    fstatat(env->dirfd, RGN_LOCK_FILE, &path_st,
-		    AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(env->dirfd, RGN_LOCK_FILE, &path_st, AT_SYMLINK_NOFOLLOW) ==
+		    0 &&
 	    st.st_dev == path_st.st_dev && st.st_ino == path_st.st_ino)
 		unlinkat(env->dirfd, RGN_LOCK_FILE, 0);
 }
@@ -237,7 +238,7 @@ int rgn_lockfile_attach(struct rgn_env *env, int exclusive)
 {
 	pid_t owner;
 	int rc = rgn_lockfile_ofd(env->lockfd, exclusive ? F_WRLCK : F_RDLCK,
-			  RGN_LOCK_ATTACH, 0);
+				  RGN_LOCK_ATTACH, 0);
 
 	if (rc == 0)
 		return 0;

@@ -50,10 +50,11 @@ int rgn_check_primary(const uint8_t *buf, size_t len)
 	    ev->ev_table_off != RGN_TABLE_OFF ||
 	    ev->ev_procs_off != RGN_PROCS_OFF ||
 	    ev->ev_max_regions != RGN_MAX_REGIONS ||
-	    ev->ev_max_procs != RGN_MAX_PROCS ||
-	    ev->ev_slot_resv == 0 || ev->ev_slot_resv > RGN_MAX_REGIONS ||
+	    ev->ev_max_procs != RGN_MAX_PROCS || ev->ev_slot_resv == 0 ||
+	    ev->ev_slot_resv > RGN_MAX_REGIONS ||
 	    ev->ev_backing < RGN_BACKING_FILES ||
-	    ev->ev_backing > RGN_BACKING_SYSV || rh->rh_size < RGN_PRIMARY_BYTES)
+	    ev->ev_backing > RGN_BACKING_SYSV ||
+	    rh->rh_size < RGN_PRIMARY_BYTES)
 		return rgn_fail(RGN_ECORRUPT,
 				"environment header is inconsistent");
 	return 0;
@@ -69,8 +70,9 @@ static int primary_is_ours(const struct rgn_env *env, const uint8_t *buf,
 {
 	int rc = rgn_check_primary(buf, len);
 
-	if (rc == 0 && ((const struct rgn_shm_region *)(const void *)buf)
-				   ->rh_env_id != env->env_id)
+	if (rc == 0 &&
+	    ((const struct rgn_shm_region *)(const void *)buf)->rh_env_id !=
+		    env->env_id)
 		rc = rgn_fail(RGN_ECORRUPT,
 			      "primary of %s belongs to another environment",
 			      env->home);
@@ -100,8 +102,8 @@ int rgn_primary_probe(struct rgn_env *env, int map)
 	ssize_t n;
 	int fd, rc = 0;
 
-	fd = rgn_open_in_home(env, RGN_PRIMARY_FILE, map ? O_RDWR : O_RDONLY,
-			      0, &st);
+	fd = rgn_open_in_home(env, RGN_PRIMARY_FILE, map ? O_RDWR : O_RDONLY, 0,
+			      &st);
 	if (fd == -EINVAL) /* a directory, fifo or device: not ours */
 		return rgn_fail(RGN_EBADMAGIC, "%s/%s is not a regular file",
 				env->home, RGN_PRIMARY_FILE);
@@ -110,8 +112,8 @@ int rgn_primary_probe(struct rgn_env *env, int map)
 	if (map && (uint64_t)st.st_size >= RGN_PRIMARY_BYTES) {
 		/* Only a files-mode primary is this large; its size was
 		 * checked, so touching the header cannot fault. */
-		mapped = mmap(NULL, (size_t)st.st_size,
-			      PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		mapped = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, fd, 0);
 		if (mapped == MAP_FAILED) {
 			mapped = NULL;
 			rc = rgn_fail(-errno, "mmap %s/%s", env->home,
@@ -159,8 +161,9 @@ int rgn_primary_probe(struct rgn_env *env, int map)
 		if ((fr.fr_backing != RGN_BACKING_SYSV &&
 		     fr.fr_backing != RGN_BACKING_FILES) ||
 		    fr.fr_shmid < 0 || fr.fr_size < RGN_PRIMARY_BYTES) {
-			rc = rgn_fail(RGN_ECORRUPT, "%s/%s: inconsistent record",
-				      env->home, RGN_PRIMARY_FILE);
+			rc = rgn_fail(RGN_ECORRUPT,
+				      "%s/%s: inconsistent record", env->home,
+				      RGN_PRIMARY_FILE);
 			goto out;
 		}
 		/* A record names a primary kept in a segment. */
@@ -176,7 +179,8 @@ int rgn_primary_probe(struct rgn_env *env, int map)
 		sl->sl_key = fr.fr_shm_key;
 	} else if (magic == RGN_REGION_MAGIC) {
 		const struct rgn_shm_region *rh = (const void *)raw;
-		const struct rgn_shm_env *ev = (const void *)(raw + RGN_ENV_OFF);
+		const struct rgn_shm_env *ev =
+			(const void *)(raw + RGN_ENV_OFF);
 
 		rc = rgn_check_primary(raw, (size_t)n);
 		if (rc < 0) {
@@ -240,8 +244,7 @@ static void copy_primary(uint8_t *dst, const uint8_t *src)
 
 static int read_primary(struct rgn_env *env, uint8_t *buf)
 {
-	struct rgn_reader rd = {
-		.ops = env->ops, .env = env, .id = 1, .fd = -1};
+	struct rgn_reader rd = {.ops = env->ops, .env = env, .id = 1, .fd = -1};
 	const struct rgn_shm_env *ev = (const void *)(buf + RGN_ENV_OFF);
 	size_t parts[3][2] = {{0, RGN_PROCS_OFF}};
 	ssize_t n;
@@ -256,16 +259,17 @@ static int read_primary(struct rgn_env *env, uint8_t *buf)
 			if (rc < 0)
 				break;
 			parts[1][0] = RGN_TABLE_OFF;
-			parts[1][1] = rgn_slot_hwm(ev) *
-				      sizeof(struct rgn_shm_slot);
+			parts[1][1] =
+				rgn_slot_hwm(ev) * sizeof(struct rgn_shm_slot);
 			parts[2][0] = RGN_PROCS_OFF;
-			parts[2][1] = rgn_proc_hwm(ev) *
-				      sizeof(struct rgn_shm_proc);
+			parts[2][1] =
+				rgn_proc_hwm(ev) * sizeof(struct rgn_shm_proc);
 		}
 		n = env->ops->read_at(&rd, buf + parts[p][0], parts[p][1],
 				      parts[p][0]);
 		if (n >= 0 && (size_t)n < parts[p][1])
-			n = rgn_fail(RGN_ECORRUPT, "primary region is truncated");
+			n = rgn_fail(RGN_ECORRUPT,
+				     "primary region is truncated");
 		if (n < 0) {
 			rc = (int)n;
 			break;
@@ -351,7 +355,8 @@ int rgn_primary_recover(void *ctx)
 
 int rgn_env_lock(struct rgn_env *env)
 {
-	int rc = rgn_mutex_lock(&env->shenv->ev_mutex, rgn_primary_recover, env);
+	int rc =
+		rgn_mutex_lock(&env->shenv->ev_mutex, rgn_primary_recover, env);
 
 	if (rc == 0 && env->shenv->ev_panic) {
 		rgn_mutex_unlock(&env->shenv->ev_mutex);
@@ -452,15 +457,15 @@ int rgn_primary_has_debris(struct rgn_env *env)
 static uint64_t primary_reserve(const struct rgn_env *env, uint64_t size,
 				uint64_t page, uint32_t *slots)
 {
-	uint64_t end = rgn_round_up(RGN_TABLE_OFF + sizeof(struct rgn_shm_slot),
-				    page);
+	uint64_t end =
+		rgn_round_up(RGN_TABLE_OFF + sizeof(struct rgn_shm_slot), page);
 
 	if (!env->ops->grow_primary || end >= size) {
 		*slots = RGN_MAX_REGIONS;
 		return size;
 	}
-	*slots = (uint32_t)((end - RGN_TABLE_OFF) /
-			    sizeof(struct rgn_shm_slot));
+	*slots =
+		(uint32_t)((end - RGN_TABLE_OFF) / sizeof(struct rgn_shm_slot));
 	return end;
 }
 
@@ -549,8 +554,7 @@ int rgn_primary_attach(struct rgn_env *env)
 		rc = env->ops->attach(env, &env->primary_slot, 0,
 				      &env->primary);
 	if (rc == 0) {
-		rc = primary_is_ours(env, env->primary.base,
-				     env->primary.size);
+		rc = primary_is_ours(env, env->primary.base, env->primary.size);
 		if (rc < 0)
 			env->ops->detach(env, &env->primary);
 	}
@@ -558,15 +562,15 @@ int rgn_primary_attach(struct rgn_env *env)
 		memset(&env->primary, 0, sizeof(env->primary));
 		/* Only a primary reached through a record can vanish
 		 * under it. */
-		if (!env->ops->unpublish ||
-		    (rc != -ENOENT && rc < RGN_ELAST))
+		if (!env->ops->unpublish || (rc != -ENOENT && rc < RGN_ELAST))
 			return rc;
-		return rgn_fail(-ENOENT,
-				"primary segment shmid %d named by %s/%s is not "
-				"this environment's any more (removed, or the "
-				"machine rebooted)",
-				env->primary_slot.sl_shmid, env->home,
-				RGN_PRIMARY_FILE);
+		return rgn_fail(
+			-ENOENT,
+			"primary segment shmid %d named by %s/%s is not "
+			"this environment's any more (removed, or the "
+			"machine rebooted)",
+			env->primary_slot.sl_shmid, env->home,
+			RGN_PRIMARY_FILE);
 	}
 	point_into_primary(env);
 	return 0;
@@ -581,14 +585,14 @@ int rgn_primary_join(struct rgn_env *env, const struct rgn_env_config *cfg,
 	int rc;
 
 	if (cfg->backing && cfg->backing != env->backing)
-		return rgn_fail(RGN_EBACKING,
-				"%s holds a %s environment, not %s", env->home,
-				env->backing == RGN_BACKING_SYSV ? "system memory"
-								 : "files",
-				cfg->backing == RGN_BACKING_SYSV ? "system memory"
-				: cfg->backing == RGN_BACKING_PRIVATE
-					? "private"
-					: "files");
+		return rgn_fail(
+			RGN_EBACKING, "%s holds a %s environment, not %s",
+			env->home,
+			env->backing == RGN_BACKING_SYSV ? "system memory"
+							 : "files",
+			cfg->backing == RGN_BACKING_SYSV      ? "system memory"
+			: cfg->backing == RGN_BACKING_PRIVATE ? "private"
+							      : "files");
 	rc = rgn_primary_attach(env);
 	if (rc < 0)
 		return rc;

@@ -38,11 +38,11 @@
 
 /* What this remove has left so far, and whom to tell. */
 struct left {
-	rgn_remove_fn fn;	/* the caller's callback, or NULL */
-	void *arg;		/* its argument */
-	unsigned n;		/* items reported */
-	int first;		/* the code of the first */
-	char first_text[320];	/* the first, in words, for the detail */
+	rgn_remove_fn fn;     /* the caller's callback, or NULL */
+	void *arg;	      /* its argument */
+	unsigned n;	      /* items reported */
+	int first;	      /* the code of the first */
+	char first_text[320]; /* the first, in words, for the detail */
 };
 
 static void report(struct left *lf, const struct rgn_remove_item *it)
@@ -62,13 +62,16 @@ static void report(struct left *lf, const struct rgn_remove_item *it)
 }
 
 static void RGN_PRINTF(7, 8)
-left_segment(struct left *lf, int32_t shmid, int32_t key, uint32_t id,
-	     uint64_t nattch, int error, const char *fmt, ...)
+	left_segment(struct left *lf, int32_t shmid, int32_t key, uint32_t id,
+		     uint64_t nattch, int error, const char *fmt, ...)
 {
 	char reason[RGN_HOME_MAX + 256];
-	struct rgn_remove_item it = {.shmid = shmid, .key = key,
-				     .region_id = id, .nattch = nattch,
-				     .error = error, .reason = reason};
+	struct rgn_remove_item it = {.shmid = shmid,
+				     .key = key,
+				     .region_id = id,
+				     .nattch = nattch,
+				     .error = error,
+				     .reason = reason};
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -82,8 +85,10 @@ static void left_file(struct left *lf, const struct rgn_env *env,
 		      const char *reason)
 {
 	char path[PATH_MAX + RGN_FILE_NAME_MAX + 8];
-	struct rgn_remove_item it = {.path = path, .shmid = -1,
-				     .region_id = id, .error = error,
+	struct rgn_remove_item it = {.path = path,
+				     .shmid = -1,
+				     .region_id = id,
+				     .error = error,
 				     .reason = reason};
 
 	snprintf(path, sizeof(path), "%s/%s", env->home, name);
@@ -137,12 +142,12 @@ static void left_primary(struct left *lf, struct rgn_env *env)
 /* ---- the primary is gone: find the rest by their headers ---------------- */
 
 struct hdr_check {
-	const struct rgn_env *env;	/* whose segments we look for */
-	int32_t key;			/* the segment's key */
-	uint32_t id;			/* out: region its header names */
-	int other_home;			/* out: our environment id, but
-					   another home */
-	char home[RGN_HOME_MAX];	/* out: that home */
+	const struct rgn_env *env; /* whose segments we look for */
+	int32_t key;		   /* the segment's key */
+	uint32_t id;		   /* out: region its header names */
+	int other_home;		   /* out: our environment id, but
+				      another home */
+	char home[RGN_HOME_MAX];   /* out: that home */
 };
 
 /* A check for rgn_shm_identify(): 1 when the header names this environment
@@ -193,8 +198,8 @@ static int sweep_one(const struct rgn_shm_info *in, void *arg)
 {
 	struct sweep *sw = arg;
 	struct rgn_env *env = sw->env;
-	struct rgn_shm_seen seen = {.shmid = in->shmid, .key = in->key,
-				    .ctime = in->ctime};
+	struct rgn_shm_seen seen = {
+		.shmid = in->shmid, .key = in->key, .ctime = in->ctime};
 	struct hdr_check *c;
 	struct rgn_shm_info now;
 	uid_t me = geteuid();
@@ -283,8 +288,10 @@ static int sweep_segments(struct rgn_env *env, struct left *lf)
 		return rc;
 	rc = rgn_shm_walk(sweep_one, &sw, NULL);
 	if (rc < 0)
-		return rgn_fail(rc, "walk the System V segments looking for "
-				    "those of %s", env->home);
+		return rgn_fail(rc,
+				"walk the System V segments looking for "
+				"those of %s",
+				env->home);
 	return 0;
 }
 
@@ -450,8 +457,9 @@ int rgn_env_remove_report(const char *home, uint32_t flags, rgn_remove_fn fn,
 out:
 	if (rc == 0 && lf.n) {
 		rc = lf.first;
-		rgn_fail(rc, "%u thing%s of the environment in %s left; the "
-			     "first: %s",
+		rgn_fail(rc,
+			 "%u thing%s of the environment in %s left; the "
+			 "first: %s",
 			 lf.n, lf.n == 1 ? "" : "s", env->home, lf.first_text);
 	}
 	rgn_env_free(env);

@@ -20,8 +20,8 @@ void (*rgn_test_hook)(const char *point);
  * program can test for.
  */
 struct lib_msg {
-	const char *name;	/* "RGN_ECORRUPT" */
-	const char *text;	/* "RGN_ECORRUPT: " and what went wrong */
+	const char *name; /* "RGN_ECORRUPT" */
+	const char *text; /* "RGN_ECORRUPT: " and what went wrong */
 };
 
 #define MSG(code, words) [RGN_EBASE - (code)] = {#code, #code ": " words}

@@ -9,7 +9,7 @@
 
 #include "rgn.h"
 
-#define RGN_UNUSED __attribute__((unused))
+#define RGN_UNUSED	 __attribute__((unused))
 #define RGN_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define RGN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -34,7 +34,8 @@ _Static_assert(offsetof(pthread_mutex_t, __data.__lock) == 0,
  */
 #define RGN_EV_MUTEX_OFF (RGN_ENV_OFF + offsetof(struct rgn_shm_env, ev_mutex))
 _Static_assert((RGN_EV_MUTEX_OFF - offsetof(struct rgn_shm_region, rh_mutex)) %
-			       4096 != 0,
+			       4096 !=
+		       0,
 	       "describe() cannot tell rh_mutex from ev_mutex");
 
 enum owner_state { OWNER_ALIVE, OWNER_GONE, OWNER_SELF, OWNER_UNKNOWN };
@@ -63,11 +64,14 @@ int rgn_mutex_init(struct rgn_shm_mutex *m)
 static void describe(const struct rgn_shm_mutex *m, char *buf, size_t len)
 {
 	const char *p = (const char *)m;
-	const struct rgn_shm_region *rh = (const struct rgn_shm_region *)(
-		p - offsetof(struct rgn_shm_region, rh_mutex));
+	const struct rgn_shm_region *rh =
+		(const struct rgn_shm_region *)(p -
+						offsetof(struct rgn_shm_region,
+							 rh_mutex));
 
 	if ((uintptr_t)rh % 4096 == 0) {
-		snprintf(buf, len, "mutex of region \"%.64s\" (id %u) in %.200s",
+		snprintf(buf, len,
+			 "mutex of region \"%.64s\" (id %u) in %.200s",
 			 rh->rh_name, rh->rh_id, rh->rh_home);
 		return;
 	}
@@ -101,7 +105,7 @@ static enum owner_state owner_state(pid_t tid)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT || errno == ESRCH ? OWNER_GONE
-							  : OWNER_UNKNOWN;
+							 : OWNER_UNKNOWN;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
@@ -145,8 +149,8 @@ static int unwedge(struct rgn_shm_mutex *m)
 		return 0;
 	}
 	dead = FUTEX_OWNER_DIED | (seen & (int)FUTEX_WAITERS);
-	if (!__atomic_compare_exchange_n(word, &seen, dead, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (!__atomic_compare_exchange_n(word, &seen, dead, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
 		return 0;
 	/* Waiters asleep on the old value would otherwise sleep out their
 	 * slice: let one of them take the dead owner's place now. */
@@ -164,8 +168,8 @@ static int lock_slow(struct rgn_shm_mutex *m)
 
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += RGN_MUTEX_SLICE_MS % 1000 * 1000000L;
-		until.tv_sec += RGN_MUTEX_SLICE_MS / 1000 +
-				until.tv_nsec / 1000000000L;
+		until.tv_sec +=
+			RGN_MUTEX_SLICE_MS / 1000 + until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		rc = pthread_mutex_clocklock(&m->mx_lock, CLOCK_MONOTONIC,
 					     &until);

@@ -112,8 +112,9 @@ static int reserve_slot(struct rgn_env *env, uint32_t hwm)
 	if (hwm < resv)
 		return 0;
 	if (!env->ops->grow_primary)
-		return rgn_fail(RGN_ECORRUPT, "region table reservation of %u "
-					      "slots is damaged",
+		return rgn_fail(RGN_ECORRUPT,
+				"region table reservation of %u "
+				"slots is damaged",
 				resv);
 	want = resv * 2 > hwm + 1 ? resv * 2 : hwm + 1;
 	if (want > RGN_MAX_REGIONS)
@@ -126,8 +127,8 @@ static int reserve_slot(struct rgn_env *env, uint32_t hwm)
 	if (rc < 0)
 		return rc;
 	want = (uint32_t)((to - RGN_TABLE_OFF) / slot);
-	env->shenv->ev_slot_resv = want < RGN_MAX_REGIONS ? want
-							  : RGN_MAX_REGIONS;
+	env->shenv->ev_slot_resv =
+		want < RGN_MAX_REGIONS ? want : RGN_MAX_REGIONS;
 	return 0;
 }
 
@@ -378,8 +379,9 @@ static int attach(rgn_env *env, const char *name, uint32_t id,
 	 * the name. */
 	if (rc == 0 && strncmp(((struct rgn_shm_region *)map.base)->rh_name,
 			       sl.sl_name, sizeof(sl.sl_name)) != 0)
-		rc = rgn_fail(-ENOENT, "region %u of %s was replaced while "
-				       "attaching",
+		rc = rgn_fail(-ENOENT,
+			      "region %u of %s was replaced while "
+			      "attaching",
 			      sl.sl_id, env->home);
 	if (rc < 0) {
 		env->ops->detach(env, &map);
@@ -580,7 +582,8 @@ int rgn_free(rgn_region *region, uint64_t off)
 		return rc;
 	rc = heap_fits(region);
 	if (rc == 0)
-		rc = rgn_heap_free(&region->hdr->rh_heap, region->map.base, off);
+		rc = rgn_heap_free(&region->hdr->rh_heap, region->map.base,
+				   off);
 	rgn_mutex_unlock(&region->hdr->rh_mutex);
 	return rc;
 }

@@ -30,7 +30,8 @@ int rgn_check_region_hdr(const struct rgn_shm_region *rh, uint64_t env_id,
 		return rgn_fail(RGN_ECORRUPT,
 				"region %u: header names region %u of "
 				"environment %016llx",
-				id, rh->rh_id, (unsigned long long)rh->rh_env_id);
+				id, rh->rh_id,
+				(unsigned long long)rh->rh_env_id);
 	return 0;
 }
 

@@ -16,9 +16,8 @@
 #include "proc.h"
 #include "registry.h"
 
-void rgn_registry_scan(struct rgn_shm_proc *procs, uint32_t nprocs,
-		       int reclaim, uint32_t *nlive, uint32_t *nstale,
-		       uint8_t *live)
+void rgn_registry_scan(struct rgn_shm_proc *procs, uint32_t nprocs, int reclaim,
+		       uint32_t *nlive, uint32_t *nstale, uint8_t *live)
 {
 	*nlive = *nstale = 0;
 	for (uint32_t i = 0; i < nprocs; i++) {

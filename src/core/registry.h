@@ -12,8 +12,8 @@
 
 /* A handle's own entry: where it is and the serial that proves it. */
 struct rgn_registry_entry {
-	int slot;		/* index in the registry, -1 if none */
-	uint64_t serial;	/* the entry's pr_handle */
+	int slot;	 /* index in the registry, -1 if none */
+	uint64_t serial; /* the entry's pr_handle */
 };
 
 /* Add the calling process to PROCS (bounded by EV's high-water mark),
@@ -30,8 +30,7 @@ void rgn_registry_remove(struct rgn_shm_proc *procs,
 /* Count live and stale entries; reclaim the stale ones if RECLAIM.  LIVE
  * (optional, NPROCS entries) gets each entry's verdict, so a caller never
  * judges the same process twice. */
-void rgn_registry_scan(struct rgn_shm_proc *procs, uint32_t nprocs,
-		       int reclaim, uint32_t *nlive, uint32_t *nstale,
-		       uint8_t *live);
+void rgn_registry_scan(struct rgn_shm_proc *procs, uint32_t nprocs, int reclaim,
+		       uint32_t *nlive, uint32_t *nstale, uint8_t *live);
 
 #endif /* RGN_REGISTRY_H */

@@ -61,7 +61,8 @@ int rgn_shm_walk(int (*fn)(const struct rgn_shm_info *info, void *arg),
 			if (id < 0) {
 				if (errno == EACCES)
 					ndenied++;
-				continue; /* EINVAL: a free index; EIDRM: gone */
+				continue; /* EINVAL: a free index; EIDRM: gone
+					   */
 			}
 			nseen++;
 			from_ds(&in, id, &ds);
@@ -80,8 +81,8 @@ int rgn_shm_walk(int (*fn)(const struct rgn_shm_info *info, void *arg),
 }
 
 struct find_ctx {
-	int32_t shmid;		/* wanted id, or -1 */
-	int32_t key;		/* wanted key when shmid is -1 */
+	int32_t shmid; /* wanted id, or -1 */
+	int32_t key;   /* wanted key when shmid is -1 */
 	struct rgn_shm_info *out;
 };
 

@@ -26,39 +26,39 @@
 #include <sys/types.h>
 
 enum rgn_shm_state {
-	RGN_SHM_GONE = 0,	/* no segment has that id any more */
-	RGN_SHM_RECYCLED,	/* the id names another segment now
-				   (creation time or key differ) */
-	RGN_SHM_REMOVING,	/* the one seen, marked for removal: it
-				   lives until its last detach */
-	RGN_SHM_FOREIGN,	/* the one seen, but the header check said
-				   it is not what the caller expects */
-	RGN_SHM_ATTACHED,	/* the one seen (and the caller's, if it
-				   checked), nattch > 0 */
-	RGN_SHM_UNATTACHED,	/* the same, nobody attached */
-	RGN_SHM_UNKNOWN		/* could not tell: see the error code */
+	RGN_SHM_GONE = 0,   /* no segment has that id any more */
+	RGN_SHM_RECYCLED,   /* the id names another segment now
+			       (creation time or key differ) */
+	RGN_SHM_REMOVING,   /* the one seen, marked for removal: it
+			       lives until its last detach */
+	RGN_SHM_FOREIGN,    /* the one seen, but the header check said
+			       it is not what the caller expects */
+	RGN_SHM_ATTACHED,   /* the one seen (and the caller's, if it
+			       checked), nattch > 0 */
+	RGN_SHM_UNATTACHED, /* the same, nobody attached */
+	RGN_SHM_UNKNOWN	    /* could not tell: see the error code */
 };
 
 /* What the kernel says of a segment now (IPC_STAT / SHM_STAT_ANY). */
 struct rgn_shm_info {
-	int32_t shmid;		/* its id */
-	int32_t key;		/* IPC_PRIVATE (0) once marked for removal */
-	uint32_t uid, gid;	/* owner */
-	uint32_t cuid, cgid;	/* creator */
-	uint32_t mode;		/* permission bits and SHM_DEST, SHM_LOCKED */
-	uint64_t size;		/* shm_segsz */
-	uint64_t nattch;	/* processes attached */
-	int32_t cpid;		/* creator pid */
-	int32_t lpid;		/* last shmat/shmdt */
+	int32_t shmid;	     /* its id */
+	int32_t key;	     /* IPC_PRIVATE (0) once marked for removal */
+	uint32_t uid, gid;   /* owner */
+	uint32_t cuid, cgid; /* creator */
+	uint32_t mode;	     /* permission bits and SHM_DEST, SHM_LOCKED */
+	uint64_t size;	     /* shm_segsz */
+	uint64_t nattch;     /* processes attached */
+	int32_t cpid;	     /* creator pid */
+	int32_t lpid;	     /* last shmat/shmdt */
 	int64_t atime, dtime, ctime;
 };
 
 /* What was seen of a segment before: its id, key and creation time. */
 struct rgn_shm_seen {
 	int32_t shmid;
-	int32_t key;		/* IPC_PRIVATE matches only IPC_PRIVATE, but
-				   see RGN_SHM_ANY_KEY */
-	int64_t ctime;		/* 0: not known, the key alone decides */
+	int32_t key;   /* IPC_PRIVATE matches only IPC_PRIVATE, but
+			  see RGN_SHM_ANY_KEY */
+	int64_t ctime; /* 0: not known, the key alone decides */
 };
 
 /* The key does not identify it (files without mmap use IPC_PRIVATE keys):

@@ -37,9 +37,9 @@ _Static_assert(STAT_WINDOW_MIN >= sizeof(struct rgn_shm_region),
 	       "the window must hold a region header");
 
 struct stat_window {
-	struct rgn_reader rd;	/* the region's storage, open */
-	uint8_t *buf;		/* its first LEN bytes, as read last */
-	size_t cap;		/* bytes asked for, allocated at buf */
+	struct rgn_reader rd; /* the region's storage, open */
+	uint8_t *buf;	      /* its first LEN bytes, as read last */
+	size_t cap;	      /* bytes asked for, allocated at buf */
 	size_t len;
 };
 
@@ -80,8 +80,8 @@ static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 			struct rgn_region_stat *rs, uint8_t *buf,
 			size_t *window)
 {
-	struct stat_window w = {.rd = {.ops = env->ops, .env = env,
-				       .id = sl->sl_id, .fd = -1}};
+	struct stat_window w = {
+		.rd = {.ops = env->ops, .env = env, .id = sl->sl_id, .fd = -1}};
 	struct rgn_shm_region rh;
 	int n;
 

@@ -36,15 +36,15 @@ extern "C" {
 
 /* ---- layout facts (5.3.28, LP64 little-endian) ------------------------- */
 
-#define RGN_BDB_MAGIC 0x00120897u	/* REGENV magic, offset 0, written last */
-#define RGN_BDB_PREFIX_LEN 20		/* magic, panic, major, minor, patch */
-#define RGN_BDB_REGENV_LEN 160		/* REGENV; the allocator head follows */
-#define RGN_BDB_REF_LEN 24		/* system memory __db.001: size, max,
-					   shmid of the primary segment */
-#define RGN_BDB_SLOT_LEN 48		/* one REGION slot of the table */
-#define RGN_BDB_ALLOC_LEN 256		/* ALLOC_LAYOUT incl. its figures */
-#define RGN_BDB_NPOW2 11		/* size buckets: 1KB .. 1024KB and up */
-#define RGN_BDB_MAX_REGIONS 64		/* used slots a snapshot keeps */
+#define RGN_BDB_MAGIC	   0x00120897u /* REGENV magic, offset 0, written last */
+#define RGN_BDB_PREFIX_LEN 20	       /* magic, panic, major, minor, patch */
+#define RGN_BDB_REGENV_LEN 160	       /* REGENV; the allocator head follows */
+/* System memory __db.001: size, max, shmid of the primary segment. */
+#define RGN_BDB_REF_LEN	    24
+#define RGN_BDB_SLOT_LEN    48	/* one REGION slot of the table */
+#define RGN_BDB_ALLOC_LEN   256 /* ALLOC_LAYOUT incl. its figures */
+#define RGN_BDB_NPOW2	    11	/* size buckets: 1KB .. 1024KB and up */
+#define RGN_BDB_MAX_REGIONS 64	/* used slots a snapshot keeps */
 
 /* Region types as 5.3 numbers them. */
 enum {
@@ -60,66 +60,66 @@ enum {
 
 /* What a __db.001 (or a segment's first bytes) is. */
 enum rgn_bdb_form {
-	RGN_BDB_FORM_NONE = 0,	/* not Berkeley DB's */
-	RGN_BDB_FORM_REGENV,	/* a REGENV: the primary region itself */
-	RGN_BDB_FORM_REF,	/* 24 bytes naming the primary segment */
-	RGN_BDB_FORM_EMPTY,	/* 0 bytes: a creator died before writing */
+	RGN_BDB_FORM_NONE = 0, /* not Berkeley DB's */
+	RGN_BDB_FORM_REGENV,   /* a REGENV: the primary region itself */
+	RGN_BDB_FORM_REF,      /* 24 bytes naming the primary segment */
+	RGN_BDB_FORM_EMPTY,    /* 0 bytes: a creator died before writing */
 };
 
 /* One region's allocator figures, as db_stat -E prints them. */
 struct rgn_bdb_alloc {
-	uint32_t pow2[RGN_BDB_NPOW2];	/* allocations by size: [0] up to
-					   1KB, [i] up to 1KB << i, [10]
-					   1024KB and above */
-	uint32_t success;		/* allocations that succeeded */
-	uint32_t failure;		/* allocations that failed */
-	uint32_t freed;			/* frees */
-	uint32_t longest;		/* longest chunk walk of one search */
+	uint32_t pow2[RGN_BDB_NPOW2]; /* allocations by size: [0] up to
+					 1KB, [i] up to 1KB << i, [10]
+					 1024KB and above */
+	uint32_t success;	      /* allocations that succeeded */
+	uint32_t failure;	      /* allocations that failed */
+	uint32_t freed;		      /* frees */
+	uint32_t longest;	      /* longest chunk walk of one search */
 };
 
 /* One used slot of the REGION table. */
 struct rgn_bdb_slot {
-	uint32_t id;		/* region id: file __db.%03d of it */
-	uint32_t type;		/* RGN_BDB_TYPE_* */
-	uint64_t size;		/* current size in bytes */
-	uint64_t max;		/* maximum size in bytes */
-	int64_t segid;		/* shmid in system memory mode, else -1 */
-	uint64_t primary;	/* offset of the subsystem's head */
-	uint64_t alloc;		/* the slot's last field, as stored */
+	uint32_t id;	  /* region id: file __db.%03d of it */
+	uint32_t type;	  /* RGN_BDB_TYPE_* */
+	uint64_t size;	  /* current size in bytes */
+	uint64_t max;	  /* maximum size in bytes */
+	int64_t segid;	  /* shmid in system memory mode, else -1 */
+	uint64_t primary; /* offset of the subsystem's head */
+	uint64_t alloc;	  /* the slot's last field, as stored */
 };
 
 /* The system memory form of __db.001. */
 struct rgn_bdb_ref {
-	uint64_t size;		/* primary segment's size */
-	uint64_t max;		/* its maximum */
-	int64_t shmid;		/* its shmid (0 is a valid shmid) */
+	uint64_t size; /* primary segment's size */
+	uint64_t max;  /* its maximum */
+	int64_t shmid; /* its shmid (0 is a valid shmid) */
 };
 
 /* A REGENV as far as it could be decoded. */
 struct rgn_bdb_regenv {
-	int big_endian;		/* the magic read big-endian: prefix only */
-	uint32_t magic;		/* RGN_BDB_MAGIC, or 0 while being made */
-	uint32_t panic;		/* non-zero: the environment is dead */
+	int big_endian; /* the magic read big-endian: prefix only */
+	uint32_t magic; /* RGN_BDB_MAGIC, or 0 while being made */
+	uint32_t panic; /* non-zero: the environment is dead */
 	uint32_t major, minor, patch;
-	int decoded;		/* 1: everything below is valid (5.3,
-				   LP64 little-endian, table consistent);
-				   0: only the prefix, see why */
-	char why[96];		/* when !decoded, the reason */
-	uint32_t env_id;	/* Environment ID */
-	uint32_t signature;	/* structure signature of the build */
-	int64_t ctime;		/* creation time, seconds since the epoch */
-	uint32_t init_flags;	/* subsystems: lock 0x4 log 0x8 mpool 0x10
-				   rep 0x20 txn 0x40 */
-	uint64_t mtx_regenv;	/* mutex guarding refcnt */
-	uint32_t refcnt;	/* References, as stored */
-	uint32_t region_cnt;	/* slots in the table */
-	uint64_t region_off;	/* offset of the table */
-	int table_truncated;	/* the buffer ended inside the table, or
-				   more than RGN_BDB_MAX_REGIONS were used */
-	uint32_t nslots;	/* used slots kept in slots[] */
+	int decoded;	     /* 1: everything below is valid (5.3,
+				LP64 little-endian, table consistent);
+				0: only the prefix, see why */
+	char why[96];	     /* when !decoded, the reason */
+	uint32_t env_id;     /* Environment ID */
+	uint32_t signature;  /* structure signature of the build */
+	int64_t ctime;	     /* creation time, seconds since the epoch */
+	uint32_t init_flags; /* subsystems: lock 0x4 log 0x8 mpool 0x10
+				rep 0x20 txn 0x40 */
+	uint64_t mtx_regenv; /* mutex guarding refcnt */
+	uint32_t refcnt;     /* References, as stored */
+	uint32_t region_cnt; /* slots in the table */
+	uint64_t region_off; /* offset of the table */
+	int table_truncated; /* the buffer ended inside the table, or
+				more than RGN_BDB_MAX_REGIONS were used */
+	uint32_t nslots;     /* used slots kept in slots[] */
 	struct rgn_bdb_slot slots[RGN_BDB_MAX_REGIONS];
-	int has_alloc;		/* the primary's allocator was in the buffer */
-	struct rgn_bdb_alloc alloc;	/* the primary's allocator */
+	int has_alloc; /* the primary's allocator was in the buffer */
+	struct rgn_bdb_alloc alloc; /* the primary's allocator */
 };
 
 /*
@@ -128,8 +128,7 @@ struct rgn_bdb_regenv {
  * when it starts with the magic in either byte order, or with 0 where the
  * magic goes and a 5.x version after it (a creator still at work, or dead).
  */
-enum rgn_bdb_form rgn_bdb_classify(const void *buf, size_t len,
-				   uint64_t total);
+enum rgn_bdb_form rgn_bdb_classify(const void *buf, size_t len, uint64_t total);
 
 /* The 24-byte record.  0, or -EINVAL when LEN is not 24. */
 int rgn_bdb_decode_ref(const void *buf, size_t len, struct rgn_bdb_ref *ref);
@@ -158,7 +157,7 @@ const struct rgn_bdb_slot *rgn_bdb_find_slot(const struct rgn_bdb_regenv *env,
 
 /* What to look for: region files by device and inode, segments by shmid. */
 struct rgn_bdb_target {
-	int is_segment;		/* 1: SHMID; 0: DEV and INO */
+	int is_segment; /* 1: SHMID; 0: DEV and INO */
 	dev_t dev;
 	ino_t ino;
 	int32_t shmid;
@@ -166,10 +165,10 @@ struct rgn_bdb_target {
 
 struct rgn_bdb_proc {
 	pid_t pid;
-	char command[16];	/* /proc/PID/comm, as the kernel gives it */
-	uint64_t start_ticks;	/* start time, clock ticks since boot */
-	int64_t start;		/* the same, seconds since the epoch */
-	uint32_t nmaps;		/* mappings of the targets it holds */
+	char command[16];     /* /proc/PID/comm, as the kernel gives it */
+	uint64_t start_ticks; /* start time, clock ticks since boot */
+	int64_t start;	      /* the same, seconds since the epoch */
+	uint32_t nmaps;	      /* mappings of the targets it holds */
 };
 
 /*
@@ -180,8 +179,7 @@ struct rgn_bdb_proc {
  * 0, -ENOMEM, -errno when /proc cannot be listed.
  */
 int rgn_bdb_procs_scan(const struct rgn_bdb_target *targets, size_t n,
-		       struct rgn_bdb_proc **out, size_t *nout,
-		       size_t *denied);
+		       struct rgn_bdb_proc **out, size_t *nout, size_t *denied);
 
 /* ---- a home ------------------------------------------------------------ */
 
@@ -192,7 +190,7 @@ int rgn_bdb_procs_scan(const struct rgn_bdb_target *targets, size_t n,
 enum rgn_bdb_verdict {
 	RGN_BDB_AT_REST = 0,	/* References 0 */
 	RGN_BDB_IN_USE,		/* References > 0, as many real mappers */
-	RGN_BDB_NEEDS_RECOVERY,	/* more References than mappers, panic set,
+	RGN_BDB_NEEDS_RECOVERY, /* more References than mappers, panic set,
 				   or its primary segment is gone */
 	RGN_BDB_HALF_CREATED,	/* empty __db.001, or magic never written */
 	RGN_BDB_UNDECODED,	/* another version: References unknown */
@@ -200,46 +198,46 @@ enum rgn_bdb_verdict {
 
 /* One region of a home as read now. */
 struct rgn_bdb_region {
-	struct rgn_bdb_slot slot;	/* from the table */
-	char file[16];			/* "__db.003" */
-	int present;			/* its file or segment exists */
-	uint64_t bytes;			/* readable bytes now: the file's
-					   length or the segment's size */
-	dev_t dev;			/* files mode: the file's identity */
+	struct rgn_bdb_slot slot; /* from the table */
+	char file[16];		  /* "__db.003" */
+	int present;		  /* its file or segment exists */
+	uint64_t bytes;		  /* readable bytes now: the file's
+				     length or the segment's size */
+	dev_t dev;		  /* files mode: the file's identity */
 	ino_t ino;
 	int64_t mtime;
-	int32_t key;			/* system memory: the segment's key */
-	int64_t shm_ctime;		/* and creation time */
-	uint64_t nattch;		/* and attach count */
-	int has_alloc;			/* allocator figures were read */
+	int32_t key;	   /* system memory: the segment's key */
+	int64_t shm_ctime; /* and creation time */
+	uint64_t nattch;   /* and attach count */
+	int has_alloc;	   /* allocator figures were read */
 	struct rgn_bdb_alloc alloc;
-	int error;			/* why it could not be read, or 0 */
+	int error; /* why it could not be read, or 0 */
 };
 
 /* A snapshot of a home: everything renderers and the mount need. */
 struct rgn_bdb {
-	char home[4096];		/* as given */
-	int dirfd;			/* the home, O_PATH, for reads */
-	enum rgn_bdb_form form;		/* of __db.001 */
-	uint64_t file_len;		/* __db.001's length */
-	dev_t file_dev;			/* __db.001's identity */
+	char home[4096];	/* as given */
+	int dirfd;		/* the home, O_PATH, for reads */
+	enum rgn_bdb_form form; /* of __db.001 */
+	uint64_t file_len;	/* __db.001's length */
+	dev_t file_dev;		/* __db.001's identity */
 	ino_t file_ino;
-	int sysmem;			/* system memory mode */
-	struct rgn_bdb_ref ref;		/* when sysmem */
-	int primary_error;		/* sysmem: why the primary segment
-					   could not be read, or 0 */
-	struct rgn_bdb_regenv env;	/* decoded primary (prefix at least
-					   when form is REGENV or sysmem
-					   read it) */
-	int have_env;			/* env holds something */
+	int sysmem;		   /* system memory mode */
+	struct rgn_bdb_ref ref;	   /* when sysmem */
+	int primary_error;	   /* sysmem: why the primary segment
+				      could not be read, or 0 */
+	struct rgn_bdb_regenv env; /* decoded primary (prefix at least
+				      when form is REGENV or sysmem
+				      read it) */
+	int have_env;		   /* env holds something */
 	uint32_t nregions;
 	struct rgn_bdb_region regions[RGN_BDB_MAX_REGIONS];
-	struct rgn_bdb_proc *procs;	/* who maps it (malloc'd) */
+	struct rgn_bdb_proc *procs; /* who maps it (malloc'd) */
 	size_t nprocs;
-	size_t procs_denied;		/* processes whose maps we could not
-					   read */
+	size_t procs_denied; /* processes whose maps we could not
+				read */
 	enum rgn_bdb_verdict verdict;
-	char reason[512];		/* says why, and what to run */
+	char reason[512]; /* says why, and what to run */
 };
 
 /*
@@ -272,14 +270,14 @@ int64_t rgn_bdb_read_region(const struct rgn_bdb *bdb, uint32_t id,
 /* "at-rest", "in-use", "needs-recovery", "half-created", "undecoded". */
 const char *rgn_bdb_verdict_name(enum rgn_bdb_verdict v);
 
-/* ---- for the leak scanner ------------------------------------------------- */
+/* ---- for the leak scanner ------------------------------------------------ */
 
 /* A System V segment seen as a Berkeley DB primary. */
 struct rgn_bdb_segment {
 	int32_t shmid, key;
 	uint64_t size;
-	struct rgn_bdb_regenv env;	/* prefix always; all when decoded */
-	uint32_t nothers;		/* its other regions' segments */
+	struct rgn_bdb_regenv env; /* prefix always; all when decoded */
+	uint32_t nothers;	   /* its other regions' segments */
 	int32_t other_shmids[RGN_BDB_MAX_REGIONS];
 	uint32_t other_ids[RGN_BDB_MAX_REGIONS];
 };
@@ -295,12 +293,12 @@ int rgn_bdb_segment_decode(const void *head, size_t len, uint64_t size,
 
 /* What a named home says of a primary segment. */
 enum rgn_bdb_claim {
-	RGN_BDB_CLAIM_UNRELATED = 0,	/* nothing ties it to this home */
-	RGN_BDB_CLAIM_REFERS,		/* its __db.001 names this shmid */
-	RGN_BDB_CLAIM_DROPPED,		/* proven made here (DB_CONFIG's
-					   set_shm_key gives its key) and
-					   __db.001 is gone or names
-					   another segment */
+	RGN_BDB_CLAIM_UNRELATED = 0, /* nothing ties it to this home */
+	RGN_BDB_CLAIM_REFERS,	     /* its __db.001 names this shmid */
+	RGN_BDB_CLAIM_DROPPED,	     /* proven made here (DB_CONFIG's
+					set_shm_key gives its key) and
+					__db.001 is gone or names
+					another segment */
 };
 
 /*
@@ -312,13 +310,13 @@ int rgn_bdb_home_claim(const char *home, int32_t shmid, int32_t key,
 		       enum rgn_bdb_claim *claim);
 
 enum rgn_bdb_seg_class {
-	RGN_BDB_SEG_LIVE = 0,		/* some segment of it is attached */
-	RGN_BDB_SEG_IDLE,		/* References 0, nobody attached */
-	RGN_BDB_SEG_NEEDS_RECOVERY,	/* References > 0 or panic, nobody
-					   attached */
-	RGN_BDB_SEG_ORPHANED,		/* a named home dropped it */
-	RGN_BDB_SEG_UNDECODED,		/* nobody attached, another version:
-					   References not known */
+	RGN_BDB_SEG_LIVE = 0,	    /* some segment of it is attached */
+	RGN_BDB_SEG_IDLE,	    /* References 0, nobody attached */
+	RGN_BDB_SEG_NEEDS_RECOVERY, /* References > 0 or panic, nobody
+				       attached */
+	RGN_BDB_SEG_ORPHANED,	    /* a named home dropped it */
+	RGN_BDB_SEG_UNDECODED,	    /* nobody attached, another version:
+				       References not known */
 };
 
 /*
@@ -385,8 +383,8 @@ int rgn_render_bdb_procs_text(const struct rgn_bdb *bdb, char **out,
  * Prometheus text exposition 0.0.4 of BDB, every series labelled with
  * home and program="berkeley-db": regionfs_env_info (version, mode,
  * verdict), regionfs_env_references, regionfs_env_panic,
- * regionfs_env_live_processes (that map it now), regionfs_env_regions, and per region
- * (region, id, type labels) regionfs_region_size_bytes,
+ * regionfs_env_live_processes (that map it now), regionfs_env_regions, and per
+ * region (region, id, type labels) regionfs_region_size_bytes,
  * regionfs_region_max_bytes and, where 5.3 keeps them, the counters
  * regionfs_region_allocations_total, regionfs_region_allocation_failures_total
  * and regionfs_region_frees_total.  Figures that were not decoded are

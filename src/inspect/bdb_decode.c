@@ -20,37 +20,37 @@
 #include "bdb.h"
 
 /* REGENV, 5.3.28 LP64 (measured; the prefix is fixed across releases). */
-#define OFF_MAGIC 0x00
-#define OFF_PANIC 0x04
-#define OFF_MAJOR 0x08
-#define OFF_MINOR 0x0c
-#define OFF_PATCH 0x10
-#define OFF_ENVID 0x14
-#define OFF_SIGNATURE 0x18
-#define OFF_TIMESTAMP 0x20
+#define OFF_MAGIC      0x00
+#define OFF_PANIC      0x04
+#define OFF_MAJOR      0x08
+#define OFF_MINOR      0x0c
+#define OFF_PATCH      0x10
+#define OFF_ENVID      0x14
+#define OFF_SIGNATURE  0x18
+#define OFF_TIMESTAMP  0x20
 #define OFF_INIT_FLAGS 0x28
 #define OFF_MTX_REGENV 0x30
-#define OFF_REFCNT 0x38
+#define OFF_REFCNT     0x38
 #define OFF_REGION_CNT 0x3c
 #define OFF_REGION_OFF 0x40
 
 /* REGION slot, 48 bytes. */
-#define SLOT_SIZE 0
-#define SLOT_MAX 8
-#define SLOT_SEGID 16
-#define SLOT_ID 24
-#define SLOT_TYPE 28
+#define SLOT_SIZE    0
+#define SLOT_MAX     8
+#define SLOT_SEGID   16
+#define SLOT_ID	     24
+#define SLOT_TYPE    28
 #define SLOT_PRIMARY 32
-#define SLOT_ALLOC 40
+#define SLOT_ALLOC   40
 
 /* ALLOC_LAYOUT: 12 shared list heads of 16 bytes (the address queue and
  * 11 size queues), then the statistics, all u32. */
-#define ALLOC_POW2 192
+#define ALLOC_POW2    192
 #define ALLOC_SUCCESS (ALLOC_POW2 + 4 * RGN_BDB_NPOW2)
 #define ALLOC_FAILURE (ALLOC_SUCCESS + 4)
-#define ALLOC_FREED (ALLOC_SUCCESS + 8)
+#define ALLOC_FREED   (ALLOC_SUCCESS + 8)
 #define ALLOC_LONGEST (ALLOC_SUCCESS + 12)
-#define ALLOC_END (ALLOC_SUCCESS + 16)
+#define ALLOC_END     (ALLOC_SUCCESS + 16)
 
 /* A sane ceiling for a table's slot count: 5.3 sizes it from the
  * configured subsystems and caches, a few dozen at most. */
@@ -59,7 +59,7 @@
 struct rd {
 	const unsigned char *p;
 	size_t len;
-	int be;		/* big-endian byte order */
+	int be; /* big-endian byte order */
 };
 
 static int in_bounds(const struct rd *r, uint64_t off, uint64_t n)
@@ -92,8 +92,7 @@ static uint64_t rd64(const struct rd *r, uint64_t off)
 	return r->be ? lo << 32 | hi : hi << 32 | lo;
 }
 
-enum rgn_bdb_form rgn_bdb_classify(const void *buf, size_t len,
-				   uint64_t total)
+enum rgn_bdb_form rgn_bdb_classify(const void *buf, size_t len, uint64_t total)
 {
 	struct rd le = {buf, len, 0}, be = {buf, len, 1};
 
@@ -257,9 +256,12 @@ int rgn_bdb_decode_regenv(const void *buf, size_t len,
 const char *rgn_bdb_type_name(uint32_t type)
 {
 	static const char *const names[] = {
-		[RGN_BDB_TYPE_ENV] = "Environment", [RGN_BDB_TYPE_LOCK] = "Lock",
-		[RGN_BDB_TYPE_LOG] = "Log",	    [RGN_BDB_TYPE_MPOOL] = "Mpool",
-		[RGN_BDB_TYPE_MUTEX] = "Mutex",	    [RGN_BDB_TYPE_TXN] = "Txn",
+		[RGN_BDB_TYPE_ENV] = "Environment",
+		[RGN_BDB_TYPE_LOCK] = "Lock",
+		[RGN_BDB_TYPE_LOG] = "Log",
+		[RGN_BDB_TYPE_MPOOL] = "Mpool",
+		[RGN_BDB_TYPE_MUTEX] = "Mutex",
+		[RGN_BDB_TYPE_TXN] = "Txn",
 	};
 
 	if (type >= sizeof(names) / sizeof(names[0]) || !names[type])

@@ -37,7 +37,8 @@
 static int open_ro(int dirfd, const char *name)
 {
 	return openat(dirfd, name,
-		      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+			      O_NOCTTY);
 }
 
 /* Up to LEN bytes at OFF of an open file, short only at its end. */
@@ -63,11 +64,10 @@ static int64_t pread_all(int fd, void *buf, size_t len, uint64_t off)
 
 /* Copy LEN bytes at OFF out of segment SHMID (which must still have KEY
  * and CTIME), attached read-only only for the copy. */
-static int64_t shm_copy(int32_t shmid, int32_t key, int64_t ctime,
-			uint64_t off, void *buf, size_t len)
+static int64_t shm_copy(int32_t shmid, int32_t key, int64_t ctime, uint64_t off,
+			void *buf, size_t len)
 {
-	struct rgn_shm_seen seen = {.shmid = shmid, .key = key,
-				    .ctime = ctime};
+	struct rgn_shm_seen seen = {.shmid = shmid, .key = key, .ctime = ctime};
 	const void *base;
 	uint64_t size;
 	int rc;
@@ -274,11 +274,11 @@ static int scan_procs(struct rgn_bdb *b)
 				  &b->procs_denied);
 }
 
-static void verdict(struct rgn_bdb *b, enum rgn_bdb_verdict v,
-		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void verdict(struct rgn_bdb *b, enum rgn_bdb_verdict v, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
 
-static void verdict(struct rgn_bdb *b, enum rgn_bdb_verdict v,
-		    const char *fmt, ...)
+static void verdict(struct rgn_bdb *b, enum rgn_bdb_verdict v, const char *fmt,
+		    ...)
 {
 	va_list ap;
 
@@ -323,15 +323,17 @@ static void judge(struct rgn_bdb *b)
 		verdict(b, RGN_BDB_HALF_CREATED,
 			"__db.001 is empty: a process creating the environment "
 			"died before writing it, and every Berkeley DB open "
-			"now waits 18 s and fails to join; %s, remove the empty "
-			"%s/__db.001 and create the environment again (or run "
-			RECOVER_HINT ")",
+			"now waits 18 s and fails to join; %s, remove the "
+			"empty "
+			"%s/__db.001 and create the environment again (or "
+			"run " RECOVER_HINT ")",
 			p ? "once the processes mapping it have exited"
 			  : "nothing maps it",
 			h, h);
 	} else if (b->sysmem && b->primary_error) {
-		verdict(b, b->primary_error == -EACCES ? RGN_BDB_UNDECODED
-						       : RGN_BDB_NEEDS_RECOVERY,
+		verdict(b,
+			b->primary_error == -EACCES ? RGN_BDB_UNDECODED
+						    : RGN_BDB_NEEDS_RECOVERY,
 			"__db.001 names primary segment shmid %lld, which %s; "
 			"run " RECOVER_HINT " to recreate the environment",
 			(long long)b->ref.shmid,
@@ -359,15 +361,17 @@ static void judge(struct rgn_bdb *b)
 			b->env.why[0] ? b->env.why : "not read", how);
 	} else if (refs == 0) {
 		verdict(b, RGN_BDB_AT_REST,
-			"References 0: every process closed the environment; %s",
+			"References 0: every process closed the environment; "
+			"%s",
 			how);
 	} else if (p >= refs) {
 		verdict(b, RGN_BDB_IN_USE, "References %u, and %s", refs, how);
 	} else {
 		verdict(b, RGN_BDB_NEEDS_RECOVERY,
 			"References %u but %s: %zu %s left by %s that died "
-			"attached (Berkeley DB never takes %s back); run "
-			RECOVER_HINT " once nothing uses the environment",
+			"attached (Berkeley DB never takes %s back); "
+			"run " RECOVER_HINT
+			" once nothing uses the environment",
 			refs, how, refs - p,
 			refs - p == 1 ? "reference was" : "references were",
 			refs - p == 1 ? "a process" : "processes",

@@ -100,30 +100,29 @@ static int line_matches(const char *line, const struct rgn_bdb_target *t,
  * Debian 12's headers predate it. */
 #ifndef PROCMAP_QUERY
 struct procmap_query {
-	uint64_t size;		/* sizeof(struct procmap_query) */
-	uint64_t query_flags;	/* RGN_PMQ_* */
+	uint64_t size;	      /* sizeof(struct procmap_query) */
+	uint64_t query_flags; /* RGN_PMQ_* */
 	uint64_t query_addr;
-	uint64_t vma_start, vma_end;	/* out */
+	uint64_t vma_start, vma_end; /* out */
 	uint64_t vma_flags, vma_page_size, vma_offset;
-	uint64_t inode;			/* out: as the maps inode column */
-	uint32_t dev_major, dev_minor;	/* out */
-	uint32_t vma_name_size;		/* in: buffer size; out: name size */
+	uint64_t inode;		       /* out: as the maps inode column */
+	uint32_t dev_major, dev_minor; /* out */
+	uint32_t vma_name_size;	       /* in: buffer size; out: name size */
 	uint32_t build_id_size;
-	uint64_t vma_name_addr;		/* in: buffer for the name, or 0 */
+	uint64_t vma_name_addr; /* in: buffer for the name, or 0 */
 	uint64_t build_id_addr;
 };
 #define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
 #endif
-#define RGN_PMQ_SHARED 0x08
+#define RGN_PMQ_SHARED		 0x08
 #define RGN_PMQ_COVERING_OR_NEXT 0x10
-#define RGN_PMQ_FILE_BACKED 0x20
+#define RGN_PMQ_FILE_BACKED	 0x20
 
 /* Does the mapping Q describes name a target?  Only a segment candidate
  * (its inode equal to a sought shmid) costs a second query, for its name,
  * which must be "/SYSV..." to be a segment and not a file. */
 static int query_matches(int fd, const struct procmap_query *q,
-			 const struct rgn_bdb_target *t, size_t n,
-			 int same_ipc)
+			 const struct rgn_bdb_target *t, size_t n, int same_ipc)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (t[i].is_segment) {
@@ -292,8 +291,7 @@ static int by_pid(const void *a, const void *b)
 }
 
 int rgn_bdb_procs_scan(const struct rgn_bdb_target *targets, size_t n,
-		       struct rgn_bdb_proc **out, size_t *nout,
-		       size_t *denied)
+		       struct rgn_bdb_proc **out, size_t *nout, size_t *denied)
 {
 	struct rgn_bdb_proc *v = NULL, *nv;
 	size_t nv_len = 0, cap = 0, ndenied = 0;
@@ -330,16 +328,15 @@ int rgn_bdb_procs_scan(const struct rgn_bdb_target *targets, size_t n,
 		long pid = strtol(de->d_name, &end, 10);
 		int c;
 
-		if (!isdigit((unsigned char)de->d_name[0]) || *end || pid <= 0 ||
-		    pid == self)
+		if (!isdigit((unsigned char)de->d_name[0]) || *end ||
+		    pid <= 0 || pid == self)
 			continue;
 		if (any_seg) {
 			ns = ipc_ns((pid_t)pid);
 			if (!any_file && ns != 0 && my_ipc != 0 && ns != my_ipc)
 				continue;
 		}
-		c = count_maps((pid_t)pid, targets, n,
-			       ns != 0 && ns == my_ipc);
+		c = count_maps((pid_t)pid, targets, n, ns != 0 && ns == my_ipc);
 		if (c == -EACCES || c == -EPERM)
 			ndenied++;
 		if (c <= 0)

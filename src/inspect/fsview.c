@@ -22,8 +22,8 @@
 #include "backing.h"
 #include "env.h"
 #include "fsview.h"
-#include "leaks.h"
 #include "internal.h"
+#include "leaks.h"
 #include "shmid.h"
 
 /* Bytes of the primary that hold the region and environment headers. */
@@ -135,9 +135,10 @@ int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp)
 	 * on in a segment: the environment is gone from its home, as a fresh
 	 * open would find, rather than shown as state nobody may read.
 	 */
-	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		rc = rgn_fail(-errno, "%s/%s: %s", env->home,
-			      RGN_PRIMARY_FILE, strerror(errno));
+	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) <
+	    0) {
+		rc = rgn_fail(-errno, "%s/%s: %s", env->home, RGN_PRIMARY_FILE,
+			      strerror(errno));
 		free(snap);
 		free(v);
 		return rc == -ENOENT || rc == -ENOTDIR ? -ENOENT : rc;
@@ -227,8 +228,8 @@ int rgn_fsview_generation(rgn_env *env, uint64_t *gen)
 	rh = (const void *)buf;
 	ev = (const void *)(buf + RGN_ENV_OFF);
 	if (rc == 0 && rh->rh_env_id != env->env_id)
-		rc = rgn_fail(RGN_ECORRUPT,
-			      "%s now holds another environment", env->home);
+		rc = rgn_fail(RGN_ECORRUPT, "%s now holds another environment",
+			      env->home);
 	if (rc == 0)
 		*gen = ev->ev_generation;
 	free(buf);
@@ -252,7 +253,8 @@ static int find_ready_slot(struct rgn_env *env, uint32_t id,
 	rc = rgn_primary_snapshot(env, &snap);
 	if (rc < 0)
 		return rc;
-	*gen = ((const struct rgn_shm_env *)(snap + RGN_ENV_OFF))->ev_generation;
+	*gen = ((const struct rgn_shm_env *)(snap + RGN_ENV_OFF))
+		       ->ev_generation;
 	sl = (const void *)(snap + RGN_TABLE_OFF);
 	sl += id - 1;
 	if (sl->sl_state == RGN_SLOT_READY && sl->sl_id == id)
@@ -265,10 +267,10 @@ static int find_ready_slot(struct rgn_env *env, uint32_t id,
 
 /* What a reader keeps beyond the public fields. */
 struct rgn_fsview_rd {
-	struct rgn_env *env;		/* the caller keeps it open */
-	struct rgn_shm_slot slot;	/* as the table said at open */
-	struct rgn_reader rd;		/* files: open until close */
-	int64_t seg_ctime;		/* segments: identity at open */
+	struct rgn_env *env;	  /* the caller keeps it open */
+	struct rgn_shm_slot slot; /* as the table said at open */
+	struct rgn_reader rd;	  /* files: open until close */
+	int64_t seg_ctime;	  /* segments: identity at open */
 };
 
 static void reader_init(struct rgn_env *env, const struct rgn_shm_slot *sl,
@@ -301,14 +303,14 @@ static int vanished_or(struct rgn_env *env, const struct rgn_shm_slot *was,
 	if (*rc == -ENOENT)
 		return 0;
 	if (find_ready_slot(env, was->sl_id, now, gen) < 0) {
-		*rc = rgn_fail(-ENOENT, "region %u of %s was removed while "
-					"being opened",
+		*rc = rgn_fail(-ENOENT,
+			       "region %u of %s was removed while "
+			       "being opened",
 			       was->sl_id, env->home);
 		return 0;
 	}
 	return *gen != then || now->sl_ctime != was->sl_ctime ||
-	       now->sl_size != was->sl_size ||
-	       now->sl_shmid != was->sl_shmid;
+	       now->sl_size != was->sl_size || now->sl_shmid != was->sl_shmid;
 }
 
 /* The header at the start of RD, checked against the slot. */
@@ -360,8 +362,9 @@ static int still_ours(const struct rgn_fsview_rd *p, int64_t *ctime)
 	case RGN_SHM_RECYCLED:
 	case RGN_SHM_FOREIGN:
 	default:
-		return rgn_fail(-ENOENT, "segment shmid %d of region %u was "
-					 "removed",
+		return rgn_fail(-ENOENT,
+				"segment shmid %d of region %u was "
+				"removed",
 				p->slot.sl_shmid, p->slot.sl_id);
 	}
 }
@@ -407,8 +410,9 @@ int rgn_fsview_reader_open(rgn_env *env, uint32_t id,
 		if (!vanished_or(env, &p->slot, &now, &gen, &rc))
 			goto fail;
 		if (tries == 3) {
-			rc = rgn_fail(-ENOENT, "region %u of %s keeps being "
-					       "removed and made anew",
+			rc = rgn_fail(-ENOENT,
+				      "region %u of %s keeps being "
+				      "removed and made anew",
 				      id, env->home);
 			goto fail;
 		}
@@ -439,8 +443,8 @@ void rgn_fsview_reader_close(struct rgn_fsview_reader *r)
 	r->fd = -1;
 }
 
-int rgn_fsview_lend(const struct rgn_fsview_reader *r, uint64_t off,
-		    size_t len, rgn_fsview_lend_fn fn, void *arg)
+int rgn_fsview_lend(const struct rgn_fsview_reader *r, uint64_t off, size_t len,
+		    rgn_fsview_lend_fn fn, void *arg)
 {
 	struct rgn_fsview_rd *p;
 	struct rgn_reader rd;
@@ -561,9 +565,8 @@ int rgn_fsview_segments_digest(uint64_t *digest)
 	return 0;
 }
 
-int rgn_fsview_segment_lend(const struct rgn_fsview_segment *seen,
-			    uint64_t off, size_t len, rgn_fsview_lend_fn fn,
-			    void *arg)
+int rgn_fsview_segment_lend(const struct rgn_fsview_segment *seen, uint64_t off,
+			    size_t len, rgn_fsview_lend_fn fn, void *arg)
 {
 	struct rgn_leak l;
 

@@ -33,39 +33,39 @@ extern "C" {
 
 /* One region as the mount shows it. */
 struct rgn_fsview_region {
-	uint32_t id;			/* region id, 1 = primary */
-	uint32_t type;			/* enum rgn_region_type */
-	uint32_t flags;			/* RGN_RF_* */
-	int32_t shmid;			/* segment id, -1 for a file */
-	int32_t key;			/* segment key, 0 if none/IPC_PRIVATE */
-	uint32_t uid;			/* owner of the file or segment */
-	uint32_t gid;			/* (the environment's when unknown) */
-	uint32_t mode;			/* its 0777 permission bits (the
-					   environment's mode when unknown) */
-	uint64_t size;			/* bytes */
-	int64_t ctime;			/* creation, seconds since the epoch */
-	int64_t mtime;			/* last change */
-	char name[RGN_NAME_MAX + 1];	/* region name */
+	uint32_t id;		     /* region id, 1 = primary */
+	uint32_t type;		     /* enum rgn_region_type */
+	uint32_t flags;		     /* RGN_RF_* */
+	int32_t shmid;		     /* segment id, -1 for a file */
+	int32_t key;		     /* segment key, 0 if none/IPC_PRIVATE */
+	uint32_t uid;		     /* owner of the file or segment */
+	uint32_t gid;		     /* (the environment's when unknown) */
+	uint32_t mode;		     /* its 0777 permission bits (the
+					environment's mode when unknown) */
+	uint64_t size;		     /* bytes */
+	int64_t ctime;		     /* creation, seconds since the epoch */
+	int64_t mtime;		     /* last change */
+	char name[RGN_NAME_MAX + 1]; /* region name */
 };
 
 /* The region table of an environment, without any region's header. */
 struct rgn_fsview {
-	uint64_t generation;		/* ev_generation at the snapshot */
-	enum rgn_backing backing;	/* private: seen from outside */
-	uint32_t mode;			/* the environment's file mode */
-	int32_t private_owner;		/* private backing: the owner pid */
-	uint32_t uid;			/* owner of __db.001 (of the home */
-	uint32_t gid;			/*   directory for a private one) */
-	uint32_t primary_mode;		/* who may read the environment's
-					   state: the 0777 bits of __db.001,
-					   and of the primary segment too
-					   when it is one (0 if unknown) */
-	uint32_t home_uid;		/* the home directory's owner, */
-	uint32_t home_gid;		/*   group */
-	uint32_t home_mode;		/*   and 0777 permission bits */
-	int64_t ctime;			/* environment creation */
-	int64_t mtime;			/* last region create or remove */
-	size_t nregions;		/* entries in regions */
+	uint64_t generation;		    /* ev_generation at the snapshot */
+	enum rgn_backing backing;	    /* private: seen from outside */
+	uint32_t mode;			    /* the environment's file mode */
+	int32_t private_owner;		    /* private backing: the owner pid */
+	uint32_t uid;			    /* owner of __db.001 (of the home */
+	uint32_t gid;			    /*   directory for a private one) */
+	uint32_t primary_mode;		    /* who may read the environment's
+					       state: the 0777 bits of __db.001,
+					       and of the primary segment too
+					       when it is one (0 if unknown) */
+	uint32_t home_uid;		    /* the home directory's owner, */
+	uint32_t home_gid;		    /*   group */
+	uint32_t home_mode;		    /*   and 0777 permission bits */
+	int64_t ctime;			    /* environment creation */
+	int64_t mtime;			    /* last region create or remove */
+	size_t nregions;		    /* entries in regions */
 	struct rgn_fsview_region regions[]; /* ascending id */
 };
 
@@ -105,12 +105,12 @@ int rgn_fsview_generation(rgn_env *env, uint64_t *gen);
  * read and an observer never stays attached between reads.
  */
 struct rgn_fsview_reader {
-	uint32_t id;			/* region id */
-	uint32_t pad0;			/* zero */
-	uint64_t size;			/* region bytes: reads stop here */
-	int fd;				/* files: the region file, else -1 */
-	int32_t shmid;			/* segments: the id, else -1 */
-	struct rgn_fsview_rd *priv;	/* opaque: handle, slot, identity */
+	uint32_t id;		    /* region id */
+	uint32_t pad0;		    /* zero */
+	uint64_t size;		    /* region bytes: reads stop here */
+	int fd;			    /* files: the region file, else -1 */
+	int32_t shmid;		    /* segments: the id, else -1 */
+	struct rgn_fsview_rd *priv; /* opaque: handle, slot, identity */
 };
 
 /*
@@ -137,8 +137,8 @@ typedef int (*rgn_fsview_lend_fn)(const void *p, size_t n, void *arg);
  * -ENOENT (removed or recycled), -EACCES, -EINVAL (a file reader: read
  * its FD instead).
  */
-int rgn_fsview_lend(const struct rgn_fsview_reader *r, uint64_t off,
-		    size_t len, rgn_fsview_lend_fn fn, void *arg);
+int rgn_fsview_lend(const struct rgn_fsview_reader *r, uint64_t off, size_t len,
+		    rgn_fsview_lend_fn fn, void *arg);
 
 /*
  * Files only: how many of LEN bytes at OFF the file can still supply
@@ -148,18 +148,18 @@ int rgn_fsview_lend(const struct rgn_fsview_reader *r, uint64_t off,
 ssize_t rgn_fsview_file_avail(const struct rgn_fsview_reader *r, size_t len,
 			      uint64_t off);
 
-/* ---- System V segments by id, for sysv/ of the mount ---------------------- */
+/* ---- System V segments by id, for sysv/ of the mount --------------------- */
 
 /* What the kernel says of a segment now. */
 struct rgn_fsview_segment {
 	int32_t shmid;
-	int32_t key;			/* IPC_PRIVATE once marked for removal */
-	uint32_t uid, gid;		/* owner */
-	uint32_t cuid, cgid;		/* creator */
-	uint32_t mode;			/* 0777 permission bits */
-	int removing;			/* marked for removal, still alive */
+	int32_t key;	     /* IPC_PRIVATE once marked for removal */
+	uint32_t uid, gid;   /* owner */
+	uint32_t cuid, cgid; /* creator */
+	uint32_t mode;	     /* 0777 permission bits */
+	int removing;	     /* marked for removal, still alive */
 	uint64_t size;
-	int64_t ctime;			/* identity, with the id */
+	int64_t ctime; /* identity, with the id */
 };
 
 /*
@@ -174,9 +174,8 @@ int rgn_fsview_segment_stat(int32_t shmid, struct rgn_fsview_segment *s);
  * A segment already marked for removal is still lent while it lives.
  * Returns FN's return, or -ENOENT (gone or recycled), -EACCES, -errno.
  */
-int rgn_fsview_segment_lend(const struct rgn_fsview_segment *seen,
-			    uint64_t off, size_t len, rgn_fsview_lend_fn fn,
-			    void *arg);
+int rgn_fsview_segment_lend(const struct rgn_fsview_segment *seen, uint64_t off,
+			    size_t len, rgn_fsview_lend_fn fn, void *arg);
 
 /*
  * A digest of everything the kernel's index says of every segment it

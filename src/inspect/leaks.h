@@ -68,23 +68,24 @@ extern "C" {
 #endif
 
 #ifndef RGN_LEAK_HOME_MAX
-#define RGN_LEAK_HOME_MAX 4096	/* == RGN_HOME_MAX of layout.h */
+#define RGN_LEAK_HOME_MAX 4096 /* == RGN_HOME_MAX of layout.h */
 #endif
 #define RGN_LEAK_EVIDENCE_MAX 256
-#define RGN_LEAK_LIMIT_UNKNOWN UINT64_MAX /* a figure that could not be read */
+/* A figure that could not be read. */
+#define RGN_LEAK_LIMIT_UNKNOWN UINT64_MAX
 
 enum rgn_leak_class {
-	RGN_LEAK_UNKNOWN = 0,		/* could not tell (see evidence) */
-	RGN_LEAK_LIVE = 1,		/* ours, environment in use */
-	RGN_LEAK_ORPHANED = 2,		/* ours, no live process: a leak */
-	RGN_LEAK_FOREIGN_IN_USE = 3,	/* not ours, nattch > 0 */
-	RGN_LEAK_FOREIGN_IDLE = 4,	/* not ours, nattch == 0 */
-	RGN_LEAK_REMOVING = 5,		/* SHM_DEST: goes at the last detach */
-	RGN_LEAK_IDLE = 6,		/* ours or Berkeley DB's, intact and at
-					   rest */
-	RGN_LEAK_NEEDS_RECOVERY = 7,	/* Berkeley DB's, References left by a
-					   dead process: run db_recover */
-	RGN_LEAK_NCLASSES = 8		/* number of classes, for arrays */
+	RGN_LEAK_UNKNOWN = 0,	     /* could not tell (see evidence) */
+	RGN_LEAK_LIVE = 1,	     /* ours, environment in use */
+	RGN_LEAK_ORPHANED = 2,	     /* ours, no live process: a leak */
+	RGN_LEAK_FOREIGN_IN_USE = 3, /* not ours, nattch > 0 */
+	RGN_LEAK_FOREIGN_IDLE = 4,   /* not ours, nattch == 0 */
+	RGN_LEAK_REMOVING = 5,	     /* SHM_DEST: goes at the last detach */
+	RGN_LEAK_IDLE = 6,	     /* ours or Berkeley DB's, intact and at
+					rest */
+	RGN_LEAK_NEEDS_RECOVERY = 7, /* Berkeley DB's, References left by a
+					dead process: run db_recover */
+	RGN_LEAK_NCLASSES = 8	     /* number of classes, for arrays */
 };
 
 /* "live", "orphaned", "foreign-in-use", "foreign-idle", "removing",
@@ -93,89 +94,88 @@ const char *rgn_leak_class_name(enum rgn_leak_class cls);
 
 /* The program a segment belongs to, as far as the scanner can tell. */
 enum rgn_leak_program {
-	RGN_LEAK_PROG_NONE = 0,		/* not recognised */
-	RGN_LEAK_PROG_REGIONFS = 1,	/* ours: our region header */
-	RGN_LEAK_PROG_BDB = 2,		/* Berkeley DB's: its region magic, or
-					   named by such a primary */
+	RGN_LEAK_PROG_NONE = 0,	    /* not recognised */
+	RGN_LEAK_PROG_REGIONFS = 1, /* ours: our region header */
+	RGN_LEAK_PROG_BDB = 2,	    /* Berkeley DB's: its region magic, or
+				       named by such a primary */
 };
 
 /* "-", "regionfs", "berkeley-db"; "?" for a value outside the enum. */
 const char *rgn_leak_program_name(enum rgn_leak_program prog);
 
-
 /* Tri-state answers: the scanner says when it could not find out. */
-#define RGN_LEAK_NO 0
-#define RGN_LEAK_YES 1
+#define RGN_LEAK_NO	0
+#define RGN_LEAK_YES	1
 #define RGN_LEAK_UNSURE (-1)
 
 /* One segment as the scanner saw it. */
 struct rgn_leak {
 	/* From /proc/sysvipc/shm or shmctl(SHM_STAT_ANY / IPC_STAT),
 	 * read before the scanner attached. */
-	int32_t shmid;			/* segment id */
-	int32_t key;			/* System V key; 0 is IPC_PRIVATE */
-	uint64_t size;			/* shm_segsz, bytes */
-	uint32_t uid;			/* owner uid (shm_perm.uid) */
-	uint32_t gid;			/* owner gid (shm_perm.gid) */
-	uint32_t cuid;			/* creator uid (shm_perm.cuid) */
-	uint32_t cgid;			/* creator gid (shm_perm.cgid) */
-	uint32_t mode;			/* shm_perm.mode: 0777 permission bits,
-					   plus SHM_DEST and SHM_LOCKED */
-	uint64_t nattch;		/* processes attached */
-	int32_t cpid;			/* creator pid */
-	int32_t lpid;			/* last shmat/shmdt pid */
-	int64_t atime;			/* last attach, epoch s; 0 = never */
-	int64_t dtime;			/* last detach, epoch s; 0 = never */
-	int64_t ctime;			/* creation or last IPC_SET, epoch s */
-	int64_t idle;			/* seconds from the latest of atime,
-					   dtime and ctime to the scan */
-	int32_t cpid_alive;		/* RGN_LEAK_YES: cpid runs and started
-					   before ctime; NO: gone or reused;
-					   UNSURE: cannot tell */
-	uint32_t pad2;			/* zero */
-	uint64_t rss;			/* resident bytes (/proc/sysvipc/shm);
-					   RGN_LEAK_LIMIT_UNKNOWN if unread */
-	uint64_t swap;			/* swapped bytes, same source */
+	int32_t shmid;	    /* segment id */
+	int32_t key;	    /* System V key; 0 is IPC_PRIVATE */
+	uint64_t size;	    /* shm_segsz, bytes */
+	uint32_t uid;	    /* owner uid (shm_perm.uid) */
+	uint32_t gid;	    /* owner gid (shm_perm.gid) */
+	uint32_t cuid;	    /* creator uid (shm_perm.cuid) */
+	uint32_t cgid;	    /* creator gid (shm_perm.cgid) */
+	uint32_t mode;	    /* shm_perm.mode: 0777 permission bits,
+			       plus SHM_DEST and SHM_LOCKED */
+	uint64_t nattch;    /* processes attached */
+	int32_t cpid;	    /* creator pid */
+	int32_t lpid;	    /* last shmat/shmdt pid */
+	int64_t atime;	    /* last attach, epoch s; 0 = never */
+	int64_t dtime;	    /* last detach, epoch s; 0 = never */
+	int64_t ctime;	    /* creation or last IPC_SET, epoch s */
+	int64_t idle;	    /* seconds from the latest of atime,
+			       dtime and ctime to the scan */
+	int32_t cpid_alive; /* RGN_LEAK_YES: cpid runs and started
+			       before ctime; NO: gone or reused;
+			       UNSURE: cannot tell */
+	uint32_t pad2;	    /* zero */
+	uint64_t rss;	    /* resident bytes (/proc/sysvipc/shm);
+			       RGN_LEAK_LIMIT_UNKNOWN if unread */
+	uint64_t swap;	    /* swapped bytes, same source */
 
 	/* The verdict. */
-	enum rgn_leak_class cls;	/* one of the classes above */
+	enum rgn_leak_class cls;	      /* one of the classes above */
 	char evidence[RGN_LEAK_EVIDENCE_MAX]; /* why, in one line */
 
 	/* Ours only (ours == 1): from the region header and the home. */
-	int32_t ours;			/* RGN_LEAK_YES: our header found; NO:
-					   not ours; UNSURE: unreadable */
-	uint32_t region_id;		/* id in its environment, 1 = primary */
-	uint32_t region_type;		/* enum rgn_region_type */
-	uint64_t env_id;		/* environment id from the header */
-	int32_t creator_pid;		/* creator recorded in the header */
-	uint32_t pad0;			/* zero */
+	int32_t ours;	      /* RGN_LEAK_YES: our header found; NO:
+				 not ours; UNSURE: unreadable */
+	uint32_t region_id;   /* id in its environment, 1 = primary */
+	uint32_t region_type; /* enum rgn_region_type */
+	uint64_t env_id;      /* environment id from the header */
+	int32_t creator_pid;  /* creator recorded in the header */
+	uint32_t pad0;	      /* zero */
 	char region_name[RGN_NAME_MAX + 1]; /* region name from the header */
-	int32_t home_matches;		/* YES: the home's __db.001 is this
-					   environment; NO: missing or another
-					   one; UNSURE: could not open it */
-	uint32_t env_live;		/* live processes in its registry */
-	uint32_t env_stale;		/* dead entries in its registry */
-	uint32_t pad1;			/* zero */
-	const char *home;		/* home path from the header, "" when
-					   not ours; owned by the scan (one
-					   copy per home, freed with it).
-					   Berkeley DB's: the named home that
-					   refers to it or dropped it, or "" */
+	int32_t home_matches;		    /* YES: the home's __db.001 is this
+					       environment; NO: missing or another
+					       one; UNSURE: could not open it */
+	uint32_t env_live;		    /* live processes in its registry */
+	uint32_t env_stale;		    /* dead entries in its registry */
+	uint32_t pad1;			    /* zero */
+	const char *home; /* home path from the header, "" when
+			     not ours; owned by the scan (one
+			     copy per home, freed with it).
+			     Berkeley DB's: the named home that
+			     refers to it or dropped it, or "" */
 
 	/* Berkeley DB's only (program == RGN_LEAK_PROG_BDB): read from its
 	 * environment's primary segment. */
-	uint32_t program;		/* enum rgn_leak_program */
-	uint32_t bdb_major;		/* version of the environment */
+	uint32_t program;   /* enum rgn_leak_program */
+	uint32_t bdb_major; /* version of the environment */
 	uint32_t bdb_minor;
 	uint32_t bdb_patch;
-	uint32_t bdb_region_id;		/* region id, 1 = the primary */
-	uint32_t bdb_region_type;	/* RGN_BDB_TYPE_*, 0 if not known */
-	int32_t bdb_primary;		/* shmid of its primary segment */
-	int32_t bdb_decoded;		/* 1: References and panic are known */
-	uint32_t bdb_refcnt;		/* References, as stored */
-	uint32_t bdb_panic;		/* the panic flag */
-	uint64_t bdb_nattch;		/* attached, summed over every segment
-					   of its environment */
+	uint32_t bdb_region_id;	  /* region id, 1 = the primary */
+	uint32_t bdb_region_type; /* RGN_BDB_TYPE_*, 0 if not known */
+	int32_t bdb_primary;	  /* shmid of its primary segment */
+	int32_t bdb_decoded;	  /* 1: References and panic are known */
+	uint32_t bdb_refcnt;	  /* References, as stored */
+	uint32_t bdb_panic;	  /* the panic flag */
+	uint64_t bdb_nattch;	  /* attached, summed over every segment
+				     of its environment */
 };
 
 /*
@@ -189,53 +189,53 @@ int rgn_leak_is_leaked(const struct rgn_leak *seg);
 
 /* Where a scan read the segment list from. */
 enum rgn_leak_source {
-	RGN_LEAK_SRC_STAT_ANY = 1,	/* shmctl(SHM_STAT_ANY), Linux >= 4.17 */
-	RGN_LEAK_SRC_STAT = 2,		/* shmctl(SHM_STAT): readable ones */
-	RGN_LEAK_SRC_PROC = 3		/* /proc/sysvipc/shm (the default) */
+	RGN_LEAK_SRC_STAT_ANY = 1, /* shmctl(SHM_STAT_ANY), Linux >= 4.17 */
+	RGN_LEAK_SRC_STAT = 2,	   /* shmctl(SHM_STAT): readable ones */
+	RGN_LEAK_SRC_PROC = 3	   /* /proc/sysvipc/shm (the default) */
 };
 
 /* A whole scan.  Allocated by rgn_leak_scan, freed by rgn_leak_free. */
 struct rgn_leak_scan {
-	int64_t time;			/* when the scan ran, epoch s */
-	enum rgn_leak_source source;	/* how segments were listed */
-	uint32_t pad0;			/* zero */
-	size_t nsegs;			/* entries in segs */
-	struct rgn_leak *segs;		/* in kernel index order, the order
-					   ipcs lists them */
+	int64_t time;			   /* when the scan ran, epoch s */
+	enum rgn_leak_source source;	   /* how segments were listed */
+	uint32_t pad0;			   /* zero */
+	size_t nsegs;			   /* entries in segs */
+	struct rgn_leak *segs;		   /* in kernel index order, the order
+					      ipcs lists them */
 	uint64_t count[RGN_LEAK_NCLASSES]; /* segments per class */
 	uint64_t bytes[RGN_LEAK_NCLASSES]; /* shm_segsz summed per class */
-	uint64_t leaked_bytes;		/* held by orphaned segments plus
-					   foreign-idle ones whose creator is
-					   dead: memory nobody will free */
-	uint64_t total_bytes;		/* all segments */
+	uint64_t leaked_bytes;		   /* held by orphaned segments plus
+					      foreign-idle ones whose creator is
+					      dead: memory nobody will free */
+	uint64_t total_bytes;		   /* all segments */
 	/* System limits from /proc/sys/kernel; RGN_LEAK_LIMIT_UNKNOWN when
 	 * unreadable (the kernel's defaults for shmall and shmmax are
 	 * close to 2^64, hence unsigned). */
-	uint64_t shmmni;		/* max number of segments */
-	uint64_t shmall;		/* max total pages of all segments */
-	uint64_t shmmax;		/* max bytes in one segment */
-	int32_t shm_rmid_forced;	/* 1: segments die with their last
-					   process; -1 unreadable */
-	uint32_t page_size;		/* unit of shmall, bytes */
-	void *strings;			/* private: storage of the homes */
+	uint64_t shmmni;	 /* max number of segments */
+	uint64_t shmall;	 /* max total pages of all segments */
+	uint64_t shmmax;	 /* max bytes in one segment */
+	int32_t shm_rmid_forced; /* 1: segments die with their last
+				    process; -1 unreadable */
+	uint32_t page_size;	 /* unit of shmall, bytes */
+	void *strings;		 /* private: storage of the homes */
 	/* Berkeley DB's segments, counted apart from the leaks: */
-	uint64_t bdb_count;		/* every Berkeley DB segment */
-	uint64_t bdb_bytes;		/* and their bytes */
-	uint64_t bdb_at_rest;		/* of them idle: References 0, nobody
-					   attached (never leaked) */
-	uint64_t bdb_at_rest_bytes;	/* and their bytes; needs-recovery
-					   ones are count[] and bytes[] of
-					   RGN_LEAK_NEEDS_RECOVERY */
+	uint64_t bdb_count;	    /* every Berkeley DB segment */
+	uint64_t bdb_bytes;	    /* and their bytes */
+	uint64_t bdb_at_rest;	    /* of them idle: References 0, nobody
+				       attached (never leaked) */
+	uint64_t bdb_at_rest_bytes; /* and their bytes; needs-recovery
+				       ones are count[] and bytes[] of
+				       RGN_LEAK_NEEDS_RECOVERY */
 };
 
 /* Scan flags.  By default segments are listed from /proc/sysvipc/shm
  * (one read gives every field plus residency), falling back to
  * shmctl(SHM_STAT_ANY, then SHM_STAT) over the kernel's indices. */
-#define RGN_LEAK_SCAN_PROCFS 0x1u  /* /proc/sysvipc/shm only: no fallback */
-#define RGN_LEAK_SCAN_SHMCTL 0x4u  /* shmctl only (residency is still read
-				      from /proc when it can be) */
-#define RGN_LEAK_SCAN_NOENV 0x2u   /* do not open homes: ours segments are
-				      then "unknown" unless removing */
+#define RGN_LEAK_SCAN_PROCFS 0x1u /* /proc/sysvipc/shm only: no fallback */
+/* Shmctl only (residency is still read from /proc when it can be). */
+#define RGN_LEAK_SCAN_SHMCTL 0x4u
+/* Do not open homes: ours segments are then "unknown" unless removing. */
+#define RGN_LEAK_SCAN_NOENV 0x2u
 
 /*
  * Scan every segment of this IPC namespace.  Each home is looked up once,
@@ -259,12 +259,12 @@ int rgn_leak_scan(uint32_t flags, struct rgn_leak_scan **scanp);
 
 /* How to scan, for rgn_leak_scan_opts and rgn_leak_remove_opts. */
 struct rgn_leak_opts {
-	uint32_t flags;			/* RGN_LEAK_SCAN_* */
-	uint32_t pad0;			/* zero */
-	const char *const *homes;	/* Berkeley DB homes to check (only
-					   read: DB_CONFIG and __db.001), or
-					   NULL */
-	size_t nhomes;			/* entries in homes */
+	uint32_t flags;		  /* RGN_LEAK_SCAN_* */
+	uint32_t pad0;		  /* zero */
+	const char *const *homes; /* Berkeley DB homes to check (only
+				     read: DB_CONFIG and __db.001), or
+				     NULL */
+	size_t nhomes;		  /* entries in homes */
 };
 
 /*
@@ -315,34 +315,35 @@ int rgn_leak_needs_header(const struct rgn_leak *seg);
  * returns 0, and recount the per-class figures.
  */
 void rgn_leak_scan_redact(struct rgn_leak_scan *scan,
-			  int (*may_read)(void *arg, const struct rgn_leak *seg),
+			  int (*may_read)(void *arg,
+					  const struct rgn_leak *seg),
 			  void *arg);
 
 /* Removal flags. */
-#define RGN_LEAK_DRY_RUN 0x1u	   /* check everything, remove nothing */
-#define RGN_LEAK_FORCE_FOREIGN 0x2u /* allow foreign-idle and foreign-in-use
-				       (still only with nattch == 0); the
-				       caller must have been given this shmid
-				       explicitly */
+#define RGN_LEAK_DRY_RUN 0x1u /* check everything, remove nothing */
+/* Allow foreign-idle and foreign-in-use (still only with nattch == 0); the
+ * caller must have been given this shmid explicitly.
+ */
+#define RGN_LEAK_FORCE_FOREIGN 0x2u
 
 /* What rgn_leak_remove decided. */
 enum rgn_leak_verdict {
-	RGN_LEAK_REMOVED = 0,		/* IPC_RMID done */
-	RGN_LEAK_WOULD_REMOVE = 1,	/* dry run: every check passed */
-	RGN_LEAK_SKIP_GONE = 2,		/* no such segment any more */
-	RGN_LEAK_SKIP_CHANGED = 3,	/* key or ctime differ from SEEN:
-					   another segment took the id */
-	RGN_LEAK_SKIP_PERM = 4,		/* requester neither owns nor created
-					   it, and is not root */
-	RGN_LEAK_SKIP_REMOVING = 5,	/* already marked SHM_DEST */
-	RGN_LEAK_SKIP_ATTACHED = 6,	/* nattch > 0 */
-	RGN_LEAK_SKIP_LIVE = 7,		/* its environment has live processes */
-	RGN_LEAK_SKIP_FOREIGN = 8,	/* not ours and no force-foreign */
-	RGN_LEAK_SKIP_UNKNOWN = 9,	/* could not classify it */
-	RGN_LEAK_FAILED = 10,		/* IPC_RMID itself failed */
-	RGN_LEAK_SKIP_BDB = 11,		/* Berkeley DB's and not proven
-					   orphaned: the reason says what to
-					   run instead */
+	RGN_LEAK_REMOVED = 0,	    /* IPC_RMID done */
+	RGN_LEAK_WOULD_REMOVE = 1,  /* dry run: every check passed */
+	RGN_LEAK_SKIP_GONE = 2,	    /* no such segment any more */
+	RGN_LEAK_SKIP_CHANGED = 3,  /* key or ctime differ from SEEN:
+				       another segment took the id */
+	RGN_LEAK_SKIP_PERM = 4,	    /* requester neither owns nor created
+				       it, and is not root */
+	RGN_LEAK_SKIP_REMOVING = 5, /* already marked SHM_DEST */
+	RGN_LEAK_SKIP_ATTACHED = 6, /* nattch > 0 */
+	RGN_LEAK_SKIP_LIVE = 7,	    /* its environment has live processes */
+	RGN_LEAK_SKIP_FOREIGN = 8,  /* not ours and no force-foreign */
+	RGN_LEAK_SKIP_UNKNOWN = 9,  /* could not classify it */
+	RGN_LEAK_FAILED = 10,	    /* IPC_RMID itself failed */
+	RGN_LEAK_SKIP_BDB = 11,	    /* Berkeley DB's and not proven
+				       orphaned: the reason says what to
+				       run instead */
 	RGN_LEAK_NVERDICTS = 12
 };
 
@@ -352,13 +353,13 @@ enum rgn_leak_verdict {
 const char *rgn_leak_verdict_name(enum rgn_leak_verdict v);
 
 struct rgn_leak_removal {
-	enum rgn_leak_verdict verdict;	/* what happened */
-	int err;			/* the code rgn_leak_remove returned */
-	struct rgn_leak seg;		/* the segment as re-checked last
-					   (shmid -1 when gone); seg.home
-					   points at home[] below, so it is
-					   valid only while *res is */
-	char home[RGN_LEAK_HOME_MAX];	/* home named by its header, or "" */
+	enum rgn_leak_verdict verdict; /* what happened */
+	int err;		       /* the code rgn_leak_remove returned */
+	struct rgn_leak seg;	       /* the segment as re-checked last
+					  (shmid -1 when gone); seg.home
+					  points at home[] below, so it is
+					  valid only while *res is */
+	char home[RGN_LEAK_HOME_MAX];  /* home named by its header, or "" */
 	char reason[RGN_LEAK_EVIDENCE_MAX + 128]; /* one line, for people */
 };
 
@@ -392,9 +393,8 @@ int rgn_leak_remove(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
  * RGN_LEAK_SKIP_BDB, -EBUSY, and a reason naming what to run instead.
  * rgn_leak_remove(...) is rgn_leak_remove_opts(..., NULL, res).
  */
-int rgn_leak_remove_opts(int32_t shmid, const struct rgn_leak *seen,
-			 uid_t uid, uint32_t flags,
-			 const struct rgn_leak_opts *opts,
+int rgn_leak_remove_opts(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
+			 uint32_t flags, const struct rgn_leak_opts *opts,
 			 struct rgn_leak_removal *res);
 
 /*

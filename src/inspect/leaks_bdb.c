@@ -66,46 +66,58 @@ void rgn_leaks_bdb_mark(struct rgn_leak *r, const struct rgn_bdb_segment *seg,
 	r->bdb_panic = e->panic;
 	if (r->bdb_nattch < r->nattch)
 		r->bdb_nattch = r->nattch;
-	snprintf(head, sizeof(head), "Berkeley DB %u.%u.%u region %u, primary "
-		 "shmid %d", e->major, e->minor, e->patch, region_id,
-		 seg->shmid);
+	snprintf(head, sizeof(head),
+		 "Berkeley DB %u.%u.%u region %u, primary "
+		 "shmid %d",
+		 e->major, e->minor, e->patch, region_id, seg->shmid);
 	n = sizeof(r->evidence);
 	switch (bc) {
 	case RGN_BDB_SEG_LIVE:
 		r->cls = RGN_LEAK_LIVE;
-		snprintf(r->evidence, n, "%s: its environment is in use (%"
-			 PRIu64 " attached to its segments)", head,
-			 r->bdb_nattch);
+		snprintf(r->evidence, n,
+			 "%s: its environment is in use (%" PRIu64
+			 " attached to its segments)",
+			 head, r->bdb_nattch);
 		break;
 	case RGN_BDB_SEG_IDLE:
 		r->cls = RGN_LEAK_IDLE;
-		snprintf(r->evidence, n, "%s: nobody attached, References 0: "
-			 "an environment at rest, not a leak", head);
+		snprintf(r->evidence, n,
+			 "%s: nobody attached, References 0: "
+			 "an environment at rest, not a leak",
+			 head);
 		break;
 	case RGN_BDB_SEG_NEEDS_RECOVERY:
 		r->cls = RGN_LEAK_NEEDS_RECOVERY;
 		if (e->panic)
-			snprintf(r->evidence, n, "%s: nobody attached, panic "
+			snprintf(r->evidence, n,
+				 "%s: nobody attached, panic "
 				 "set: run db_recover -h %s (db5.3_recover on "
-				 "Debian)", head, h);
+				 "Debian)",
+				 head, h);
 		else
-			snprintf(r->evidence, n, "%s: nobody attached but "
+			snprintf(r->evidence, n,
+				 "%s: nobody attached but "
 				 "References %u: a process died holding it; "
 				 "run db_recover -h %s (db5.3_recover on "
-				 "Debian)", head, e->refcnt, h);
+				 "Debian)",
+				 head, e->refcnt, h);
 		break;
 	case RGN_BDB_SEG_ORPHANED:
 		r->cls = RGN_LEAK_ORPHANED;
-		snprintf(r->evidence, n, "%s: nobody attached, and home %s, "
+		snprintf(r->evidence, n,
+			 "%s: nobody attached, and home %s, "
 			 "whose DB_CONFIG gives its key, no longer refers to "
-			 "it", head, h);
+			 "it",
+			 head, h);
 		break;
 	case RGN_BDB_SEG_UNDECODED:
 	default:
 		/* Its References are not known: never called a leak. */
 		r->cls = RGN_LEAK_UNKNOWN;
-		snprintf(r->evidence, n, "%s: nobody attached; this version "
-			 "is not decoded, so References are not known", head);
+		snprintf(r->evidence, n,
+			 "%s: nobody attached; this version "
+			 "is not decoded, so References are not known",
+			 head);
 		break;
 	}
 }
@@ -145,8 +157,8 @@ static enum rgn_bdb_claim claim_of(const struct rgn_bdb_segment *seg,
 	return best;
 }
 
-int rgn_leaks_bdb_group(struct rgn_leaks_cache *c, struct rgn_leak *v,
-			size_t n, const struct rgn_leak_opts *opts)
+int rgn_leaks_bdb_group(struct rgn_leaks_cache *c, struct rgn_leak *v, size_t n,
+			const struct rgn_leak_opts *opts)
 {
 	for (size_t i = 0; i < c->nbdb; i++) {
 		const struct rgn_bdb_segment *seg = &c->bdb[i];
@@ -166,18 +178,23 @@ int rgn_leaks_bdb_group(struct rgn_leaks_cache *c, struct rgn_leak *v,
 			/* Only a segment of no known program: a slot that
 			 * names ours, or one marked for removal, is not
 			 * believed. */
-			others[k] = o && o->ours == RGN_LEAK_NO &&
-					    o->program == RGN_LEAK_PROG_NONE &&
-					    (o->cls == RGN_LEAK_FOREIGN_IDLE ||
-					     o->cls == RGN_LEAK_FOREIGN_IN_USE)
-					    ? o
-					    : NULL;
+			others[k] =
+				o && o->ours == RGN_LEAK_NO &&
+						o->program ==
+							RGN_LEAK_PROG_NONE &&
+						(o->cls ==
+							 RGN_LEAK_FOREIGN_IDLE ||
+						 o->cls ==
+							 RGN_LEAK_FOREIGN_IN_USE)
+					? o
+					: NULL;
 			if (others[k])
 				nattch += others[k]->nattch;
 		}
 		claim = claim_of(seg, opts, &home);
 		if (home) {
-			struct rgn_leaks_home *hi = rgn_leaks_home_get(c, home, 0);
+			struct rgn_leaks_home *hi =
+				rgn_leaks_home_get(c, home, 0);
 
 			if (!hi)
 				return -ENOMEM;
@@ -192,8 +209,8 @@ int rgn_leaks_bdb_group(struct rgn_leaks_cache *c, struct rgn_leak *v,
 				continue;
 			others[k]->bdb_nattch = nattch;
 			others[k]->home = home ? home : "";
-			rgn_leaks_bdb_mark(others[k], seg, seg->other_ids[k], bc,
-					   home);
+			rgn_leaks_bdb_mark(others[k], seg, seg->other_ids[k],
+					   bc, home);
 		}
 	}
 	return 0;

@@ -30,9 +30,9 @@
 
 /* Big enough for the primary's headers and for the registry. */
 #define RGN_REGISTRY_BUF                                                       \
-	(RGN_MAX_PROCS * sizeof(struct rgn_shm_proc) >                          \
-			 RGN_ENV_OFF + sizeof(struct rgn_shm_env)               \
-		 ? RGN_MAX_PROCS * sizeof(struct rgn_shm_proc)                  \
+	(RGN_MAX_PROCS * sizeof(struct rgn_shm_proc) >                         \
+			 RGN_ENV_OFF + sizeof(struct rgn_shm_env)              \
+		 ? RGN_MAX_PROCS * sizeof(struct rgn_shm_proc)                 \
 		 : RGN_ENV_OFF + sizeof(struct rgn_shm_env))
 
 static uint64_t hash_str(const char *s)
@@ -87,10 +87,11 @@ static int read_registry(struct rgn_leaks_cache *c, struct rgn_env *env,
 	nprocs = rgn_proc_hwm((const void *)(buf + RGN_ENV_OFF));
 	procs_len = nprocs * sizeof(struct rgn_shm_proc);
 	n = rgn_backing_pread(env, &env->primary_slot, buf, procs_len,
-			    RGN_PROCS_OFF);
+			      RGN_PROCS_OFF);
 	if (n < 0 || (size_t)n < procs_len) {
-		rc = n < 0 ? (int)n : rgn_fail(RGN_ECORRUPT, "registry is "
-							     "truncated");
+		rc = n < 0 ? (int)n
+			   : rgn_fail(RGN_ECORRUPT, "registry is "
+						    "truncated");
 		goto out;
 	}
 	procs = (const void *)buf;
@@ -118,8 +119,8 @@ static void unescape_mnt(char *s)
 	char *out = s;
 
 	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
 			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
 					(s[3] - '0'));
 			s += 3;
@@ -147,7 +148,8 @@ static void read_fuse_mounts(struct rgn_leaks_cache *c)
 	if (!f)
 		return;
 	while (getline(&line, &cap, f) > 0) {
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - TYPE ... */
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - TYPE ...
+		 */
 		char *mnt = NULL, *type = NULL, *save = NULL, *tok, **v;
 		int i = 0, dash = 0;
 
@@ -239,8 +241,8 @@ static int open_home_nofollow(const char *home, int *fdp, int *at_home)
 
 		memcpy(comp, p, (size_t)(e - p));
 		comp[e - p] = '\0';
-		fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-					       O_CLOEXEC);
+		fd = openat(dfd, comp,
+			    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			err = -errno;
 			/* A symbolic link fails as ELOOP or, with O_PATH,
@@ -263,8 +265,7 @@ static int open_home_nofollow(const char *home, int *fdp, int *at_home)
 }
 
 /* Append S to BUF (of LEN bytes, holding *USED), cutting it short. */
-static void append(char *buf, size_t len, size_t *used, const char *s,
-		   size_t n)
+static void append(char *buf, size_t len, size_t *used, const char *s, size_t n)
 {
 	if (n > len - 1 - *used)
 		n = len - 1 - *used;
@@ -275,8 +276,7 @@ static void append(char *buf, size_t len, size_t *used, const char *s,
 
 /* rgn_errdetail() names the home by the descriptor path we opened it
  * through; put HOME back in its place. */
-static void detail_for(char *buf, size_t len, const char *via,
-		       const char *home)
+static void detail_for(char *buf, size_t len, const char *via, const char *home)
 {
 	const char *d = rgn_errdetail();
 	const char *at = via[0] ? strstr(d, via) : NULL;
@@ -321,7 +321,8 @@ static void home_lookup(struct rgn_leaks_cache *c, const char *home,
 	if (mnt) {
 		hi->state = RGN_HOME_UNTRUSTED;
 		snprintf(hi->detail, sizeof(hi->detail),
-			 "it is on the FUSE file system mounted at %.100s", mnt);
+			 "it is on the FUSE file system mounted at %.100s",
+			 mnt);
 		return;
 	}
 	rc = open_home_nofollow(home, &fd, &at_home);
@@ -426,8 +427,7 @@ struct rgn_leaks_home *rgn_leaks_home_get(struct rgn_leaks_cache *c,
 }
 
 /* Start ticks of PID: 0, or -ESRCH when there is no such process. */
-int rgn_leaks_pid_get(struct rgn_leaks_cache *c, int32_t pid,
-		      uint64_t *start)
+int rgn_leaks_pid_get(struct rgn_leaks_cache *c, int32_t pid, uint64_t *start)
 {
 	struct rgn_leaks_pid *pi = NULL;
 	size_t i;

@@ -24,9 +24,9 @@
 /* ---- listing (leaks_list.c) --------------------------------------------- */
 
 struct rgn_leaks_list {
-	struct rgn_leak *v;		/* records */
-	size_t n;			/* used */
-	size_t cap;			/* allocated */
+	struct rgn_leak *v; /* records */
+	size_t n;	    /* used */
+	size_t cap;	    /* allocated */
 };
 
 /* A record with nothing known: no home, residency unread. */
@@ -61,72 +61,72 @@ void rgn_leaks_read_limits(struct rgn_leak_scan *s);
 
 /* What a home told us, once per scan. */
 enum rgn_leaks_home_state {
-	RGN_HOME_MATCHABLE = 1,		/* an environment is there: compare
-					   env_id */
-	RGN_HOME_MISSING,		/* the directory is gone */
-	RGN_HOME_NOENV,			/* directory without an environment */
-	RGN_HOME_NOTOURS,		/* __db.001 of something else */
-	RGN_HOME_INCOMPLETE,		/* creation interrupted */
-	RGN_HOME_PRIVATE,		/* a private environment holds it */
-	RGN_HOME_BROKEN,		/* __db.001 names a primary that is
-					   gone */
-	RGN_HOME_SKIPPED,		/* not looked up (RGN_LEAK_SCAN_NOENV) */
-	RGN_HOME_REPLACED,		/* the home itself is now a symbolic
-					   link */
-	RGN_HOME_UNTRUSTED,		/* not entered: detail says why */
-	RGN_HOME_ERROR			/* could not tell: err says why */
+	RGN_HOME_MATCHABLE = 1, /* an environment is there: compare
+				   env_id */
+	RGN_HOME_MISSING,	/* the directory is gone */
+	RGN_HOME_NOENV,		/* directory without an environment */
+	RGN_HOME_NOTOURS,	/* __db.001 of something else */
+	RGN_HOME_INCOMPLETE,	/* creation interrupted */
+	RGN_HOME_PRIVATE,	/* a private environment holds it */
+	RGN_HOME_BROKEN,	/* __db.001 names a primary that is
+				   gone */
+	RGN_HOME_SKIPPED,	/* not looked up (RGN_LEAK_SCAN_NOENV) */
+	RGN_HOME_REPLACED,	/* the home itself is now a symbolic
+				   link */
+	RGN_HOME_UNTRUSTED,	/* not entered: detail says why */
+	RGN_HOME_ERROR		/* could not tell: err says why */
 };
 
 struct rgn_leaks_home {
-	char *home;			/* key; malloc'd */
+	char *home;			 /* key; malloc'd */
 	enum rgn_leaks_home_state state; /* what we found */
-	int err;			/* RGN_HOME_ERROR: the code */
-	char detail[160];		/* why, for UNTRUSTED and ERROR */
-	uint64_t env_id;		/* RGN_HOME_MATCHABLE */
-	uint32_t live;			/* RGN_HOME_MATCHABLE: live attachers */
-	uint32_t stale;			/* RGN_HOME_MATCHABLE: dead entries */
-	int32_t private_owner;		/* RGN_HOME_PRIVATE */
+	int err;			 /* RGN_HOME_ERROR: the code */
+	char detail[160];		 /* why, for UNTRUSTED and ERROR */
+	uint64_t env_id;		 /* RGN_HOME_MATCHABLE */
+	uint32_t live;	       /* RGN_HOME_MATCHABLE: live attachers */
+	uint32_t stale;	       /* RGN_HOME_MATCHABLE: dead entries */
+	int32_t private_owner; /* RGN_HOME_PRIVATE */
 };
 
 struct rgn_leaks_pid {
-	int32_t pid;			/* key; 0 = empty slot */
-	int err;			/* 0 or -ESRCH */
-	uint64_t start;			/* start ticks when err == 0 */
+	int32_t pid;	/* key; 0 = empty slot */
+	int err;	/* 0 or -ESRCH */
+	uint64_t start; /* start ticks when err == 0 */
 };
 
 /* Who we are, for predicting whether a segment lets us attach. */
 struct rgn_leaks_cred {
-	int read;			/* 1 once filled */
+	int read; /* 1 once filled */
 	uint32_t euid, egid;
-	uint32_t *groups;		/* supplementary groups, malloc'd */
+	uint32_t *groups; /* supplementary groups, malloc'd */
 	size_t ngroups;
-	int cap_ipc_owner;		/* 1: CAP_IPC_OWNER, or could not tell;
-					   -1: not read yet */
+	int cap_ipc_owner; /* 1: CAP_IPC_OWNER, or could not tell;
+			      -1: not read yet */
 };
 
 /* The caches of one scan (or one removal): one thread, one scan. */
 struct rgn_leaks_cache {
-	struct rgn_leaks_home **homes;	/* open addressing, NULL = empty */
-	size_t nhome_slots;		/* power of two */
-	size_t nhomes;			/* entries in homes */
-	struct rgn_leaks_pid *pids;	/* open addressing */
-	size_t npid_slots;		/* power of two */
-	size_t npids;			/* entries in pids */
-	uint8_t *buf;			/* registry reads */
-	char **fuse_mnts;		/* FUSE mount points, read at the
-					   first home lookup */
+	struct rgn_leaks_home **homes; /* open addressing, NULL = empty */
+	size_t nhome_slots;	       /* power of two */
+	size_t nhomes;		       /* entries in homes */
+	struct rgn_leaks_pid *pids;    /* open addressing */
+	size_t npid_slots;	       /* power of two */
+	size_t npids;		       /* entries in pids */
+	uint8_t *buf;		       /* registry reads */
+	char **fuse_mnts;	       /* FUSE mount points, read at the
+					  first home lookup */
 	size_t nfuse_mnts;
-	int fuse_read;			/* 1 once fuse_mnts was read */
-	struct rgn_leaks_cred cred;	/* read at the first attach */
-	struct rgn_bdb_segment *bdb;	/* Berkeley DB primaries judged,
-					   malloc'd, for grouping */
+	int fuse_read;		     /* 1 once fuse_mnts was read */
+	struct rgn_leaks_cred cred;  /* read at the first attach */
+	struct rgn_bdb_segment *bdb; /* Berkeley DB primaries judged,
+					malloc'd, for grouping */
 	size_t nbdb, bdb_cap;
 };
 
 /* The home strings a scan's records point to (scan->strings). */
 struct rgn_leaks_pool {
-	size_t n;			/* strings in s */
-	char *s[];			/* malloc'd, one per home */
+	size_t n;  /* strings in s */
+	char *s[]; /* malloc'd, one per home */
 };
 
 size_t rgn_leaks_pow2(size_t n);
@@ -148,8 +148,7 @@ struct rgn_leaks_home *rgn_leaks_home_get(struct rgn_leaks_cache *c,
 					  const char *home, int lookup);
 
 /* Start ticks of PID: 0, or -ESRCH when there is no such process. */
-int rgn_leaks_pid_get(struct rgn_leaks_cache *c, int32_t pid,
-		      uint64_t *start);
+int rgn_leaks_pid_get(struct rgn_leaks_cache *c, int32_t pid, uint64_t *start);
 
 /* 0 when the kernel's permission check (ipcperms) would refuse us a
  * read-only attach of R, 1 when it would allow it or we cannot tell. */
@@ -187,8 +186,8 @@ int rgn_leaks_bdb_maybe(const struct rgn_leak *r);
  * the environment's verdict: attached summed over them all, and the
  * strongest claim of OPTS's homes.  0 or -ENOMEM.
  */
-int rgn_leaks_bdb_group(struct rgn_leaks_cache *c, struct rgn_leak *v,
-			size_t n, const struct rgn_leak_opts *opts);
+int rgn_leaks_bdb_group(struct rgn_leaks_cache *c, struct rgn_leak *v, size_t n,
+			const struct rgn_leak_opts *opts);
 
 /* Count R into the figures of S. */
 void rgn_leaks_count(struct rgn_leak_scan *s, const struct rgn_leak *r);

@@ -113,10 +113,10 @@ static void say(char *buf, size_t len, const char *fmt, ...)
 /* How a segment's creator fares, put in words only for the verdicts that
  * quote it: most of a scan's segments never need the sentence. */
 struct who {
-	const struct rgn_leak *r;	/* the segment; cpid_alive is set */
-	int64_t late;			/* reused: how long after the segment
-					   the pid's process started, s */
-	char text[160];			/* "" until asked */
+	const struct rgn_leak *r; /* the segment; cpid_alive is set */
+	int64_t late;		  /* reused: how long after the segment
+				     the pid's process started, s */
+	char text[160];		  /* "" until asked */
 };
 
 /* Is the creator still the process that made the segment? */
@@ -189,15 +189,15 @@ static void cannot_attach(struct rgn_leak *r, int err)
 
 /* What the header check copies out of a segment, while it is attached. */
 struct hdr_copy {
-	uint32_t format;		/* rh_format */
-	uint32_t id, type;		/* rh_id, rh_type */
-	uint64_t env_id;		/* rh_env_id */
-	int32_t creator_pid;		/* rh_creator_pid */
-	char name[RGN_NAME_MAX + 1];	/* rh_name */
-	char *home;			/* rh_home, into RGN_HOME_MAX bytes */
-	int32_t key, shmid;		/* of the segment, for bdb */
-	int is_bdb;			/* not ours: a Berkeley DB primary */
-	struct rgn_bdb_segment *bdb;	/* then what its REGENV says */
+	uint32_t format;	     /* rh_format */
+	uint32_t id, type;	     /* rh_id, rh_type */
+	uint64_t env_id;	     /* rh_env_id */
+	int32_t creator_pid;	     /* rh_creator_pid */
+	char name[RGN_NAME_MAX + 1]; /* rh_name */
+	char *home;		     /* rh_home, into RGN_HOME_MAX bytes */
+	int32_t key, shmid;	     /* of the segment, for bdb */
+	int is_bdb;		     /* not ours: a Berkeley DB primary */
+	struct rgn_bdb_segment *bdb; /* then what its REGENV says */
 };
 
 /* rgn_shm_check_fn: 1 when BASE starts with our magic (whatever its
@@ -253,7 +253,9 @@ static int read_header(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		       int *is_bdb)
 {
 	struct rgn_shm_seen sn = {r->shmid, r->key, r->ctime};
-	struct hdr_copy hc = {.home = home, .key = r->key, .shmid = r->shmid,
+	struct hdr_copy hc = {.home = home,
+			      .key = r->key,
+			      .shmid = r->shmid,
 			      .bdb = bdb},
 			*h = &hc;
 	struct rgn_shm_info now;
@@ -291,8 +293,8 @@ static int read_header(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		r->ours = RGN_LEAK_UNSURE;
 		r->cls = RGN_LEAK_UNKNOWN;
 		say(r->evidence, sizeof(r->evidence),
-		    "our magic, but format %u (this build reads %u)",
-		    h->format, RGN_FORMAT);
+		    "our magic, but format %u (this build reads %u)", h->format,
+		    RGN_FORMAT);
 		return -1;
 	}
 	r->region_id = h->id;
@@ -337,11 +339,13 @@ static void judge_ours(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		break;
 	case RGN_HOME_NOTOURS:
 		say(r->evidence, sizeof(r->evidence),
-		    "home's __db.001 is not a regionfs environment; %s", who_text(w));
+		    "home's __db.001 is not a regionfs environment; %s",
+		    who_text(w));
 		break;
 	case RGN_HOME_INCOMPLETE:
 		say(r->evidence, sizeof(r->evidence),
-		    "environment creation in home was interrupted; %s", who_text(w));
+		    "environment creation in home was interrupted; %s",
+		    who_text(w));
 		break;
 	case RGN_HOME_PRIVATE:
 		say(r->evidence, sizeof(r->evidence),
@@ -351,7 +355,8 @@ static void judge_ours(struct rgn_leaks_cache *c, struct rgn_leak *r,
 	case RGN_HOME_REPLACED:
 		say(r->evidence, sizeof(r->evidence),
 		    "home is now a symbolic link, not the directory it was "
-		    "made in (not followed); %s", who_text(w));
+		    "made in (not followed); %s",
+		    who_text(w));
 		break;
 	case RGN_HOME_UNTRUSTED:
 		r->cls = RGN_LEAK_UNKNOWN;
@@ -387,8 +392,8 @@ static void judge_ours(struct rgn_leaks_cache *c, struct rgn_leak *r,
 		if (hi->live > 0) {
 			r->cls = RGN_LEAK_LIVE;
 			say(r->evidence, sizeof(r->evidence),
-			    "its environment has %u live process%s",
-			    hi->live, hi->live == 1 ? "" : "es");
+			    "its environment has %u live process%s", hi->live,
+			    hi->live == 1 ? "" : "es");
 		} else if (hi->stale > 0) {
 			/* Somebody died attached and nobody came back. */
 			say(r->evidence, sizeof(r->evidence),
@@ -521,7 +526,8 @@ int rgn_leak_redact(struct rgn_leak *seg)
 }
 
 void rgn_leak_scan_redact(struct rgn_leak_scan *scan,
-			  int (*may_read)(void *arg, const struct rgn_leak *seg),
+			  int (*may_read)(void *arg,
+					  const struct rgn_leak *seg),
 			  void *arg)
 {
 	if (!scan)

@@ -87,8 +87,9 @@ static int proc_line(char *line, long long v[PROC_FIELDS])
 			break;
 		/* perms is octal, everything else decimal */
 		v[n] = n == 2 ? (long long)strtoull(p, &end, 8)
-			      : (p[0] == '-' ? strtoll(p, &end, 10)
-					     : (long long)strtoull(p, &end, 10));
+			      : (p[0] == '-'
+					 ? strtoll(p, &end, 10)
+					 : (long long)strtoull(p, &end, 10));
 		if (end == p)
 			return -1;
 		p = end;
@@ -97,8 +98,7 @@ static int proc_line(char *line, long long v[PROC_FIELDS])
 	return n >= 14 ? n : -1;
 }
 
-static void from_proc(struct rgn_leak *r, const long long v[PROC_FIELDS],
-		      int n)
+static void from_proc(struct rgn_leak *r, const long long v[PROC_FIELDS], int n)
 {
 	rgn_leaks_rec_clear(r);
 	r->key = (int32_t)v[0];
@@ -147,8 +147,10 @@ static int read_procfs(struct rgn_leaks_list *l, struct rgn_leaks_list *l2,
 			if (!l)
 				continue; /* residency only: best effort */
 			/* A format we do not know: better not list from it. */
-			rc = rgn_fail(-ENOSYS, "/proc/sysvipc/shm: cannot "
-					       "parse \"%.60s\"", line);
+			rc = rgn_fail(-ENOSYS,
+				      "/proc/sysvipc/shm: cannot "
+				      "parse \"%.60s\"",
+				      line);
 			break;
 		}
 		if (l) {
@@ -233,8 +235,10 @@ int rgn_leaks_list_shmctl(struct rgn_leaks_list *l, int residency,
 	 */
 	*src = denied ? RGN_LEAK_SRC_STAT : RGN_LEAK_SRC_STAT_ANY;
 	if (denied)
-		return rgn_fail(-EACCES, "%zu segments cannot be listed without "
-					 "SHM_STAT_ANY", denied);
+		return rgn_fail(-EACCES,
+				"%zu segments cannot be listed without "
+				"SHM_STAT_ANY",
+				denied);
 	if (residency)
 		add_residency(l, rgn_leaks_pow2(l->n * 2 + 2));
 	return 0;
@@ -252,7 +256,8 @@ int rgn_leaks_stat_one(int32_t shmid, struct rgn_leak *r)
 	case -ENOENT:
 		return rgn_fail(rc, "no segment with shmid %d", shmid);
 	case -EACCES:
-		return rgn_fail(rc, "shmid %d: no permission to stat it", shmid);
+		return rgn_fail(rc, "shmid %d: no permission to stat it",
+				shmid);
 	default:
 		return rgn_fail(rc, "shmctl %d IPC_STAT: %s", shmid,
 				strerror(-rc));
@@ -314,8 +319,10 @@ int rgn_leak_data_lend(const struct rgn_leak *seen, uint64_t off, size_t len,
 	 */
 	rc = rgn_shm_attach_ro(&sn, RGN_SHM_ALLOW_REMOVING, &base, &size);
 	if (rc == -ENOENT)
-		return rgn_fail(rc, "shmid %d: no longer the segment seen "
-				    "(removed, or its id reused)", sn.shmid);
+		return rgn_fail(rc,
+				"shmid %d: no longer the segment seen "
+				"(removed, or its id reused)",
+				sn.shmid);
 	if (rc < 0)
 		return rgn_fail(rc, "shmid %d: cannot attach it: %s", sn.shmid,
 				rgn_strerror(rc));

@@ -45,11 +45,11 @@ static int judge_fresh(struct rgn_leak *r, char home[RGN_HOME_MAX])
 }
 
 /* Record a skip: the verdict, the code to return and the reason. */
-static int skip(struct rgn_leak_removal *res, enum rgn_leak_verdict v,
-		int err, const char *fmt, ...) RGN_PRINTF(4, 5);
+static int skip(struct rgn_leak_removal *res, enum rgn_leak_verdict v, int err,
+		const char *fmt, ...) RGN_PRINTF(4, 5);
 
-static int skip(struct rgn_leak_removal *res, enum rgn_leak_verdict v,
-		int err, const char *fmt, ...)
+static int skip(struct rgn_leak_removal *res, enum rgn_leak_verdict v, int err,
+		const char *fmt, ...)
 {
 	va_list ap;
 
@@ -84,7 +84,8 @@ static int recheck(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
 		err = rgn_leaks_stat_one(shmid, now);
 		if (err == -ENOENT) {
 			res->seg.shmid = -1;
-			return skip(res, RGN_LEAK_SKIP_GONE, -ENOENT, "%s", gone);
+			return skip(res, RGN_LEAK_SKIP_GONE, -ENOENT, "%s",
+				    gone);
 		}
 		if (err < 0)
 			return skip(res, RGN_LEAK_SKIP_UNKNOWN, err,
@@ -136,8 +137,8 @@ static int recheck(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
 			    "already marked for removal");
 	if (now->nattch > 0)
 		return skip(res, RGN_LEAK_SKIP_ATTACHED, -EBUSY,
-			    "%" PRIu64 " process%s attached",
-			    now->nattch, now->nattch == 1 ? "" : "es");
+			    "%" PRIu64 " process%s attached", now->nattch,
+			    now->nattch == 1 ? "" : "es");
 	return 0;
 }
 
@@ -155,7 +156,8 @@ static int refuse_bdb(struct rgn_leak_removal *res)
 			    "at rest (References 0), which needs it; Berkeley "
 			    "DB discards an environment with DB_ENV->remove "
 			    "on %s, which removes its segments and __db.* "
-			    "files", h);
+			    "files",
+			    h);
 	case RGN_LEAK_NEEDS_RECOVERY:
 		return skip(res, RGN_LEAK_SKIP_BDB, -EBUSY,
 			    "segment of a Berkeley DB environment that needs "
@@ -165,12 +167,13 @@ static int refuse_bdb(struct rgn_leak_removal *res)
 			    "removes its segments and __db.* files",
 			    g->bdb_refcnt, h);
 	case RGN_LEAK_LIVE:
-		return skip(res, RGN_LEAK_SKIP_BDB, -EBUSY,
-			    "in use: %s", g->evidence);
+		return skip(res, RGN_LEAK_SKIP_BDB, -EBUSY, "in use: %s",
+			    g->evidence);
 	default:
 		return skip(res, RGN_LEAK_SKIP_BDB, -EBUSY,
 			    "segment of a Berkeley DB environment, not proven "
-			    "orphaned: %s", g->evidence);
+			    "orphaned: %s",
+			    g->evidence);
 	}
 }
 
@@ -180,9 +183,8 @@ int rgn_leak_remove(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
 	return rgn_leak_remove_opts(shmid, seen, uid, flags, NULL, res);
 }
 
-int rgn_leak_remove_opts(int32_t shmid, const struct rgn_leak *seen,
-			 uid_t uid, uint32_t flags,
-			 const struct rgn_leak_opts *opts,
+int rgn_leak_remove_opts(int32_t shmid, const struct rgn_leak *seen, uid_t uid,
+			 uint32_t flags, const struct rgn_leak_opts *opts,
 			 struct rgn_leak_removal *res)
 {
 	struct rgn_leak last;
@@ -219,7 +221,8 @@ int rgn_leak_remove_opts(int32_t shmid, const struct rgn_leak *seen,
 		if (rc < 0)
 			return skip(res, RGN_LEAK_SKIP_UNKNOWN, rc,
 				    "cannot scan for Berkeley DB environments: "
-				    "%s", rgn_strerror(rc));
+				    "%s",
+				    rgn_strerror(rc));
 		if (rc == 0) {
 			res->seg.shmid = -1;
 			return skip(res, RGN_LEAK_SKIP_GONE, -ENOENT,
@@ -249,8 +252,8 @@ int rgn_leak_remove_opts(int32_t shmid, const struct rgn_leak *seen,
 		return skip(res, RGN_LEAK_SKIP_LIVE, -EBUSY, "in use: %s",
 			    res->seg.evidence);
 	case RGN_LEAK_IDLE:
-		return skip(res, RGN_LEAK_SKIP_LIVE, -EBUSY,
-			    "not a leak: %s", res->seg.evidence);
+		return skip(res, RGN_LEAK_SKIP_LIVE, -EBUSY, "not a leak: %s",
+			    res->seg.evidence);
 	case RGN_LEAK_REMOVING:
 		return skip(res, RGN_LEAK_SKIP_REMOVING, -EALREADY,
 			    "already marked for removal");

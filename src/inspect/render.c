@@ -132,7 +132,7 @@ struct json_object *rgn_jtri(int v)
 	return v < 0 ? NULL : json_object_new_boolean(v > 0);
 }
 
-/* ---- the escaping rule ---------------------------------------------------- */
+/* ---- the escaping rule --------------------------------------------------- */
 
 /*
  * Names and homes come from a __db.001 or a segment header that anybody in
@@ -443,12 +443,12 @@ void rgn_render_age(int64_t s, char *buf, size_t len)
 		snprintf(buf, len, "%" PRId64 "s", s);
 }
 
-/* ---- figure tables -------------------------------------------------------- */
+/* ---- figure tables ------------------------------------------------------- */
 
 /* Getters: one line each, so a row of the tables below reads as the
  * figure it is. */
 #define ENV(o) ((const struct rgn_env_stat *)(o))
-#define RS(o) ((const struct rgn_region_stat *)(o))
+#define RS(o)  ((const struct rgn_region_stat *)(o))
 #define GET(name, expr)                                                        \
 	static uint64_t name(const void *o)                                    \
 	{                                                                      \
@@ -507,6 +507,7 @@ GET(al_nalloc, RS(o)->alloc.nalloc)
 GET(al_nfail, RS(o)->alloc.nfail)
 GET(al_nfree, RS(o)->alloc.nfree)
 
+/* clang-format off */
 static const char *rs_file(const void *o) { return RS(o)->file; }
 static const char *rs_name(const void *o) { return RS(o)->name; }
 static const char *rs_type(const void *o)
@@ -528,7 +529,6 @@ static const char *rs_type(const void *o)
 #define C RGN_FIG_COUNTER
 #define A RGN_FIG_ALWAYS
 
-/* clang-format off */
 const struct rgn_fig rgn_env_figs[] = {
 	NUM("Magic number", "magic", RGN_FIG_HEX, A, env_magic),
 	NUM("Format version", "format", RGN_FIG_UINT, A, env_format),

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 /* The section separator: 49 characters, "=-" repeated, ending with '='. */
-#define RGN_RENDER_SEP "=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-="
+#define RGN_RENDER_SEP	   "=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-="
 #define RGN_RENDER_SEP_LEN 49
 
 /* ---- small formatters (no allocation) ---------------------------------- */
@@ -95,16 +95,17 @@ char *rgn_render_escape_dup(const char *s);
  *   1. environment: local time (NOW), magic, format version, backing, base
  *      key, creation and last change time, environment id, panic, live and
  *      stale attachers, "N\tReferences" (live attached handles, db_stat -e's
- *      word for them, so its scripts find it), region count, generation, the environment mutex as
- *      "HOLDER\tEnvironment mutex [WAITS/REQUESTS PCT% Own|!Own]" (Own: held
- *      at snapshot time; HOLDER is its pid, 0 when free), primary size;
+ *      word for them, so its scripts find it), region count, generation, the
+ * environment mutex as "HOLDER\tEnvironment mutex [WAITS/REQUESTS PCT%
+ * Own|!Own]" (Own: held at snapshot time; HOLDER is its pid, 0 when free),
+ * primary size;
  *   2. one section per region, as rgn_render_region_text;
  *   3. attached processes, as rgn_render_procs_text.
  * A private environment seen from outside (backing private, regions NULL)
  * renders the first lines and one section naming the owner pid.
  */
-int rgn_render_env_text(const struct rgn_env_stat *st, time_t now,
-			char **out, size_t *len);
+int rgn_render_env_text(const struct rgn_env_stat *st, time_t now, char **out,
+			size_t *len);
 
 /*
  * The same data as JSON:
@@ -116,8 +117,8 @@ int rgn_render_env_text(const struct rgn_env_stat *st, time_t now,
  * For a private environment seen from outside, "private": true,
  * "private_owner" and "regions"/"processes" as empty arrays.
  */
-int rgn_render_env_json(const struct rgn_env_stat *st, time_t now,
-			char **out, size_t *len);
+int rgn_render_env_json(const struct rgn_env_stat *st, time_t now, char **out,
+			size_t *len);
 
 /*
  * One region's section alone (no separators): id, file, name, type, size,
@@ -178,8 +179,7 @@ int rgn_render_procs_json(const struct rgn_env_stat *st, char **out,
  *           live/stale processes of its environment
  *     evidence: ...
  */
-int rgn_render_leak_text(const struct rgn_leak *seg, char **out,
-			 size_t *len);
+int rgn_render_leak_text(const struct rgn_leak *seg, char **out, size_t *len);
 
 /* One segment as a JSON object (keys as in rgn_render_leaks_json). */
 int rgn_render_leak_json(const struct rgn_leak *seg, char **out, size_t *len);
@@ -222,8 +222,8 @@ int rgn_render_leaks_json(const struct rgn_leak_scan *scan, char **out,
 
 /*
  * Summary for people: segment count and bytes per class, the bytes held by
- * leaked segments, Berkeley DB's segments and those at rest, shmmni, shmall (pages and bytes), shmmax and
- * shm_rmid_forced, in "VALUE\tLABEL" lines.
+ * leaked segments, Berkeley DB's segments and those at rest, shmmni, shmall
+ * (pages and bytes), shmmax and shm_rmid_forced, in "VALUE\tLABEL" lines.
  */
 int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
 			     size_t *len);
@@ -252,12 +252,13 @@ int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
  *   regions whose detail was read);
  *   shm_segments{class}, shm_segment_bytes{class}, shm_leaked_bytes,
  *   shm_total_bytes, shm_bdb_bytes, shm_bdb_at_rest_bytes,
- *   shm_bdb_needs_recovery_bytes, shm_shmmni, shm_shmall_pages, shm_shmmax_bytes,
- *   shm_rmid_forced, shm_scan_timestamp_seconds (only with SCAN).
+ *   shm_bdb_needs_recovery_bytes, shm_shmmni, shm_shmall_pages,
+ * shm_shmmax_bytes, shm_rmid_forced, shm_scan_timestamp_seconds (only with
+ * SCAN).
  */
-int rgn_render_prometheus(const struct rgn_env_stat *const *envs,
-			  size_t nenvs, const struct rgn_leak_scan *scan,
-			  char **out, size_t *len);
+int rgn_render_prometheus(const struct rgn_env_stat *const *envs, size_t nenvs,
+			  const struct rgn_leak_scan *scan, char **out,
+			  size_t *len);
 
 #ifdef __cplusplus
 }

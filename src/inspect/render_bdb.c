@@ -23,7 +23,7 @@
  * pass through the one escaping rule (rgn_render_escape), in text and JSON
  * alike, so a record is one line and the JSON is valid UTF-8. */
 
-/* ---- output plumbing ------------------------------------------------------ */
+/* ---- output plumbing ----------------------------------------------------- */
 
 static int open_sink(FILE **f, char **buf, size_t *blen, char **out,
 		     size_t *len)
@@ -160,7 +160,8 @@ static void text_region(FILE *f, const struct rgn_bdb_region *rg, int sysmem)
 	fprintf(f, "%u\tRegion longest chunk walk\n", a->longest);
 	for (int i = 0; i < RGN_BDB_NPOW2; i++)
 		fprintf(f, "%u\tAllocations by power-of-two size: %s%s\n",
-			a->pow2[i], rgn_render_bytes(1024ull << i, lo, sizeof(lo)),
+			a->pow2[i],
+			rgn_render_bytes(1024ull << i, lo, sizeof(lo)),
 			i == RGN_BDB_NPOW2 - 1 ? " and over" : "");
 }
 
@@ -248,17 +249,18 @@ static struct json_object *json_region(const struct rgn_bdb_region *rg,
 	struct json_object *o = json_object_new_object();
 
 	jset(o, "id", j64(rg->slot.id));
-	jset(o, "type", json_object_new_string(rgn_bdb_type_name(rg->slot.type)));
+	jset(o, "type",
+	     json_object_new_string(rgn_bdb_type_name(rg->slot.type)));
 	jset(o, "file", sysmem ? NULL : json_object_new_string(rg->file));
 	jset(o, "shmid", sysmem ? j64(rg->slot.segid) : NULL);
 	jset(o, "size", j64((int64_t)rg->slot.size));
 	jset(o, "max", j64((int64_t)rg->slot.max));
 	jset(o, "present", json_object_new_boolean(rg->present));
 	jset(o, "bytes", rg->present ? j64((int64_t)rg->bytes) : NULL);
-	jset(o, "nattch", sysmem && rg->present ? j64((int64_t)rg->nattch)
-					       : NULL);
-	jset(o, "error", rg->error ? json_object_new_string(strerror(-rg->error))
-				   : NULL);
+	jset(o, "nattch",
+	     sysmem && rg->present ? j64((int64_t)rg->nattch) : NULL);
+	jset(o, "error",
+	     rg->error ? json_object_new_string(strerror(-rg->error)) : NULL);
 	jset(o, "alloc", rg->has_alloc ? json_alloc(&rg->alloc) : NULL);
 	return o;
 }
@@ -266,10 +268,14 @@ static struct json_object *json_region(const struct rgn_bdb_region *rg,
 static const char *form_name(enum rgn_bdb_form f)
 {
 	switch (f) {
-	case RGN_BDB_FORM_REGENV: return "regenv";
-	case RGN_BDB_FORM_REF: return "system-memory-reference";
-	case RGN_BDB_FORM_EMPTY: return "empty";
-	default: return "none";
+	case RGN_BDB_FORM_REGENV:
+		return "regenv";
+	case RGN_BDB_FORM_REF:
+		return "system-memory-reference";
+	case RGN_BDB_FORM_EMPTY:
+		return "empty";
+	default:
+		return "none";
 	}
 }
 
@@ -297,8 +303,8 @@ int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
 	jset(o, "program", json_object_new_string("berkeley-db"));
 	jset(o, "home", rgn_jstr_esc(bdb->home));
 	jset(o, "local_time", j64(now));
-	jset(o, "mode", json_object_new_string(bdb->sysmem ? "system-memory"
-							   : "files"));
+	jset(o, "mode",
+	     json_object_new_string(bdb->sysmem ? "system-memory" : "files"));
 	jset(o, "form", json_object_new_string(form_name(bdb->form)));
 	snprintf(v, sizeof(v), "%u.%u.%u", e->major, e->minor, e->patch);
 	jset(o, "magic", bdb->have_env ? j64(e->magic) : NULL);
@@ -314,15 +320,15 @@ int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
 	jset(o, "init_flags", dec ? j64(e->init_flags) : NULL);
 	jset(o, "references", dec ? j64(e->refcnt) : NULL);
 	primary_sizes(bdb, &size, &max);
-	jset(o, "region_size", bdb->form != RGN_BDB_FORM_EMPTY
-				       ? j64((int64_t)size) : NULL);
-	jset(o, "region_max", bdb->form != RGN_BDB_FORM_EMPTY
-				      ? j64((int64_t)max) : NULL);
+	jset(o, "region_size",
+	     bdb->form != RGN_BDB_FORM_EMPTY ? j64((int64_t)size) : NULL);
+	jset(o, "region_max",
+	     bdb->form != RGN_BDB_FORM_EMPTY ? j64((int64_t)max) : NULL);
 	jset(o, "primary_shmid", bdb->sysmem ? j64(bdb->ref.shmid) : NULL);
 	arr = json_object_new_array();
 	for (uint32_t i = 0; arr && i < bdb->nregions; i++)
-		json_object_array_add(arr, json_region(&bdb->regions[i],
-						       bdb->sysmem));
+		json_object_array_add(
+			arr, json_region(&bdb->regions[i], bdb->sysmem));
 	jset(o, "regions", arr);
 	arr = json_object_new_array();
 	for (size_t i = 0; arr && i < bdb->nprocs; i++) {
@@ -334,8 +340,8 @@ int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
 	}
 	jset(o, "attached", arr);
 	jset(o, "procs_denied", j64((int64_t)bdb->procs_denied));
-	jset(o, "verdict", json_object_new_string(
-				   rgn_bdb_verdict_name(bdb->verdict)));
+	jset(o, "verdict",
+	     json_object_new_string(rgn_bdb_verdict_name(bdb->verdict)));
 	jset(o, "reason", rgn_jstr_esc(bdb->reason));
 
 	txt = json_object_to_json_string_ext(
@@ -460,8 +466,7 @@ int rgn_render_bdb_procs_text(const struct rgn_bdb *bdb, char **out,
 
 /* ---- Prometheus --------------------------------------------------------- */
 
-static void prom_head(FILE *f, const char *name, int counter,
-		      const char *help)
+static void prom_head(FILE *f, const char *name, int counter, const char *help)
 {
 	const char *t = counter ? "counter" : "gauge";
 
@@ -551,7 +556,8 @@ static void prom_region_family(FILE *f, const struct rgn_bdb *b, size_t k)
 		fputc(',', f);
 		rgn_prom_label(f, "region", rg->file);
 		fprintf(f, ",id=\"%u\",type=\"%s\"} %llu\n", rg->slot.id,
-			rgn_bdb_type_name(rg->slot.type), (unsigned long long)v);
+			rgn_bdb_type_name(rg->slot.type),
+			(unsigned long long)v);
 	}
 }
 
@@ -590,8 +596,7 @@ int rgn_render_bdb_prom(const struct rgn_bdb *bdb, char **out, size_t *len)
 			 e->panic != 0);
 	if (bdb->have_env && e->decoded)
 		prom_env(f, bdb, "env_references",
-			 "References as stored in the environment.",
-			 e->refcnt);
+			 "References as stored in the environment.", e->refcnt);
 	/* The name our own environments use for the same thing: processes
 	 * that really have it now, whatever References says. */
 	prom_env(f, bdb, "env_live_processes",

@@ -24,9 +24,9 @@
 /* ---- output plumbing (render.c) ------------------------------------------ */
 
 struct rgn_sink {
-	FILE *f;			/* the memory stream */
-	char *buf;			/* its buffer */
-	size_t len;			/* its length */
+	FILE *f;    /* the memory stream */
+	char *buf;  /* its buffer */
+	size_t len; /* its length */
 };
 
 /* Open a memory stream for OUT/LEN (-EINVAL if either is NULL, -ENOMEM). */
@@ -52,7 +52,7 @@ struct json_object *rgn_jtri(int v);
 /* S escaped (see rgn_render_escape) onto F. */
 void rgn_fputs_esc(FILE *f, const char *s);
 
-/* ---- shared words ---------------------------------------------------------- */
+/* ---- shared words -------------------------------------------------------- */
 
 const char *rgn_render_backing_name(enum rgn_backing b);
 const char *rgn_render_type_name(uint32_t t);
@@ -64,7 +64,7 @@ int rgn_render_region_in(const struct rgn_env_stat *st,
 /* Age in seconds as "3d4h", "5m2s", "12s". */
 void rgn_render_age(int64_t s, char *buf, size_t len);
 
-/* ---- text helpers (render_text.c) ----------------------------------------- */
+/* ---- text helpers (render_text.c) ---------------------------------------- */
 
 /*
  * The opening lines every db_stat-style text view of an environment shares:
@@ -74,21 +74,21 @@ void rgn_render_age(int64_t s, char *buf, size_t len);
  */
 void rgn_text_preamble(FILE *f, time_t now, const char *home);
 
-/* ---- figure tables (render.c) ---------------------------------------------- */
+/* ---- figure tables (render.c) -------------------------------------------- */
 
 /* How a figure prints in text (and, for some, in JSON). */
 enum rgn_fig_kind {
-	RGN_FIG_UINT,			/* decimal */
-	RGN_FIG_INT,			/* signed decimal (pids, shmids) */
-	RGN_FIG_BYTES,			/* text: "1MB 24KB"; JSON: bytes */
-	RGN_FIG_TIME,			/* text: ctime-like; JSON: seconds */
-	RGN_FIG_HEX,			/* text: 0x%x */
-	RGN_FIG_HEX64,			/* text: 0x%016x; JSON adds KEY_hex */
-	RGN_FIG_KEY,			/* text: 0x%08x, or 0 for none */
-	RGN_FIG_MODE,			/* text: 0%03o */
-	RGN_FIG_YESNO,			/* text: yes/no; JSON: boolean */
-	RGN_FIG_STR,			/* a string, escaped in every view */
-	RGN_FIG_MUTEX,			/* text: two lines; JSON: object */
+	RGN_FIG_UINT,  /* decimal */
+	RGN_FIG_INT,   /* signed decimal (pids, shmids) */
+	RGN_FIG_BYTES, /* text: "1MB 24KB"; JSON: bytes */
+	RGN_FIG_TIME,  /* text: ctime-like; JSON: seconds */
+	RGN_FIG_HEX,   /* text: 0x%x */
+	RGN_FIG_HEX64, /* text: 0x%016x; JSON adds KEY_hex */
+	RGN_FIG_KEY,   /* text: 0x%08x, or 0 for none */
+	RGN_FIG_MODE,  /* text: 0%03o */
+	RGN_FIG_YESNO, /* text: yes/no; JSON: boolean */
+	RGN_FIG_STR,   /* a string, escaped in every view */
+	RGN_FIG_MUTEX, /* text: two lines; JSON: object */
 };
 
 /* The Prometheus type; a counter's family ends in _total, a gauge's never. */
@@ -101,19 +101,19 @@ enum rgn_fig_metric {
 /* When a row exists at all. */
 enum rgn_fig_need {
 	RGN_FIG_ALWAYS,
-	RGN_FIG_TEXT_IF_PRIVATE,	/* text only for a private environment;
-					   JSON always */
-	RGN_FIG_DETAIL,			/* region figures were read (detail 0) */
-	RGN_FIG_ALLOC,			/* ... and the region has an allocator
-					   (not the primary) */
+	RGN_FIG_TEXT_IF_PRIVATE, /* text only for a private environment;
+				    JSON always */
+	RGN_FIG_DETAIL,		 /* region figures were read (detail 0) */
+	RGN_FIG_ALLOC,		 /* ... and the region has an allocator
+				    (not the primary) */
 };
 
 struct rgn_fig {
-	const char *label;		/* text "VALUE\tLABEL"; NULL: not in text */
-	const char *key;		/* JSON key; NULL: not in JSON */
-	const char *metric;		/* family after "regionfs_"; NULL: none */
-	enum rgn_fig_metric type;	/* gauge or counter when METRIC is set */
-	const char *help;		/* the family's one-line HELP */
+	const char *label;	  /* text "VALUE\tLABEL"; NULL: not in text */
+	const char *key;	  /* JSON key; NULL: not in JSON */
+	const char *metric;	  /* family after "regionfs_"; NULL: none */
+	enum rgn_fig_metric type; /* gauge or counter when METRIC is set */
+	const char *help;	  /* the family's one-line HELP */
 	enum rgn_fig_kind kind;
 	enum rgn_fig_need need;
 	/* The value, from a struct rgn_env_stat or rgn_region_stat as the

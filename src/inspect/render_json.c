@@ -19,7 +19,7 @@
 #include "proc.h"
 #include "render_int.h"
 
-/* ---- figures ---------------------------------------------------------------- */
+/* ---- figures ------------------------------------------------------------- */
 
 static struct json_object *json_mutex(const struct rgn_mutex_stat *m)
 {
@@ -47,7 +47,8 @@ static void json_figs(struct json_object *o, const struct rgn_fig *table,
 		case RGN_FIG_INT:
 		case RGN_FIG_KEY:
 		case RGN_FIG_TIME:
-			rgn_jset(o, fig->key, json_object_new_int64((int64_t)v));
+			rgn_jset(o, fig->key,
+				 json_object_new_int64((int64_t)v));
 			break;
 		case RGN_FIG_UINT:
 		case RGN_FIG_BYTES:
@@ -86,7 +87,8 @@ static struct json_object *json_region(const struct rgn_region_stat *rs)
 		 rs->detail ? rgn_jstr(rgn_strerror(rs->detail)) : NULL);
 	if (rs->detail || rs->id == 1) {
 		rgn_jset(o, "alloc", NULL);
-		rgn_jset(o, "mutex", rs->detail ? NULL : json_mutex(&rs->mutex));
+		rgn_jset(o, "mutex",
+			 rs->detail ? NULL : json_mutex(&rs->mutex));
 		return o;
 	}
 	al = json_object_new_object();
@@ -99,7 +101,8 @@ static struct json_object *json_region(const struct rgn_region_stat *rs)
 			continue;
 		b = json_object_new_object();
 		rgn_jset(b, "min", json_object_new_uint64(1ull << i));
-		rgn_jset(b, "max", json_object_new_uint64((1ull << (i + 1)) - 1));
+		rgn_jset(b, "max",
+			 json_object_new_uint64((1ull << (i + 1)) - 1));
 		rgn_jset(b, "count", json_object_new_uint64(a->hist[i]));
 		json_object_array_add(hist, b);
 	}
@@ -121,17 +124,18 @@ static struct json_object *json_procs(const struct rgn_env_stat *st)
 		rgn_jset(o, "start_ticks", json_object_new_uint64(p->start));
 		rgn_jset(o, "start_time",
 			 json_object_new_int64(rgn_ticks_to_epoch(p->start)));
-		rgn_jset(o, "attach_time", json_object_new_int64(p->attach_time));
+		rgn_jset(o, "attach_time",
+			 json_object_new_int64(p->attach_time));
 		rgn_jset(o, "live", json_object_new_boolean(p->live != 0));
 		json_object_array_add(arr, o);
 	}
 	return arr;
 }
 
-/* ---- environments ------------------------------------------------------------ */
+/* ---- environments -------------------------------------------------------- */
 
-int rgn_render_env_json(const struct rgn_env_stat *st, time_t now,
-			char **out, size_t *len)
+int rgn_render_env_json(const struct rgn_env_stat *st, time_t now, char **out,
+			size_t *len)
 {
 	struct json_object *o, *regions;
 
@@ -185,7 +189,7 @@ int rgn_render_procs_json(const struct rgn_env_stat *st, char **out,
 	return rgn_json_out(json_procs(st), out, len);
 }
 
-/* ---- leaks ------------------------------------------------------------------- */
+/* ---- leaks --------------------------------------------------------------- */
 
 static struct json_object *json_limit(uint64_t v)
 {
@@ -242,10 +246,10 @@ static struct json_object *json_leak(const struct rgn_leak *g)
 	rgn_jset(o, "class", rgn_jstr(rgn_leak_class_name(g->cls)));
 	rgn_jset(o, "evidence", rgn_jstr_esc(g->evidence));
 	rgn_jset(o, "ours", rgn_jtri(g->ours));
-	rgn_jset(o, "program", g->program == RGN_LEAK_PROG_NONE
-				       ? NULL
-				       : rgn_jstr(rgn_leak_program_name(
-						 g->program)));
+	rgn_jset(o, "program",
+		 g->program == RGN_LEAK_PROG_NONE
+			 ? NULL
+			 : rgn_jstr(rgn_leak_program_name(g->program)));
 	if (g->program == RGN_LEAK_PROG_BDB)
 		json_leak_bdb(o, g);
 	if (g->ours != RGN_LEAK_YES)

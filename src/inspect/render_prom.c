@@ -91,7 +91,8 @@ static void prom_region_fig(FILE *f, const struct rgn_fig *fig,
 			if (!rgn_fig_region_has(fig, rs))
 				continue;
 			if (!head++)
-				prom_family(f, fig->metric, fig->type, fig->help);
+				prom_family(f, fig->metric, fig->type,
+					    fig->help);
 			fprintf(f, "regionfs_%s{", fig->metric);
 			prom_region_labels(f, st, rs);
 			fprintf(f, "} %" PRIu64 "\n", fig->num(rs));
@@ -143,8 +144,8 @@ static void prom_envs(FILE *f, const struct rgn_env_stat *const *envs,
 
 /* A host-wide figure with no labels, left out when not known rather than
  * invented. */
-static void prom_host(FILE *f, const char *name, const char *help,
-		      uint64_t v, int known)
+static void prom_host(FILE *f, const char *name, const char *help, uint64_t v,
+		      int known)
 {
 	if (!known)
 		return;
@@ -164,7 +165,8 @@ static void prom_scan(FILE *f, const struct rgn_leak_scan *scan)
 		    "Bytes in System V segments by leak class.");
 	for (int c = 0; c < RGN_LEAK_NCLASSES; c++)
 		fprintf(f,
-			"regionfs_shm_segment_bytes{class=\"%s\"} %" PRIu64 "\n",
+			"regionfs_shm_segment_bytes{class=\"%s\"} %" PRIu64
+			"\n",
 			rgn_leak_class_name((enum rgn_leak_class)c),
 			scan->bytes[c]);
 	prom_host(f, "shm_leaked_bytes",
@@ -201,9 +203,9 @@ static void prom_scan(FILE *f, const struct rgn_leak_scan *scan)
 		  (uint64_t)(scan->time > 0 ? scan->time : 0), 1);
 }
 
-int rgn_render_prometheus(const struct rgn_env_stat *const *envs,
-			  size_t nenvs, const struct rgn_leak_scan *scan,
-			  char **out, size_t *len)
+int rgn_render_prometheus(const struct rgn_env_stat *const *envs, size_t nenvs,
+			  const struct rgn_leak_scan *scan, char **out,
+			  size_t *len)
 {
 	struct rgn_sink s;
 	int rc;

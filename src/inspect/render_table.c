@@ -21,10 +21,10 @@
 /* User names for the table; one scan names few users, so a short
  * most-recent list is enough. */
 struct names {
-	uint32_t uid[8];		/* cached uids */
-	char name[8][33];		/* their names, or the number */
-	unsigned n;			/* entries used */
-	unsigned next;			/* next to replace when full */
+	uint32_t uid[8];  /* cached uids */
+	char name[8][33]; /* their names, or the number */
+	unsigned n;	  /* entries used */
+	unsigned next;	  /* next to replace when full */
 };
 
 static const char *user_name(struct names *c, uint32_t uid)
@@ -49,25 +49,38 @@ static const char *user_name(struct names *c, uint32_t uid)
 	return c->name[i];
 }
 
-enum { COL_SHMID, COL_KEY, COL_OWNER, COL_PERMS, COL_SIZE, COL_NATTCH,
-       COL_CPID, COL_LPID, COL_ATIME, COL_DTIME, COL_IDLE, COL_CLASS,
-       COL_REGION, COL_WHERE, NCOLS };
+enum {
+	COL_SHMID,
+	COL_KEY,
+	COL_OWNER,
+	COL_PERMS,
+	COL_SIZE,
+	COL_NATTCH,
+	COL_CPID,
+	COL_LPID,
+	COL_ATIME,
+	COL_DTIME,
+	COL_IDLE,
+	COL_CLASS,
+	COL_REGION,
+	COL_WHERE,
+	NCOLS
+};
 
 static const char *const col_head[NCOLS] = {
-	"SHMID", "KEY", "OWNER", "PERMS", "SIZE", "NATTCH",
-	"CPID", "LPID", "ATTACHED", "DETACHED", "IDLE", "CLASS",
-	"REGION", "WHERE",
+	"SHMID", "KEY",	     "OWNER",	 "PERMS", "SIZE",  "NATTCH", "CPID",
+	"LPID",	 "ATTACHED", "DETACHED", "IDLE",  "CLASS", "REGION", "WHERE",
 };
 /* Numbers align right, words left. */
 static const int col_right[NCOLS] = {
 	[COL_SHMID] = 1, [COL_SIZE] = 1, [COL_NATTCH] = 1,
-	[COL_CPID] = 1, [COL_LPID] = 1, [COL_IDLE] = 1,
+	[COL_CPID] = 1,	 [COL_LPID] = 1, [COL_IDLE] = 1,
 };
 
 struct row {
-	char cell[NCOLS - 1][40];	/* every column but WHERE */
-	char *where;			/* the home escaped (malloc'd), or NULL
-					   for "-" */
+	char cell[NCOLS - 1][40]; /* every column but WHERE */
+	char *where;		  /* the home escaped (malloc'd), or NULL
+				     for "-" */
 };
 
 /* Decimal digits of V into BUF (at least 21 bytes), NUL-terminated: the
@@ -177,7 +190,8 @@ static void print_row(FILE *f, const char *const cells[NCOLS],
 
 	for (int c = 0; c < NCOLS - 1; c++) {
 		size_t len = strlen(cells[c]);
-		size_t pad = (size_t)width[c] > len ? (size_t)width[c] - len : 0;
+		size_t pad =
+			(size_t)width[c] > len ? (size_t)width[c] - len : 0;
 
 		if (col_right[c]) {
 			memset(line + at, ' ', pad);
@@ -237,4 +251,3 @@ int rgn_render_leaks_table(const struct rgn_leak_scan *scan, char **out,
 	free(rows);
 	return rgn_sink_close(&s, rc, out, len);
 }
-

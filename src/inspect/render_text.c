@@ -21,7 +21,7 @@
 #include "proc.h"
 #include "render_int.h"
 
-/* ---- lines ---------------------------------------------------------------- */
+/* ---- lines --------------------------------------------------------------- */
 
 /*
  * A line put together here and written with one fwrite: a stat of 1000
@@ -111,8 +111,8 @@ static void text_time(FILE *f, int64_t t, const char *label)
 static void text_mutex(FILE *f, const struct rgn_mutex_stat *m,
 		       const char *label)
 {
-	unsigned pct = m->requests ? (unsigned)(m->waits * 100 / m->requests)
-				   : 0;
+	unsigned pct =
+		m->requests ? (unsigned)(m->waits * 100 / m->requests) : 0;
 	struct text_line l = {.f = f};
 
 	line_int(&l, m->holder);
@@ -191,7 +191,7 @@ static void text_fig(FILE *f, const struct rgn_fig *fig, const void *obj)
 	}
 }
 
-/* ---- environments ----------------------------------------------------------- */
+/* ---- environments -------------------------------------------------------- */
 
 static void text_region(FILE *f, const struct rgn_region_stat *rs)
 {
@@ -237,13 +237,14 @@ static void text_procs(FILE *f, const struct rgn_env_stat *st)
 
 		fprintf(f, "%d\t%s process, started %s, attached %s\n", p->pid,
 			p->live ? "live" : "stale",
-			rgn_render_time(rgn_ticks_to_epoch(p->start), s, sizeof(s)),
+			rgn_render_time(rgn_ticks_to_epoch(p->start), s,
+					sizeof(s)),
 			rgn_render_time(p->attach_time, a, sizeof(a)));
 	}
 }
 
-int rgn_render_env_text(const struct rgn_env_stat *st, time_t now,
-			char **out, size_t *len)
+int rgn_render_env_text(const struct rgn_env_stat *st, time_t now, char **out,
+			size_t *len)
 {
 	struct rgn_sink s;
 	FILE *f;
@@ -315,7 +316,7 @@ int rgn_render_procs_text(const struct rgn_env_stat *st, char **out,
 	return rgn_sink_close(&s, 0, out, len);
 }
 
-/* ---- leaks ------------------------------------------------------------------ */
+/* ---- leaks --------------------------------------------------------------- */
 
 static const char *tri_word(int v, const char *yes, const char *no)
 {
@@ -329,8 +330,9 @@ static void text_leak(FILE *f, const struct rgn_leak *g)
 	fprintf(f, "shmid %d key 0x%08x size %s class %s\n", g->shmid,
 		(unsigned)g->key, rgn_render_bytes(g->size, sz, sizeof(sz)),
 		rgn_leak_class_name(g->cls));
-	fprintf(f, "  owner uid %u gid %u, creator uid %u gid %u, perms %03o%s,"
-		   " nattch %" PRIu64 "\n",
+	fprintf(f,
+		"  owner uid %u gid %u, creator uid %u gid %u, perms %03o%s,"
+		" nattch %" PRIu64 "\n",
 		g->uid, g->gid, g->cuid, g->cgid, g->mode & 0777,
 		g->mode & SHM_DEST ? " (dest)" : "", g->nattch);
 	fprintf(f, "  creator pid %d (%s), last pid %d\n", g->cpid,
@@ -354,8 +356,9 @@ static void text_leak(FILE *f, const struct rgn_leak *g)
 			g->env_live, g->env_stale);
 	}
 	if (g->program == RGN_LEAK_PROG_BDB) {
-		fprintf(f, "  berkeley-db %u.%u.%u, region %u (%s) of the "
-			   "environment whose primary is shmid %d\n",
+		fprintf(f,
+			"  berkeley-db %u.%u.%u, region %u (%s) of the "
+			"environment whose primary is shmid %d\n",
 			g->bdb_major, g->bdb_minor, g->bdb_patch,
 			g->bdb_region_id,
 			g->bdb_region_type
@@ -363,8 +366,9 @@ static void text_leak(FILE *f, const struct rgn_leak *g)
 				: "type not known",
 			g->bdb_primary);
 		if (g->bdb_decoded)
-			fprintf(f, "  References %u, panic %u, %" PRIu64
-				   " attached to its segments\n",
+			fprintf(f,
+				"  References %u, panic %u, %" PRIu64
+				" attached to its segments\n",
 				g->bdb_refcnt, g->bdb_panic, g->bdb_nattch);
 		if (g->home[0]) {
 			fputs("  home ", f);
@@ -404,9 +408,10 @@ int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
 {
 	/* In the order people act on them: leaks first. */
 	static const enum rgn_leak_class order[] = {
-		RGN_LEAK_ORPHANED, RGN_LEAK_FOREIGN_IDLE,
-		RGN_LEAK_NEEDS_RECOVERY, RGN_LEAK_LIVE, RGN_LEAK_IDLE,
-		RGN_LEAK_FOREIGN_IN_USE, RGN_LEAK_REMOVING, RGN_LEAK_UNKNOWN,
+		RGN_LEAK_ORPHANED,	 RGN_LEAK_FOREIGN_IDLE,
+		RGN_LEAK_NEEDS_RECOVERY, RGN_LEAK_LIVE,
+		RGN_LEAK_IDLE,		 RGN_LEAK_FOREIGN_IN_USE,
+		RGN_LEAK_REMOVING,	 RGN_LEAK_UNKNOWN,
 	};
 	_Static_assert(sizeof(order) / sizeof(order[0]) == RGN_LEAK_NCLASSES,
 		       "the summary lists every class");
@@ -446,14 +451,16 @@ int rgn_render_leaks_summary(const struct rgn_leak_scan *scan, char **out,
 			 scan->page_size);
 		text_limit(f, scan->shmall, label);
 	} else {
-		text_limit(f, scan->shmall, "shmall: most pages in all segments");
+		text_limit(f, scan->shmall,
+			   "shmall: most pages in all segments");
 	}
 	text_limit(f, scan->shmmax, "shmmax: most bytes in one segment");
 	if (scan->shm_rmid_forced < 0)
 		fprintf(f, "unknown\tshm_rmid_forced\n");
 	else
-		fprintf(f, "%d\tshm_rmid_forced (1: segments die with their "
-			   "last process)\n",
+		fprintf(f,
+			"%d\tshm_rmid_forced (1: segments die with their "
+			"last process)\n",
 			scan->shm_rmid_forced);
 	return rgn_sink_close(&s, 0, out, len);
 }

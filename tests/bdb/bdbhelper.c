@@ -37,8 +37,7 @@ const char *__asan_default_options(void)
 	return "detect_leaks=0";
 }
 
-#define ENV_FLAGS                                                              \
-	(DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN)
+#define ENV_FLAGS (DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN)
 
 static int fail(const char *what, const char *home, int rc)
 {
@@ -48,8 +47,7 @@ static int fail(const char *what, const char *home, int rc)
 }
 
 /* Open HOME (creating it if CREATE), in system memory when KEY is given. */
-static int env_open(const char *home, const char *key, int create,
-		    DB_ENV **out)
+static int env_open(const char *home, const char *key, int create, DB_ENV **out)
 {
 	DB_ENV *dbenv;
 	u_int32_t flags = ENV_FLAGS | (create ? DB_CREATE : 0);
@@ -157,8 +155,8 @@ int main(int argc, char **argv)
 		close(fd);
 		return 0;
 	}
-	if (env_open(home, key, strcmp(cmd, "create") == 0 ||
-				       strcmp(cmd, "hold") == 0,
+	if (env_open(home, key,
+		     strcmp(cmd, "create") == 0 || strcmp(cmd, "hold") == 0,
 		     &dbenv) != 0)
 		return 1;
 	if (strcmp(cmd, "create") == 0) {
@@ -175,7 +173,8 @@ int main(int argc, char **argv)
 		rc = dbenv->set_flags(dbenv, DB_PANIC_ENVIRONMENT, 1);
 		if (rc != 0)
 			fail("set panic in", home, rc);
-		/* Closing a panicked handle reports DB_RUNRECOVERY: expected. */
+		/* Closing a panicked handle reports DB_RUNRECOVERY: expected.
+		 */
 		dbenv->close(dbenv, 0);
 		return rc != 0;
 	} else if (strcmp(cmd, "join") == 0) {

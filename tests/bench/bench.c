@@ -140,10 +140,10 @@ const char *bench_fs_name(const char *dir)
 		long magic;
 		const char *name;
 	} known[] = {
-		{0xEF53, "ext4"},	 {0x01021994, "tmpfs"},
-		{0x58465342, "xfs"},	 {(long)0x9123683E, "btrfs"},
-		{0x65735546, "fuse"},	 {0x794c7630, "overlay"},
-		{0x6969, "nfs"},	 {(long)0xF2F52010, "f2fs"},
+		{0xEF53, "ext4"},     {0x01021994, "tmpfs"},
+		{0x58465342, "xfs"},  {(long)0x9123683E, "btrfs"},
+		{0x65735546, "fuse"}, {0x794c7630, "overlay"},
+		{0x6969, "nfs"},      {(long)0xF2F52010, "f2fs"},
 		{0x2fc12fc1, "zfs"},
 	};
 	static char other[32];
@@ -252,14 +252,14 @@ static void usage(FILE *f)
 void bench_init(int argc, char **argv, const char *prog)
 {
 	static const struct option longopts[] = {
-	    {"quick", no_argument, NULL, 'q'},
-	    {"runs", required_argument, NULL, 'r'},
-	    {"json", required_argument, NULL, 'j'},
-	    {"only", required_argument, NULL, 'o'},
-	    {"dir", required_argument, NULL, 'd'},
-	    {"regionctl", required_argument, NULL, 'R'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{"quick", no_argument, NULL, 'q'},
+		{"runs", required_argument, NULL, 'r'},
+		{"json", required_argument, NULL, 'j'},
+		{"only", required_argument, NULL, 'o'},
+		{"dir", required_argument, NULL, 'd'},
+		{"regionctl", required_argument, NULL, 'R'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -399,9 +399,8 @@ static void print_header(void)
 	if (header_done)
 		return;
 	header_done = 1;
-	printf("%-58s %-6s %-8s %11s %11s %-10s %7s %8s  %s\n", "measure",
-	       "fs", "unit", "regionfs", "peer", "(peer)", "ratio", "target",
-	       "met");
+	printf("%-58s %-6s %-8s %11s %11s %-10s %7s %8s  %s\n", "measure", "fs",
+	       "unit", "regionfs", "peer", "(peer)", "ratio", "target", "met");
 }
 
 static const char *met_word(const struct bench_measure *m)
@@ -424,10 +423,9 @@ static void print_row(const struct bench_measure *m, const char *status)
 		snprintf(pm, sizeof(pm), "%.4g", m->med_b);
 	if (!isnan(m->ratio))
 		snprintf(ratio, sizeof(ratio), "%.3f", m->ratio);
-	printf("%-58s %-6.6s %-8s %11.4g %11s %-10.10s %7s %8s  %s\n",
-	       m->name, row_fs(m), m->unit, m->med_a, pm,
-	       m->b.name ? m->b.name : "-", ratio, tgt,
-	       status ? status : met_word(m));
+	printf("%-58s %-6.6s %-8s %11.4g %11s %-10.10s %7s %8s  %s\n", m->name,
+	       row_fs(m), m->unit, m->med_a, pm, m->b.name ? m->b.name : "-",
+	       ratio, tgt, status ? status : met_word(m));
 	fflush(stdout);
 }
 

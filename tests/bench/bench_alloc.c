@@ -345,40 +345,40 @@ int main(int argc, char **argv)
 	snprintf(name3, sizeof(name3),
 		 "allocator overhead per live block (same trace)");
 	struct bench_measure vs_boost = {
-	    .group = "alloc",
-	    .name = name1,
-	    .unit = "Mops/s",
-	    .higher_better = 1,
-	    .target_op = ">=",
-	    .target = 1.0,
-	    .a = {"regionfs", rgn_ops, NULL, NULL},
-	    .b = {"Boost.IPC", boost_ops_fn, NULL, boost_skip},
-	    .note = "rgn_alloc/rgn_free in a 256 MiB region (files "
-		    "backing, tmpfs) vs managed_shared_memory "
-		    "allocate/deallocate in a 256 MiB segment",
+		.group = "alloc",
+		.name = name1,
+		.unit = "Mops/s",
+		.higher_better = 1,
+		.target_op = ">=",
+		.target = 1.0,
+		.a = {"regionfs", rgn_ops, NULL, NULL},
+		.b = {"Boost.IPC", boost_ops_fn, NULL, boost_skip},
+		.note = "rgn_alloc/rgn_free in a 256 MiB region (files "
+			"backing, tmpfs) vs managed_shared_memory "
+			"allocate/deallocate in a 256 MiB segment",
 	};
 	struct bench_measure vs_malloc = {
-	    .group = "alloc",
-	    .name = name2,
-	    .unit = "Mops/s",
-	    .higher_better = 1,
-	    .target_op = ">=",
-	    .target = 0.5,
-	    .a = {"regionfs", rgn_ops, NULL, NULL},
-	    .b = {"malloc", malloc_ops, NULL, NULL},
-	    .note = "glibc malloc/free, single thread, trim threshold "
-		    "1 GiB",
+		.group = "alloc",
+		.name = name2,
+		.unit = "Mops/s",
+		.higher_better = 1,
+		.target_op = ">=",
+		.target = 0.5,
+		.a = {"regionfs", rgn_ops, NULL, NULL},
+		.b = {"malloc", malloc_ops, NULL, NULL},
+		.note = "glibc malloc/free, single thread, trim threshold "
+			"1 GiB",
 	};
 	struct bench_measure overhead = {
-	    .group = "alloc",
-	    .name = name3,
-	    .unit = "B/block",
-	    .target_op = "<=",
-	    .target = 1.0,
-	    .a = {"regionfs", rgn_overhead, NULL, NULL},
-	    .b = {"Boost.IPC", boost_overhead_fn, NULL, boost_skip},
-	    .note = "(free bytes before - after - bytes requested) / live "
-		    "blocks, at the end of the trace",
+		.group = "alloc",
+		.name = name3,
+		.unit = "B/block",
+		.target_op = "<=",
+		.target = 1.0,
+		.a = {"regionfs", rgn_overhead, NULL, NULL},
+		.b = {"Boost.IPC", boost_overhead_fn, NULL, boost_skip},
+		.note = "(free bytes before - after - bytes requested) / live "
+			"blocks, at the end of the trace",
 	};
 	bench_run(&vs_boost);
 	bench_run(&vs_malloc);

@@ -29,11 +29,11 @@
 
 #include "bench.h"
 
-#define BDB_FLAGS (DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN)
-#define BDB_CACHE (768u * 1024)
-#define BDB_NCACHE 3
-#define BDB_KEY 0x52490000 /* system memory: apart from bench_env's */
-#define ITERS 10	   /* execs per run and side */
+#define BDB_FLAGS   (DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN)
+#define BDB_CACHE   (768u * 1024)
+#define BDB_NCACHE  3
+#define BDB_KEY	    0x52490000 /* system memory: apart from bench_env's */
+#define ITERS	    10	       /* execs per run and side */
 #define ITERS_QUICK 2
 
 struct stat_ctx {
@@ -48,10 +48,10 @@ static const char *fs_name(const char *path)
 		long magic;
 		const char *name;
 	} known[] = {
-		{0xef53, "ext4"},	     {0x01021994, "tmpfs"},
-		{0x58465342, "xfs"},	     {0x9123683e, "btrfs"},
+		{0xef53, "ext4"},	   {0x01021994, "tmpfs"},
+		{0x58465342, "xfs"},	   {0x9123683e, "btrfs"},
 		{0x794c7630, "overlayfs"}, {0x6969, "nfs"},
-		{0x65735546, "fuse"},	     {0x2fc12fc1, "zfs"},
+		{0x65735546, "fuse"},	   {0x2fc12fc1, "zfs"},
 	};
 	struct statfs sf;
 
@@ -102,8 +102,7 @@ static int bdb_make(const char *home, int sysmem)
 	}
 	if (env->close(env, 0) != 0 && rc == 0)
 		rc = EINVAL;
-	return rc ? bench_err("write a record in %s: %s", home,
-			      db_strerror(rc))
+	return rc ? bench_err("write a record in %s: %s", home, db_strerror(rc))
 		  : 0;
 }
 
@@ -160,8 +159,7 @@ static const char *find_regionctl(void)
 	if (n <= 0)
 		return NULL;
 	self[n] = '\0';
-	snprintf(path, sizeof(path), "%s/../../tools/regionctl",
-		 dirname(self));
+	snprintf(path, sizeof(path), "%s/../../tools/regionctl", dirname(self));
 	return access(path, X_OK) == 0 ? path : NULL;
 }
 
@@ -187,8 +185,8 @@ static int on_path(const char *prog)
 
 static void run_mode(const char *regionctl, int have_dbstat, int sysmem)
 {
-	char *home = bench_mkdir(sysmem ? "bdbstat-sysmem" : "bdbstat-files",
-				 0);
+	char *home =
+		bench_mkdir(sysmem ? "bdbstat-sysmem" : "bdbstat-files", 0);
 	struct stat_ctx a = {.iters = bench.quick ? ITERS_QUICK : ITERS};
 	struct stat_ctx b = a;
 	char name[160];

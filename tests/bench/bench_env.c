@@ -53,10 +53,10 @@ struct env_ctx {
 };
 
 static const enum rgn_region_type region_types[] = {
-    RGN_TYPE_MUTEX,
-    RGN_TYPE_MPOOL,
-    RGN_TYPE_MPOOL,
-    RGN_TYPE_MPOOL,
+	RGN_TYPE_MUTEX,
+	RGN_TYPE_MPOOL,
+	RGN_TYPE_MPOOL,
+	RGN_TYPE_MPOOL,
 };
 
 static int rgn_fail_msg(const char *what, const char *home, int rc)
@@ -330,9 +330,8 @@ static void run_mode(int sysv, int tmpfs)
 		ok = 0;
 	}
 
-	snprintf(n1, sizeof(n1),
-		 "join %d regions, attach all 4, close (%s)", NREGIONS,
-		 mode);
+	snprintf(n1, sizeof(n1), "join %d regions, attach all 4, close (%s)",
+		 NREGIONS, mode);
 	snprintf(n2, sizeof(n2), "join env of %d regions + close (%s)",
 		 NREGIONS, mode);
 	snprintf(n3, sizeof(n3), "create env of %d regions + remove (%s)",
@@ -342,49 +341,49 @@ static void run_mode(int sysv, int tmpfs)
 	 * them, so a second row also attaches every region, to show what
 	 * that costs (informational). */
 	struct bench_measure join = {
-	    .group = "env",
-	    .name = n1,
-	    .unit = "us/op",
-	    .a = {"regionfs", rgn_join, &rj, NULL},
-	    .b = {"BDB 5.3", bdb_join, &bj, NULL},
-	    .homes = rj.home,
-	    .note = "regionfs: rgn_env_open, rgn_region_attach_id of the "
-		    "4 other regions, rgn_env_close; BDB: DB_ENV->open "
-		    "(LOCK|LOG|MPOOL|TXN, no DB_CREATE), DB_ENV->close: "
-		    "informational",
+		.group = "env",
+		.name = n1,
+		.unit = "us/op",
+		.a = {"regionfs", rgn_join, &rj, NULL},
+		.b = {"BDB 5.3", bdb_join, &bj, NULL},
+		.homes = rj.home,
+		.note = "regionfs: rgn_env_open, rgn_region_attach_id of the "
+			"4 other regions, rgn_env_close; BDB: DB_ENV->open "
+			"(LOCK|LOG|MPOOL|TXN, no DB_CREATE), DB_ENV->close: "
+			"informational",
 	};
 	struct bench_measure join0 = {
-	    .group = "env",
-	    .name = n2,
-	    .unit = "us/op",
-	    .target_op = "<=",
-	    .target = 0.25,
-	    .a = {"regionfs", rgn_join, &rj0, NULL},
-	    .b = {"BDB 5.3", bdb_join, &bj, NULL},
-	    .homes = rj0.home,
-	    .note = "regionfs: rgn_env_open (regions are mapped when "
-		    "attached), rgn_env_close; BDB: DB_ENV->open "
-		    "(LOCK|LOG|MPOOL|TXN, no DB_CREATE), which maps all 5, "
-		    "DB_ENV->close",
+		.group = "env",
+		.name = n2,
+		.unit = "us/op",
+		.target_op = "<=",
+		.target = 0.25,
+		.a = {"regionfs", rgn_join, &rj0, NULL},
+		.b = {"BDB 5.3", bdb_join, &bj, NULL},
+		.homes = rj0.home,
+		.note = "regionfs: rgn_env_open (regions are mapped when "
+			"attached), rgn_env_close; BDB: DB_ENV->open "
+			"(LOCK|LOG|MPOOL|TXN, no DB_CREATE), which maps all 5, "
+			"DB_ENV->close",
 	};
 	struct bench_measure create = {
-	    .group = "env",
-	    .name = n3,
-	    .unit = "us/op",
-	    .target_op = "<=",
-	    .target = sysv ? 0.5 : 1.0,
-	    .a = {"regionfs", rgn_create_remove, &rc, NULL},
-	    .b = {"BDB 5.3", bdb_create_remove, &bc, NULL},
-	    .homes = rc.home,
-	    .note = "regionfs: rgn_env_open(CREATE), 4 x "
-		    "rgn_region_create(256 KiB), close, rgn_env_remove; "
-		    "BDB: set_cachesize(0, 768 KiB, 3), open(DB_CREATE|"
-		    "LOCK|LOG|MPOOL|TXN), close, DB_ENV->remove",
+		.group = "env",
+		.name = n3,
+		.unit = "us/op",
+		.target_op = "<=",
+		.target = sysv ? 0.5 : 1.0,
+		.a = {"regionfs", rgn_create_remove, &rc, NULL},
+		.b = {"BDB 5.3", bdb_create_remove, &bc, NULL},
+		.homes = rc.home,
+		.note = "regionfs: rgn_env_open(CREATE), 4 x "
+			"rgn_region_create(256 KiB), close, rgn_env_remove; "
+			"BDB: set_cachesize(0, 768 KiB, 3), open(DB_CREATE|"
+			"LOCK|LOG|MPOOL|TXN), close, DB_ENV->remove",
 	};
 	if (sysv && !bench.ipc_private) {
 		join.a.fn = join0.a.fn = create.a.fn = NULL;
 		join.a.skip = join0.a.skip = create.a.skip =
-		    "no private IPC namespace";
+			"no private IPC namespace";
 	} else if (!ok) {
 		bench_fail(&join);
 		bench_fail(&join0);
@@ -425,10 +424,10 @@ static void run_growth(int tmpfs)
 			 "join growth: %d regions, attach all + close (%s)",
 			 counts[i], bench_fs_name(c.home));
 		struct bench_measure m = {
-		    .group = "growth",
-		    .name = name,
-		    .unit = "us/op",
-		    .a = {"regionfs", rgn_join, &c, NULL},
+			.group = "growth",
+			.name = name,
+			.unit = "us/op",
+			.a = {"regionfs", rgn_join, &c, NULL},
 		};
 		bench_run(&m);
 		with[i] = m.med_a;
@@ -436,17 +435,18 @@ static void run_growth(int tmpfs)
 			 "join growth: %d regions, primary only + close (%s)",
 			 counts[i], bench_fs_name(c.home));
 		struct bench_measure m0 = {
-		    .group = "growth",
-		    .name = name,
-		    .unit = "us/op",
-		    .a = {"regionfs", rgn_join, &c0, NULL},
+			.group = "growth",
+			.name = name,
+			.unit = "us/op",
+			.a = {"regionfs", rgn_join, &c0, NULL},
 		};
 		bench_run(&m0);
 		without[i] = m0.med_a;
 		rgn_env_remove(c.home, RGN_FORCE);
 	}
-	snprintf(name, sizeof(name), "join growth: attach all regions + close "
-				     "(%s)",
+	snprintf(name, sizeof(name),
+		 "join growth: attach all regions + close "
+		 "(%s)",
 		 bench_fs_name(bench_mkdir("rgn-growth-fs", tmpfs)));
 	bench_growth("growth", name, "us/op", "region", sizes, with, 3);
 	snprintf(name, sizeof(name), "join growth: primary only + close (%s)",

@@ -175,10 +175,11 @@ int main(int argc, char **argv)
 	snprintf(helper, sizeof(helper), "%s/bench_leakscan", dirname(self));
 	if (!bench.ipc_private) {
 		struct bench_measure m = {
-		    .group = "leaks",
-		    .name = "leak scan of 4000 segments",
-		    .unit = "ms",
-		    .a = {"regionfs", NULL, NULL, "no private IPC namespace"},
+			.group = "leaks",
+			.name = "leak scan of 4000 segments",
+			.unit = "ms",
+			.a = {"regionfs", NULL, NULL,
+			      "no private IPC namespace"},
 		};
 		bench_run(&m);
 		return bench_finish();
@@ -187,25 +188,26 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++) {
 		char name1[128], name2[128];
 		struct bench_measure vs = {
-		    .group = "leaks",
-		    .name = name1,
-		    .unit = "ms",
-		    .a = {"regionfs", tool_run, NULL, NULL},
-		    .b = {"ipcs -m -p", ipcs_ok ? ipcs_run : NULL, NULL,
-			  "ipcs not found (util-linux)"},
-		    .note = bench.regionctl ? "exec'd, stdout to /dev/null: "
-					      "regionctl leaks vs ipcs -m -p"
-					    : "exec'd, stdout to /dev/null: "
-					      "bench_leakscan (scan, table and "
-					      "summary as regionctl leaks) vs "
-					      "ipcs -m -p",
+			.group = "leaks",
+			.name = name1,
+			.unit = "ms",
+			.a = {"regionfs", tool_run, NULL, NULL},
+			.b = {"ipcs -m -p", ipcs_ok ? ipcs_run : NULL, NULL,
+			      "ipcs not found (util-linux)"},
+			.note = bench.regionctl
+					? "exec'd, stdout to /dev/null: "
+					  "regionctl leaks vs ipcs -m -p"
+					: "exec'd, stdout to /dev/null: "
+					  "bench_leakscan (scan, table and "
+					  "summary as regionctl leaks) vs "
+					  "ipcs -m -p",
 		};
 		struct bench_measure in = {
-		    .group = "leaks",
-		    .name = name2,
-		    .unit = "ms",
-		    .a = {"regionfs", scan_run, NULL, NULL},
-		    .note = "rgn_leak_scan + rgn_leak_free in this process",
+			.group = "leaks",
+			.name = name2,
+			.unit = "ms",
+			.a = {"regionfs", scan_run, NULL, NULL},
+			.note = "rgn_leak_scan + rgn_leak_free in this process",
 		};
 
 		snprintf(name1, sizeof(name1),

@@ -243,8 +243,8 @@ static int contended_once(void (*child)(int), const char *who, double *mops,
 		((double)(last - first) / 1e9) / 1e6;
 	/* Share of the run during which both were running. */
 	{
-		uint64_t s =
-		    sh->start[0] > sh->start[1] ? sh->start[0] : sh->start[1];
+		uint64_t s = sh->start[0] > sh->start[1] ? sh->start[0]
+							 : sh->start[1];
 		uint64_t e = sh->end[0] < sh->end[1] ? sh->end[0] : sh->end[1];
 
 		*overlap = e > s ? (double)(e - s) / (double)(last - first) : 0;
@@ -299,27 +299,27 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct bench_measure unc = {
-	    .group = "mutex",
-	    .name = "uncontended mutex lock+unlock",
-	    .unit = "ns/op",
-	    .target_op = "<=",
-	    .target = 1.0,
-	    .a = {"regionfs", rgn_uncontended, NULL, NULL},
-	    .b = {"BDB 5.3", bdb_uncontended, NULL, NULL},
-	    .note = "rgn_region_lock/unlock vs DB_ENV->mutex_lock/unlock "
-		    "(mutex_alloc flags 0), one process",
+		.group = "mutex",
+		.name = "uncontended mutex lock+unlock",
+		.unit = "ns/op",
+		.target_op = "<=",
+		.target = 1.0,
+		.a = {"regionfs", rgn_uncontended, NULL, NULL},
+		.b = {"BDB 5.3", bdb_uncontended, NULL, NULL},
+		.note = "rgn_region_lock/unlock vs DB_ENV->mutex_lock/unlock "
+			"(mutex_alloc flags 0), one process",
 	};
 	struct bench_measure con = {
-	    .group = "mutex",
-	    .name = "2 processes contending for 1 mutex",
-	    .unit = "Mops/s",
-	    .higher_better = 1,
-	    .target_op = ">=",
-	    .target = 1.0,
-	    .a = {"regionfs", rgn_contended, NULL, NULL},
-	    .b = {"BDB 5.3", bdb_contended, NULL, NULL},
-	    .note = "each process: own handle, N x (lock, counter++, "
-		    "unlock); 2N over first start to last finish",
+		.group = "mutex",
+		.name = "2 processes contending for 1 mutex",
+		.unit = "Mops/s",
+		.higher_better = 1,
+		.target_op = ">=",
+		.target = 1.0,
+		.a = {"regionfs", rgn_contended, NULL, NULL},
+		.b = {"BDB 5.3", bdb_contended, NULL, NULL},
+		.note = "each process: own handle, N x (lock, counter++, "
+			"unlock); 2N over first start to last finish",
 	};
 	if (rgn_setup() < 0 || bdb_setup() < 0) {
 		bench_fail(&unc);

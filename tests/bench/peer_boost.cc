@@ -25,9 +25,9 @@ struct bpeer *bpeer_open(const char *name, size_t size, char *err,
 {
 	try {
 		bip::shared_memory_object::remove(name);
-		bpeer *b = new bpeer{
-			bip::managed_shared_memory(bip::create_only, name, size),
-			name};
+		bpeer *b = new bpeer{bip::managed_shared_memory(
+					     bip::create_only, name, size),
+				     name};
 		return b;
 	} catch (const std::exception &e) {
 		std::snprintf(err, errlen, "managed_shared_memory %s: %s", name,

@@ -26,7 +26,8 @@ int main(int argc, char **argv)
 	char *p;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: shmhelper create|hold|hold-rmid KEY SIZE\n");
+		fprintf(stderr,
+			"usage: shmhelper create|hold|hold-rmid KEY SIZE\n");
 		return 2;
 	}
 	hold = strcmp(argv[1], "create") != 0;

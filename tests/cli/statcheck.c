@@ -283,7 +283,8 @@ static void damaged_names(const char *rc)
 	if (o && json_object_object_get_ex(o, "home", &v)) {
 		unescape(json_object_get_string(v),
 			 strlen(json_object_get_string(v)), got);
-		result(strcmp(got, dir) == 0, "stat -e --json: home recoverable");
+		result(strcmp(got, dir) == 0,
+		       "stat -e --json: home recoverable");
 	} else {
 		result(0, "stat -e --json: home recoverable");
 	}
@@ -318,7 +319,8 @@ int main(int argc, char **argv)
 
 	for (int backing = RGN_BACKING_FILES; backing <= RGN_BACKING_SYSV;
 	     backing++) {
-		const char *bname = backing == RGN_BACKING_FILES ? "files" : "sysv";
+		const char *bname =
+			backing == RGN_BACKING_FILES ? "files" : "sysv";
 		const struct rgn_region_stat *rs;
 		char what[128];
 
@@ -328,7 +330,8 @@ int main(int argc, char **argv)
 		cfg.backing = backing;
 		cfg.shm_key = 0x5eed4000;
 		check(rgn_env_open(home, &cfg, &env), "create");
-		check(rgn_region_create(env, "cache", RGN_TYPE_MPOOL, 1 << 20, &r),
+		check(rgn_region_create(env, "cache", RGN_TYPE_MPOOL, 1 << 20,
+					&r),
 		      "region");
 		for (int i = 0; i < 10; i++)
 			check(rgn_alloc(r, 24u << i, &off), "alloc");
@@ -417,8 +420,9 @@ int main(int argc, char **argv)
 
 			snprintf(what, sizeof(what), "%s: \"references\": 1",
 				 bname);
-			result(o && json_object_object_get_ex(o, "references",
-							      &v) &&
+			result(o &&
+				       json_object_object_get_ex(
+					       o, "references", &v) &&
 				       json_object_get_int(v) == 1,
 			       what);
 			json_object_put(o);
@@ -431,6 +435,7 @@ int main(int argc, char **argv)
 		check(rgn_env_remove(home, 0), "remove");
 	}
 	damaged_names(argv[1]);
-	printf("1..%d\n%d passed, %d failed\n", passed + failed, passed, failed);
+	printf("1..%d\n%d passed, %d failed\n", passed + failed, passed,
+	       failed);
 	return failed ? 1 : 0;
 }

@@ -104,7 +104,7 @@ static int cmd_create(char **av)
 	rgn_env_config_init(&cfg);
 	cfg.flags = RGN_CREATE | RGN_EXCL;
 	cfg.backing = strcmp(av[1], "sysv") == 0 ? RGN_BACKING_SYSV
-						   : RGN_BACKING_FILES;
+						 : RGN_BACKING_FILES;
 	cfg.shm_key = (int32_t)strtol(av[2], NULL, 0);
 	cfg.mode = (mode_t)strtoul(av[3], NULL, 8);
 	rc = rgn_env_open(av[0], &cfg, &env);
@@ -350,8 +350,7 @@ int main(int argc, char **argv)
 
 	if (argc >= 5 && strcmp(argv[1], "shmget") == 0)
 		return cmd_shmget(argc - 2, argv + 2);
-	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]);
-	     i++)
+	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 &&
 		    argc - 2 == cmds[i].nargs)
 			return cmds[i].fn(argv + 2);

@@ -28,8 +28,9 @@
 #define FZ_CHECK(cond, ...)                                                    \
 	do {                                                                   \
 		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: invariant broken: %s: ",       \
-				__FILE__, __LINE__, #cond);                    \
+			fprintf(stderr,                                        \
+				"%s:%d: invariant broken: %s: ", __FILE__,     \
+				__LINE__, #cond);                              \
 			fprintf(stderr, __VA_ARGS__);                          \
 			fputc('\n', stderr);                                   \
 			fz_finding();                                          \
@@ -42,8 +43,8 @@ void fz_finding(void) __attribute__((noreturn));
 
 /* A byte range of an image that an input fills. */
 struct fz_window {
-	size_t off;	/* where in the image */
-	size_t len;	/* how many bytes at most */
+	size_t off; /* where in the image */
+	size_t len; /* how many bytes at most */
 };
 
 /*
@@ -99,10 +100,10 @@ static inline void fz_clear(const struct fz_window *w, size_t nw, uint8_t *img)
  * The region's size is its header's rh_size when that is in
  * [FZ_REGION_MIN, FZ_REGION_MAX], else FZ_REGION_DEFAULT.
  */
-#define FZ_REGION_MIN (8192u + 4096u)
-#define FZ_REGION_MAX (1024u * 1024u)
+#define FZ_REGION_MIN	  (8192u + 4096u)
+#define FZ_REGION_MAX	  (1024u * 1024u)
 #define FZ_REGION_DEFAULT (64u * 1024u)
-#define FZ_ARENA_HEAD 8192u	/* most of a seed's arena lies here */
+#define FZ_ARENA_HEAD	  8192u /* most of a seed's arena lies here */
 
 size_t fz_region_windows(uint64_t size, struct fz_window w[4]);
 /* The size of the region whose header window is HDR (at least 8 bytes of

@@ -88,7 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			check_decoded(&cut, n);
 			FZ_CHECK(cut.nslots <= env.nslots &&
 					 memcmp(cut.slots, env.slots,
-						cut.nslots * sizeof(cut.slots[0])) == 0,
+						cut.nslots *
+							sizeof(cut.slots[0])) ==
+						 0,
 				 "cutting the buffer changed the slots");
 		}
 	}

@@ -85,8 +85,8 @@ static void check_found(const struct rfs_node *dir, const char *name,
 	FZ_CHECK(in_range(n->kind, n->arg), "\"%s\": id %u out of range", name,
 		 n->arg);
 	f->format(n->arg, again, sizeof(again));
-	FZ_CHECK(strcmp(again, name) == 0, "\"%s\" is an alias of \"%s\"",
-		 name, again);
+	FZ_CHECK(strcmp(again, name) == 0, "\"%s\" is an alias of \"%s\"", name,
+		 again);
 }
 
 struct listed {

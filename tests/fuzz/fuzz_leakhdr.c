@@ -125,7 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	FZ_CHECK((unsigned)r.cls < RGN_LEAK_NCLASSES, "class %d", r.cls);
 	FZ_CHECK(one_line(r.evidence, sizeof(r.evidence)),
 		 "evidence is not one line: \"%s\"", r.evidence);
-	if (rh->rh_magic != RGN_REGION_MAGIC && r.program == RGN_LEAK_PROG_BDB) {
+	if (rh->rh_magic != RGN_REGION_MAGIC &&
+	    r.program == RGN_LEAK_PROG_BDB) {
 		/* Berkeley DB's primary: its magic at offset 0, and this
 		 * segment is attached (by us), so never at rest or leaked. */
 		uint32_t magic;
@@ -134,9 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		FZ_CHECK(magic == 0x00120897 || magic == 0x97081200,
 			 "judged Berkeley DB's without its magic (0x%08x)",
 			 magic);
-		FZ_CHECK(r.ours == RGN_LEAK_NO &&
-				 (r.cls == RGN_LEAK_LIVE ||
-				  r.cls == RGN_LEAK_UNKNOWN),
+		FZ_CHECK(r.ours == RGN_LEAK_NO && (r.cls == RGN_LEAK_LIVE ||
+						   r.cls == RGN_LEAK_UNKNOWN),
 			 "an attached Berkeley DB segment judged ours %d "
 			 "class %s",
 			 r.ours, rgn_leak_class_name(r.cls));
@@ -176,7 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 				 r.env_live);
 		if (strcmp(want_home, home) == 0)
 			FZ_CHECK((r.home_matches == RGN_LEAK_YES) ==
-					 (r.env_id == home_env_id) &&
+						 (r.env_id == home_env_id) &&
 					 (r.cls == RGN_LEAK_LIVE) ==
 						 (r.env_id == home_env_id),
 				 "the real home judged %s, matches %d, env "
@@ -184,10 +184,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 				 rgn_leak_class_name(r.cls), r.home_matches,
 				 (unsigned long long)r.env_id);
 	}
-	FZ_CHECK(rgn_leak_is_leaked(&r) ==
-			 (r.cls == RGN_LEAK_ORPHANED ||
-			  (r.cls == RGN_LEAK_FOREIGN_IDLE &&
-			   r.cpid_alive == RGN_LEAK_NO)),
+	FZ_CHECK(rgn_leak_is_leaked(&r) == (r.cls == RGN_LEAK_ORPHANED ||
+					    (r.cls == RGN_LEAK_FOREIGN_IDLE &&
+					     r.cpid_alive == RGN_LEAK_NO)),
 		 "is_leaked disagrees with class %s",
 		 rgn_leak_class_name(r.cls));
 	red = r;

@@ -35,8 +35,8 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
-static uint8_t *primary;		/* RGN_PRIMARY_BYTES */
-static uint8_t *region;			/* this run's other regions */
+static uint8_t *primary; /* RGN_PRIMARY_BYTES */
+static uint8_t *region;	 /* this run's other regions */
 static uint64_t region_size;
 static struct rgn_env *env;
 
@@ -77,8 +77,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	pthread_mutex_init(&env->lock, NULL);
 	snprintf(env->home, sizeof(env->home), "%s", dir);
 	env->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	fd = openat(env->dirfd, RGN_PRIMARY_FILE, O_CREAT | O_WRONLY | O_CLOEXEC,
-		    0640);
+	fd = openat(env->dirfd, RGN_PRIMARY_FILE,
+		    O_CREAT | O_WRONLY | O_CLOEXEC, 0640);
 	if (env->dirfd < 0 || fd < 0) {
 		perror(dir);
 		exit(1);
@@ -105,8 +105,7 @@ static void same_region(const struct rgn_region_stat *a,
 	FZ_CHECK(a->id == b->id && strcmp(a->name, b->name) == 0 &&
 			 a->size == b->size && a->detail == b->detail &&
 			 memcmp(&a->alloc, &b->alloc, sizeof(a->alloc)) == 0,
-		 "region %u: rgn_stat_region differs from rgn_stat_env",
-		 a->id);
+		 "region %u: rgn_stat_region differs from rgn_stat_env", a->id);
 }
 
 static void check_snapshot(const struct rgn_env_stat *st)
@@ -147,9 +146,8 @@ static void check_snapshot(const struct rgn_env_stat *st)
 		 "%zu processes listed, %u live + %u stale", st->nprocs,
 		 st->live, st->stale);
 	for (size_t k = 0; k < st->nprocs; k++)
-		FZ_CHECK(st->procs[k].pid != 0 &&
-				 (st->procs[k].live == 0 ||
-				  st->procs[k].live == 1),
+		FZ_CHECK(st->procs[k].pid != 0 && (st->procs[k].live == 0 ||
+						   st->procs[k].live == 1),
 			 "process %zu: pid %d live %d", k, st->procs[k].pid,
 			 st->procs[k].live);
 }
@@ -172,8 +170,7 @@ static void check_view(const struct rgn_env_stat *st)
 			 "view not in ascending id order: %u then %u",
 			 v->regions[k - 1].id, v->regions[k].id);
 		FZ_CHECK(rgn_fsview_find(v, v->regions[k].id) == &v->regions[k],
-			 "rgn_fsview_find misses region %u",
-			 v->regions[k].id);
+			 "rgn_fsview_find misses region %u", v->regions[k].id);
 	}
 	rgn_fsview_free(v);
 }
@@ -208,8 +205,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		 (unsigned long long)gen);
 
 	rc = rgn_stat_env(env, &st);
-	FZ_CHECK((rc == 0) == ok, "stat %d (%s), check %d", rc,
-		 rgn_errdetail(), ok);
+	FZ_CHECK((rc == 0) == ok, "stat %d (%s), check %d", rc, rgn_errdetail(),
+		 ok);
 	if (rc == 0) {
 		/* Every id listed is in ascending order and can be looked up
 		 * alone, whatever the table holds (a slot that does not hold

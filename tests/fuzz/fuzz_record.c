@@ -144,9 +144,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			 "shmid %d, size %llu",
 			 len, fr.fr_format, fr.fr_backing, fr.fr_shmid,
 			 (unsigned long long)fr.fr_size);
-		FZ_CHECK(rgn_env_backing(env) == (enum rgn_backing)fr.fr_backing,
-			 "backing %d, the record says %u",
-			 rgn_env_backing(env), fr.fr_backing);
+		FZ_CHECK(rgn_env_backing(env) ==
+				 (enum rgn_backing)fr.fr_backing,
+			 "backing %d, the record says %u", rgn_env_backing(env),
+			 fr.fr_backing);
 	}
 	rc = rgn_stat_env(env, &st);
 	if (rc == 0) {

@@ -127,17 +127,17 @@ static void run_script(struct rgn_heap *h, uint8_t *base, uint64_t size,
 				FZ_CHECK(rc == -EINVAL, "alloc(0) gave %d", rc);
 				break;
 			}
-			FZ_CHECK(rc == 0 || rc == -ENOMEM, "alloc gave %d",
-				 rc);
+			FZ_CHECK(rc == 0 || rc == -ENOMEM, "alloc gave %d", rc);
 			if (rc)
 				break;
-			FZ_CHECK(off % 16 == 0 && off >= h->hp_first &&
-					 off + want <= h->hp_end,
-				 "block %llu of %llu bytes outside [%llu, %llu)",
-				 (unsigned long long)off,
-				 (unsigned long long)want,
-				 (unsigned long long)h->hp_first,
-				 (unsigned long long)h->hp_end);
+			FZ_CHECK(
+				off % 16 == 0 && off >= h->hp_first &&
+					off + want <= h->hp_end,
+				"block %llu of %llu bytes outside [%llu, %llu)",
+				(unsigned long long)off,
+				(unsigned long long)want,
+				(unsigned long long)h->hp_first,
+				(unsigned long long)h->hp_end);
 			FZ_CHECK(rgn_heap_usable(h, base, off) >= want,
 				 "usable below the request");
 			for (size_t b = 0; b < nb; b++)

@@ -48,10 +48,10 @@ size_t fz_primary_windows(struct fz_window w[4])
 {
 	w[0] = (struct fz_window){0, offsetof(struct rgn_shm_region, rh_home)};
 	w[1] = (struct fz_window){RGN_ENV_OFF, sizeof(struct rgn_shm_env)};
-	w[2] = (struct fz_window){RGN_PROCS_OFF,
-				  FZ_PRIMARY_PROCS * sizeof(struct rgn_shm_proc)};
-	w[3] = (struct fz_window){RGN_TABLE_OFF,
-				  FZ_PRIMARY_SLOTS * sizeof(struct rgn_shm_slot)};
+	w[2] = (struct fz_window){
+		RGN_PROCS_OFF, FZ_PRIMARY_PROCS * sizeof(struct rgn_shm_proc)};
+	w[3] = (struct fz_window){
+		RGN_TABLE_OFF, FZ_PRIMARY_SLOTS * sizeof(struct rgn_shm_slot)};
 	return 4;
 }
 

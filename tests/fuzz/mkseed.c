@@ -83,9 +83,8 @@ static void gather_region(const uint8_t *img, size_t len, uint8_t *out,
 			(unsigned long long)size);
 		exit(1);
 	}
-	while (w[3].len >= 16 &&
-	       !memcmp(img + w[3].off + w[3].len - 16,
-		       (const uint8_t[16]){0}, 16))
+	while (w[3].len >= 16 && !memcmp(img + w[3].off + w[3].len - 16,
+					 (const uint8_t[16]){0}, 16))
 		w[3].len -= 16;
 	*used += fz_gather(w, nw, img, len, out + *used);
 }
@@ -119,8 +118,8 @@ int main(int argc, char **argv)
 		/* fuzz_region's script first: alloc 100, alloc 4000 (large),
 		 * free one, alloc 16, free one, then a bad free. */
 		static const uint8_t script[] = {0x00, 100, 0, 0x81, 250, 0,
-						 0x02, 1, 0, 0x00, 16, 0,
-						 0x02, 0, 0, 0x03, 1, 0};
+						 0x02, 1,   0, 0x00, 16,  0,
+						 0x02, 0,   0, 0x03, 1,	  0};
 
 		out[0] = sizeof(script);
 		memcpy(out + 1, script, sizeof(script));

@@ -25,18 +25,18 @@
 #include "rgn.h"
 #include "soak.h"
 
-#define WORKERS 8
-#define REGIONS 2
-#define SLOTS 64
+#define WORKERS	    8
+#define REGIONS	    2
+#define SLOTS	    64
 #define REGION_SIZE (4u << 20)
-#define SYSV_KEY 0x5e0a0000
-#define KILL_GAP_MS 250		/* kills come 0..250 ms apart */
+#define SYSV_KEY    0x5e0a0000
+#define KILL_GAP_MS 250 /* kills come 0..250 ms apart */
 
 /* Shared by the supervisor and every worker (MAP_SHARED, inherited). */
 struct board {
-	uint64_t ops[4];		/* alloc, free, lock, check */
+	uint64_t ops[4]; /* alloc, free, lock, check */
 	uint64_t violations;
-	char why[256];			/* the first violation */
+	char why[256];				/* the first violation */
 	uint64_t live[WORKERS][REGIONS][SLOTS]; /* offsets a slot owns */
 };
 
@@ -81,7 +81,11 @@ static int step(rgn_region *reg, uint64_t *slot, uint64_t *rnd)
 	int rc;
 
 	switch (pick % 8) {
-	case 0: case 1: case 2: case 3: case 4:
+	case 0:
+	case 1:
+	case 2:
+	case 3:
+	case 4:
 		off = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 		if (off) {
 			__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
@@ -98,7 +102,8 @@ static int step(rgn_region *reg, uint64_t *slot, uint64_t *rnd)
 			__atomic_store_n(slot, off, __ATOMIC_RELEASE);
 		}
 		return rc;
-	case 5: case 6:
+	case 5:
+	case 6:
 		rc = rgn_region_lock(reg);
 		count(OP_LOCK);
 		if (rc == 0)
@@ -240,7 +245,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	backing = strcmp(argv[1], "sysv") == 0 ? RGN_BACKING_SYSV
-					      : RGN_BACKING_FILES;
+					       : RGN_BACKING_FILES;
 	seconds = soak_seconds(argc - 1, argv + 1);
 	soak_private_ipc();
 	home = soak_mkhome();
@@ -258,8 +263,10 @@ int main(int argc, char **argv)
 	if (rc == 0)
 		rc = rgn_env_close(env);
 	if (rc < 0) {
-		fprintf(stderr, "chaos: cannot create the environment in %s: "
-			"%s: %s\n", home, rgn_strerror(rc), rgn_errdetail());
+		fprintf(stderr,
+			"chaos: cannot create the environment in %s: "
+			"%s: %s\n",
+			home, rgn_strerror(rc), rgn_errdetail());
 		return 1;
 	}
 
@@ -286,8 +293,8 @@ int main(int argc, char **argv)
 	if (left_files != 0)
 		violation("files left in", home, 0);
 	if (left_segs != 0)
-		violation("segments left in the namespace after removing",
-			  home, 0);
+		violation("segments left in the namespace after removing", home,
+			  0);
 	printf("soak chaos %s: %d s, %d workers: %llu operations (%llu "
 	       "alloc, %llu free, %llu lock, %llu check), %llu kills, %llu "
 	       "recoveries from dead holders; after: %llu violations, %d "

@@ -100,8 +100,8 @@ static int writer(const char *home, int seconds)
 }
 
 /* A random name in DIR matching PREFIX, or 0 if none. */
-static int pick(const char *dir, const char *prefix, uint64_t *rnd,
-		char *out, size_t len)
+static int pick(const char *dir, const char *prefix, uint64_t *rnd, char *out,
+		size_t len)
 {
 	struct dirent **ents;
 	int n = scandir(dir, &ents, NULL, NULL), found = 0, cand = 0;

@@ -24,23 +24,23 @@
 #include "soak.h"
 
 #define NFOREIGN 10
-#define BASE 0x5e0b0000	/* our environment: BASE .. BASE+2 */
-#define BLOCKED 0x5e0c0000	/* primary key taken by a foreign segment */
-#define SECOND 0x5e0d0000	/* second key taken by a foreign segment */
-#define CRASH 0x5e0e0000	/* a crashed environment for leaks --remove */
+#define BASE	 0x5e0b0000 /* our environment: BASE .. BASE+2 */
+#define BLOCKED	 0x5e0c0000 /* primary key taken by a foreign segment */
+#define SECOND	 0x5e0d0000 /* second key taken by a foreign segment */
+#define CRASH	 0x5e0e0000 /* a crashed environment for leaks --remove */
 #define NREGIONS 3
 
 struct foreign {
 	key_t key;
-	int attached;		/* held by the holder process */
+	int attached; /* held by the holder process */
 	int shmid;
-	struct shmid_ds ds;	/* as recorded */
-	unsigned char *bytes;	/* as recorded */
+	struct shmid_ds ds;   /* as recorded */
+	unsigned char *bytes; /* as recorded */
 };
 
 static struct foreign fs[NFOREIGN] = {
-	{BASE - 2, 0}, {BASE - 1, 1}, {BASE + 3, 0}, {BASE + 4, 1},
-	{BASE + 5, 0}, {BASE + 6, 1}, {IPC_PRIVATE, 1}, {IPC_PRIVATE, 0},
+	{BASE - 2, 0}, {BASE - 1, 1},	{BASE + 3, 0},	  {BASE + 4, 1},
+	{BASE + 5, 0}, {BASE + 6, 1},	{IPC_PRIVATE, 1}, {IPC_PRIVATE, 0},
 	{BLOCKED, 1},  {SECOND + 1, 0},
 };
 static unsigned long long ops, compares, violations, removed_orphans;
@@ -65,7 +65,8 @@ static void make_segments(void)
 			exit(1);
 		pid = fork();
 		if (pid == 0) {
-			id = shmget(fs[i].key, size, IPC_CREAT | IPC_EXCL | 0640);
+			id = shmget(fs[i].key, size,
+				    IPC_CREAT | IPC_EXCL | 0640);
 			void *p = id < 0 ? (void *)-1 : shmat(id, NULL, 0);
 
 			if (p == (void *)-1)
@@ -178,8 +179,7 @@ static void compare(const char *after)
 	}
 }
 
-static int open_env(const char *home, key_t key, uint32_t flags,
-		    rgn_env **envp)
+static int open_env(const char *home, key_t key, uint32_t flags, rgn_env **envp)
 {
 	struct rgn_env_config cfg;
 
@@ -212,8 +212,8 @@ static void expect(const char *what, int rc, int want)
 	ops++;
 	if (rc != want) {
 		violations++;
-		fprintf(stderr, "foreign: %s: %d (%s: %s), expected %d\n",
-			what, rc, rgn_strerror(rc), rgn_errdetail(), want);
+		fprintf(stderr, "foreign: %s: %d (%s: %s), expected %d\n", what,
+			rc, rgn_strerror(rc), rgn_errdetail(), want);
 	}
 	compare(what);
 }
@@ -287,9 +287,10 @@ static void round_once(const char *home, const char *other)
 	removed_orphans += (unsigned long long)(before - soak_segments());
 	if (soak_segments() != NFOREIGN) {
 		violations++;
-		fprintf(stderr, "foreign: %d segments after leaks --remove, "
-			"expected the %d foreign ones\n", soak_segments(),
-			NFOREIGN);
+		fprintf(stderr,
+			"foreign: %d segments after leaks --remove, "
+			"expected the %d foreign ones\n",
+			soak_segments(), NFOREIGN);
 	}
 	empty_dir(other);
 }

@@ -16,8 +16,8 @@ static void init_rejects_tiny_arena(void **state)
 	uint64_t off;
 
 	assert_int_equal(
-	    rgn_heap_init(h, fx->base, ARENA_OFF, RGN_HEAP_MIN_ARENA - 1),
-	    -EINVAL);
+		rgn_heap_init(h, fx->base, ARENA_OFF, RGN_HEAP_MIN_ARENA - 1),
+		-EINVAL);
 	assert_true(strlen(rgn_errdetail()) > 0);
 	assert_int_equal(rgn_heap_init(h, fx->base, ARENA_OFF, 64), -EINVAL);
 	assert_int_equal(rgn_heap_init(h, fx->base, ARENA_OFF, 0), -EINVAL);
@@ -34,17 +34,18 @@ static void init_rejects_misplaced_arena(void **state)
 	struct fx *fx = *state;
 
 	assert_int_equal(
-	    rgn_heap_init(fx->h, fx->base, ARENA_OFF + 16, ARENA_LEN), -EINVAL);
+		rgn_heap_init(fx->h, fx->base, ARENA_OFF + 16, ARENA_LEN),
+		-EINVAL);
 	assert_int_equal(
-	    rgn_heap_init((struct rgn_heap *)(fx->base + ARENA_OFF + 4096),
-			  fx->base, ARENA_OFF, ARENA_LEN),
-	    -EINVAL);
+		rgn_heap_init((struct rgn_heap *)(fx->base + ARENA_OFF + 4096),
+			      fx->base, ARENA_OFF, ARENA_LEN),
+		-EINVAL);
 	assert_int_equal(rgn_heap_init(fx->h, fx->base, ARENA_OFF,
 				       RGN_HEAP_MAX_ARENA + 4096),
 			 -EINVAL);
 	assert_int_equal(
-	    rgn_heap_init(fx->h, fx->base, UINT64_MAX - 63, ARENA_LEN),
-	    -EINVAL);
+		rgn_heap_init(fx->h, fx->base, UINT64_MAX - 63, ARENA_LEN),
+		-EINVAL);
 }
 
 /* ---- alloc and free ------------------------------------------------------ */
@@ -82,7 +83,8 @@ static void alloc_rejects_zero_and_impossible_sizes(void **state)
 	assert_int_equal(rgn_heap_alloc(fx->h, fx->base, UINT64_MAX - 7, &off),
 			 -ENOMEM);
 	assert_int_equal(
-	    rgn_heap_alloc(fx->h, fx->base, (uint64_t)1 << 40, &off), -ENOMEM);
+		rgn_heap_alloc(fx->h, fx->base, (uint64_t)1 << 40, &off),
+		-ENOMEM);
 	assert_int_equal(rgn_heap_alloc(fx->h, fx->base, ARENA_LEN, &off),
 			 -ENOMEM);
 	assert_int_equal(off, 12345);
@@ -105,7 +107,7 @@ static void usable_covers_request_and_rejects_non_blocks(void **state)
 	assert_int_equal(rgn_heap_usable(fx->h, fx->base, ARENA_OFF), 0);
 	assert_int_equal(rgn_heap_usable(fx->h, fx->base, 0), 0);
 	assert_int_equal(
-	    rgn_heap_usable(fx->h, fx->base, ARENA_OFF + ARENA_LEN), 0);
+		rgn_heap_usable(fx->h, fx->base, ARENA_OFF + ARENA_LEN), 0);
 	tu_ok(rgn_heap_free(fx->h, fx->base, a));
 	assert_int_equal(rgn_heap_usable(fx->h, fx->base, a), 0);
 }
@@ -180,8 +182,8 @@ static void double_free_is_rejected(void **state)
 	assert_int_equal(rgn_heap_free(fx->h, fx->base, 0), -EINVAL);
 	assert_int_equal(rgn_heap_free(fx->h, fx->base, ARENA_OFF), -EINVAL);
 	assert_int_equal(
-	    rgn_heap_free(fx->h, fx->base, ARENA_OFF + ARENA_LEN + 64),
-	    -EINVAL);
+		rgn_heap_free(fx->h, fx->base, ARENA_OFF + ARENA_LEN + 64),
+		-EINVAL);
 	tu_ok(rgn_heap_free(fx->h, fx->base, y));
 	tu_ok(rgn_heap_free(fx->h, fx->base, x));
 	assert_int_equal(stat_of(fx).nfree, 5);
@@ -399,7 +401,7 @@ static void random_workload_keeps_invariants(void **state)
 		i = (unsigned)(rnd(&seed) % RW_SLOTS);
 		if (off[i]) {
 			assert_true(
-			    intact(fx->base + off[i], size[i], seed_of[i]));
+				intact(fx->base + off[i], size[i], seed_of[i]));
 			tu_ok(rgn_heap_free(fx->h, fx->base, off[i]));
 			hist[63 - __builtin_clzll(size[i])]--;
 			off[i] = 0;
@@ -407,8 +409,8 @@ static void random_workload_keeps_invariants(void **state)
 		} else {
 			size[i] = rnd_size(&seed, 4, 16);
 			seed_of[i] = op;
-			tu_ok(
-			    rgn_heap_alloc(fx->h, fx->base, size[i], &off[i]));
+			tu_ok(rgn_heap_alloc(fx->h, fx->base, size[i],
+					     &off[i]));
 			assert_true(rgn_heap_usable(fx->h, fx->base, off[i]) >=
 				    size[i]);
 			fill(fx->base + off[i], size[i], op);
@@ -467,22 +469,22 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-	    T(init_rejects_tiny_arena),
-	    T(init_rejects_misplaced_arena),
-	    T(alloc_returns_aligned_offsets_inside_arena),
-	    T(alloc_rejects_zero_and_impossible_sizes),
-	    T(usable_covers_request_and_rejects_non_blocks),
-	    T(freed_space_is_reused),
-	    T(free_merges_neighbours_into_one_chunk),
-	    T(double_free_is_rejected),
-	    T(stale_offset_inside_a_reused_chunk_is_rejected),
-	    T(exhaustion_returns_enomem_and_counts_failure),
-	    T(stats_track_used_free_and_histogram),
-	    T(largest_free_is_exact),
-	    T(stat_works_on_a_copied_header_through_reader),
-	    T(stat_of_stale_snapshot_asks_to_retry),
-	    T(random_workload_keeps_invariants),
-	    T(heap_is_position_independent),
+		T(init_rejects_tiny_arena),
+		T(init_rejects_misplaced_arena),
+		T(alloc_returns_aligned_offsets_inside_arena),
+		T(alloc_rejects_zero_and_impossible_sizes),
+		T(usable_covers_request_and_rejects_non_blocks),
+		T(freed_space_is_reused),
+		T(free_merges_neighbours_into_one_chunk),
+		T(double_free_is_rejected),
+		T(stale_offset_inside_a_reused_chunk_is_rejected),
+		T(exhaustion_returns_enomem_and_counts_failure),
+		T(stats_track_used_free_and_histogram),
+		T(largest_free_is_exact),
+		T(stat_works_on_a_copied_header_through_reader),
+		T(stat_of_stale_snapshot_asks_to_retry),
+		T(random_workload_keeps_invariants),
+		T(heap_is_position_independent),
 #undef T
 	};
 

@@ -130,8 +130,8 @@ static void verify_sample_blocks(struct fx *fx, const uint64_t L[6])
 			assert_true(intact(fx->base + L[i], 300, (uint64_t)i));
 }
 
-static void
-repair_after_interrupted_operation_restores_consistency(void **state)
+static void repair_after_interrupted_operation_restores_consistency(
+	void **state)
 {
 	struct fx *fx = *state;
 	uint64_t L[6], bad = 12345, a, b;
@@ -333,8 +333,8 @@ static int share_child(struct shared *sh, int k)
 				    (uint64_t)(k * PER_CHILD + j)))
 				return 2;
 			pthread_mutex_lock(&sh->sh_mu);
-			rc =
-			    rgn_heap_free(&sh->sh_heap, base, sh->sh_off[k][j]);
+			rc = rgn_heap_free(&sh->sh_heap, base,
+					   sh->sh_off[k][j]);
 			pthread_mutex_unlock(&sh->sh_mu);
 			if (rc)
 				return 3;
@@ -448,15 +448,15 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-	    T(check_detects_corruption),
-	    T(free_refuses_block_next_to_corrupt_neighbour),
-	    T(repair_after_interrupted_operation_restores_consistency),
-	    T(repair_rolls_back_interrupted_alloc),
-	    T(repair_completes_interrupted_free),
-	    T(repair_without_busy_marker_only_verifies),
-	    T(repair_refuses_unwalkable_chunk_sequence),
-	    T(processes_share_one_heap_through_offsets),
-	    T(repair_after_killed_holder_leaves_valid_heap),
+		T(check_detects_corruption),
+		T(free_refuses_block_next_to_corrupt_neighbour),
+		T(repair_after_interrupted_operation_restores_consistency),
+		T(repair_rolls_back_interrupted_alloc),
+		T(repair_completes_interrupted_free),
+		T(repair_without_busy_marker_only_verifies),
+		T(repair_refuses_unwalkable_chunk_sequence),
+		T(processes_share_one_heap_through_offsets),
+		T(repair_after_killed_holder_leaves_valid_heap),
 #undef T
 	};
 

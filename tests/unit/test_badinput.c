@@ -123,9 +123,9 @@ struct damage {
 static void damaged_primary_is_refused_and_left_unchanged(void **state)
 {
 	static const struct damage cases[] = {
-		{"empty", RGN_EBADMAGIC},	  {"tiny", RGN_EBADMAGIC},
-		{"header-cut", RGN_ECORRUPT},	  {"half", RGN_ECORRUPT},
-		{"garbage", RGN_EBADMAGIC},	  {"magic", RGN_EBADMAGIC},
+		{"empty", RGN_EBADMAGIC},	{"tiny", RGN_EBADMAGIC},
+		{"header-cut", RGN_ECORRUPT},	{"half", RGN_ECORRUPT},
+		{"garbage", RGN_EBADMAGIC},	{"magic", RGN_EBADMAGIC},
 		{"newer-format", RGN_EVERSION}, {"env-format", RGN_EVERSION},
 		{"record-cut", RGN_ECORRUPT},
 	};
@@ -289,26 +289,25 @@ static void bad_sizes_names_and_flags_are_refused(void **state)
 	assert_int_equal(rgn_region_create(env, "z", RGN_TYPE_USER,
 					   (uint64_t)1 << 50, &r),
 			 -ERANGE);
-	assert_int_equal(rgn_region_create(env, "z", RGN_TYPE_USER,
-					   UINT64_MAX, &r),
-			 -ERANGE);
+	assert_int_equal(
+		rgn_region_create(env, "z", RGN_TYPE_USER, UINT64_MAX, &r),
+		-ERANGE);
 	memset(longname, 'n', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	assert_int_equal(rgn_region_create(env, longname, RGN_TYPE_USER,
-					   1 << 16, &r),
-			 -ENAMETOOLONG);
-	assert_int_equal(rgn_region_create(env, "", RGN_TYPE_USER, 1 << 16,
-					   &r),
+	assert_int_equal(
+		rgn_region_create(env, longname, RGN_TYPE_USER, 1 << 16, &r),
+		-ENAMETOOLONG);
+	assert_int_equal(rgn_region_create(env, "", RGN_TYPE_USER, 1 << 16, &r),
 			 -EINVAL);
-	assert_int_equal(rgn_region_create(env, "a/b", RGN_TYPE_USER, 1 << 16,
-					   &r),
-			 -EINVAL);
+	assert_int_equal(
+		rgn_region_create(env, "a/b", RGN_TYPE_USER, 1 << 16, &r),
+		-EINVAL);
 	assert_int_equal(rgn_region_create(env, "t", (enum rgn_region_type)99,
 					   1 << 16, &r),
 			 -EINVAL);
-	assert_int_equal(rgn_region_create(env, "env", RGN_TYPE_USER, 1 << 16,
-					   &r),
-			 -EEXIST);
+	assert_int_equal(
+		rgn_region_create(env, "env", RGN_TYPE_USER, 1 << 16, &r),
+		-EEXIST);
 	tu_ok(rgn_env_close(env));
 
 	rgn_env_config_init(&cfg);

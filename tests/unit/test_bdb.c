@@ -12,12 +12,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -37,11 +37,11 @@
 
 /* One base key per test, so that no create meets (and Berkeley DB then
  * removes) the segments of an earlier test. */
-#define KEY_STAT "0x7a110000"
-#define KEY_VERDICT "0x7a120000"
-#define KEY_SEG "0x7a130000"
-#define KEY_SEG_NUM 0x7a130000
-#define KEY_GONE "0x7a140000"
+#define KEY_STAT     "0x7a110000"
+#define KEY_VERDICT  "0x7a120000"
+#define KEY_SEG	     "0x7a130000"
+#define KEY_SEG_NUM  0x7a130000
+#define KEY_GONE     "0x7a140000"
 #define KEY_GONE_NUM 0x7a140000
 
 /* ---- running programs ---------------------------------------------------- */
@@ -94,8 +94,7 @@ static int helper(const char *cmd, const char *home, const char *key)
 /* A holder that has joined (it printed "ready"): no timing involved. */
 static pid_t hold(const char *home, const char *key)
 {
-	char *argv[] = {RGN_BDBHELPER, "hold", (char *)home, (char *)key,
-			NULL};
+	char *argv[] = {RGN_BDBHELPER, "hold", (char *)home, (char *)key, NULL};
 	char buf[16] = "";
 	int fd[2];
 	pid_t pid;
@@ -142,10 +141,10 @@ static char *stat_value(const char *text, const char *label)
 	return v;
 }
 
-/* ---- snapshots of a home and its segments --------------------------------- */
+/* ---- snapshots of a home and its segments -------------------------------- */
 
 struct item {
-	char name[256];	/* file name, or "shm:ID" */
+	char name[256]; /* file name, or "shm:ID" */
 	struct stat sb;
 	unsigned char *data;
 	size_t len;
@@ -220,7 +219,8 @@ static void snap_same(struct snap *a, struct snap *b)
 			fail_msg("%s changed", x->name);
 		if (strncmp(x->name, "shm:", 4) != 0) {
 			assert_int_equal(x->sb.st_size, y->sb.st_size);
-			assert_int_equal(x->sb.st_mtim.tv_sec, y->sb.st_mtim.tv_sec);
+			assert_int_equal(x->sb.st_mtim.tv_sec,
+					 y->sb.st_mtim.tv_sec);
 			assert_int_equal(x->sb.st_mtim.tv_nsec,
 					 y->sb.st_mtim.tv_nsec);
 			assert_int_equal(x->sb.st_mode, y->sb.st_mode);
@@ -263,9 +263,9 @@ static void regions_read_as_snapshot(const struct rgn_bdb *b,
 				 (int64_t)it->len);
 		assert_memory_equal(buf, it->data, it->len);
 		/* From an offset inside, to the end. */
-		assert_int_equal(rgn_bdb_read_region(b, rg->slot.id, 100, buf,
-						     it->len),
-				 (int64_t)it->len - 100);
+		assert_int_equal(
+			rgn_bdb_read_region(b, rg->slot.id, 100, buf, it->len),
+			(int64_t)it->len - 100);
 		assert_memory_equal(buf, it->data + 100, it->len - 100);
 		free(buf);
 	}
@@ -296,7 +296,7 @@ static struct rgn_bdb *read_everything(const char *home)
 	return b;
 }
 
-/* ---- homes compared with db5.3_stat ---------------------------------------- */
+/* ---- homes compared with db5.3_stat -------------------------------------- */
 
 static void compare_with_db_stat(const char *home, const char *key)
 {
@@ -406,7 +406,7 @@ static void allocator_figures_match_db_stat_E(void **state)
 	rgn_bdb_close(b);
 }
 
-/* ---- verdicts made for real ------------------------------------------------ */
+/* ---- verdicts made for real ---------------------------------------------- */
 
 static void verdicts(const char *key)
 {
@@ -437,8 +437,8 @@ static void verdicts(const char *key)
 	assert_non_null(j);
 	assert_true(json_object_object_get_ex(j, "attached", &att));
 	assert_int_equal(json_object_array_length(att), 1);
-	assert_true(json_object_object_get_ex(
-		json_object_array_get_idx(att, 0), "pid", &v));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(att, 0),
+					      "pid", &v));
 	assert_int_equal(json_object_get_int(v), pid);
 	assert_true(json_object_object_get_ex(j, "program", &v));
 	assert_string_equal(json_object_get_string(v), "berkeley-db");
@@ -542,7 +542,7 @@ static void other_homes_are_not_bdb(void **state)
 	assert_int_equal(rgn_bdb_open("/nonexistent/home", &b), -ENOENT);
 }
 
-/* ---- the decoder on damaged bytes ------------------------------------------ */
+/* ---- the decoder on damaged bytes ---------------------------------------- */
 
 static void decoder_survives_truncation_and_damage(void **state)
 {
@@ -596,7 +596,7 @@ static void decoder_survives_truncation_and_damage(void **state)
 	assert_false(env.decoded);
 }
 
-/* ---- for the leak scanner -------------------------------------------------- */
+/* ---- for the leak scanner ------------------------------------------------ */
 
 static void segments_classed_live_idle_needs_recovery_orphaned(void **state)
 {
@@ -618,8 +618,9 @@ static void segments_classed_live_idle_needs_recovery_orphaned(void **state)
 	shmid = in.shmid;
 	p = shmat(shmid, NULL, SHM_RDONLY);
 	assert_true(p != (void *)-1);
-	assert_int_equal(rgn_bdb_segment_decode(p, 4096, in.size, in.key,
-						shmid, &seg), 1);
+	assert_int_equal(
+		rgn_bdb_segment_decode(p, 4096, in.size, in.key, shmid, &seg),
+		1);
 	shmdt(p);
 	assert_int_equal(seg.nothers, 2); /* mutex and mpool segments */
 	assert_int_equal(seg.env.refcnt, 0);
@@ -634,8 +635,9 @@ static void segments_classed_live_idle_needs_recovery_orphaned(void **state)
 	kill9(pid);
 	p = shmat(shmid, NULL, SHM_RDONLY);
 	assert_true(p != (void *)-1);
-	assert_int_equal(rgn_bdb_segment_decode(p, 4096, in.size, in.key,
-						shmid, &seg), 1);
+	assert_int_equal(
+		rgn_bdb_segment_decode(p, 4096, in.size, in.key, shmid, &seg),
+		1);
 	shmdt(p);
 	assert_int_equal(seg.env.refcnt, 1);
 	assert_int_equal(rgn_bdb_segment_class(&seg, 0, claim, NULL),
@@ -657,7 +659,7 @@ static void segments_classed_live_idle_needs_recovery_orphaned(void **state)
 	shmctl(shmid, IPC_RMID, NULL);
 }
 
-/* ---- text stays one record per line ---------------------------------------- */
+/* ---- text stays one record per line -------------------------------------- */
 
 static void text_escapes_home_names(void **state)
 {
@@ -681,7 +683,8 @@ static void text_escapes_home_names(void **state)
 		/* Every line is VALUE<TAB>LABEL or the separator. */
 		assert_true(strchr(line, '\t') || line[0] == '=');
 		assert_null(strchr(strchr(line, '\t') ? strchr(line, '\t') + 1
-						      : line, '\t'));
+						      : line,
+				   '\t'));
 	}
 	assert_int_equal(homes, 1);
 	free(out);
@@ -701,7 +704,8 @@ int main(void)
 		cmocka_unit_test(sysmem_primary_gone_needs_recovery),
 		cmocka_unit_test(other_homes_are_not_bdb),
 		cmocka_unit_test(decoder_survives_truncation_and_damage),
-		cmocka_unit_test(segments_classed_live_idle_needs_recovery_orphaned),
+		cmocka_unit_test(
+			segments_classed_live_idle_needs_recovery_orphaned),
 		cmocka_unit_test(text_escapes_home_names),
 	};
 

@@ -26,7 +26,7 @@
 #endif
 
 /* One key per test: Berkeley DB removes whatever sits at its keys. */
-#define KEY_SYSMEM "0x7b510000"
+#define KEY_SYSMEM     "0x7b510000"
 #define KEY_SYSMEM_NUM 0x7b510000
 
 static int helper(const char *cmd, const char *home, const char *key)
@@ -45,8 +45,8 @@ static int helper(const char *cmd, const char *home, const char *key)
 /* ---- a home and its segments, byte for byte ------------------------------ */
 
 struct item {
-	char name[280];		/* file name, or "shm:ID" */
-	struct stat sb;		/* files: as lstat saw it */
+	char name[280]; /* file name, or "shm:ID" */
+	struct stat sb; /* files: as lstat saw it */
 	unsigned char *data;
 	size_t len;
 };

@@ -236,7 +236,7 @@ static void region_creator_or_remover_killed_is_finished_by_the_next_create(
 	assert_true(exists(home, "__db.002")); /* half-made */
 	tu_ok(rgn_stat_env(env, &st));
 	assert_int_equal(st->nregions, 1); /* not shown as a region */
-	assert_int_equal(st->stale, 1);    /* the dead child */
+	assert_int_equal(st->stale, 1);	   /* the dead child */
 	rgn_stat_free(st);
 	assert_int_equal(rgn_region_attach(env, "doomed", &r), -ENOENT);
 	/* The next create reclaims the slot and the file, and may reuse
@@ -283,8 +283,8 @@ static void holder_of_region_mutex_killed_does_not_wedge_others(void **state)
 		rgn_env *e;
 		rgn_region *cr;
 
-		if (open_env(home, 0, 0, &e) || rgn_region_attach(e, "shared",
-								  &cr) ||
+		if (open_env(home, 0, 0, &e) ||
+		    rgn_region_attach(e, "shared", &cr) ||
 		    rgn_alloc(cr, 1000, &off) || rgn_region_lock(cr))
 			_exit(1);
 		if (write(fds[1], "x", 1) != 1)
@@ -426,7 +426,8 @@ static void killed_holder_not_yet_reaped_is_already_stale(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(creator_killed_mid_create_is_recognised_at_once),
+		cmocka_unit_test(
+			creator_killed_mid_create_is_recognised_at_once),
 		cmocka_unit_test(
 			sysv_creator_killed_mid_create_leaves_a_reclaimable_segment),
 		cmocka_unit_test(
@@ -437,7 +438,8 @@ int main(void)
 			region_creator_or_remover_killed_is_finished_by_the_next_create),
 		cmocka_unit_test(
 			holder_of_region_mutex_killed_does_not_wedge_others),
-		cmocka_unit_test(killed_holders_are_stale_and_do_not_block_remove),
+		cmocka_unit_test(
+			killed_holders_are_stale_and_do_not_block_remove),
 		cmocka_unit_test(killed_holder_not_yet_reaped_is_already_stale),
 	};
 

@@ -207,9 +207,9 @@ static void exclusive_create_of_existing_env_fails(void **state)
 
 	(void)state;
 	tu_ok(open_case(home, &cases[0], RGN_CREATE, &env));
-	assert_int_equal(open_case(home, &cases[0], RGN_CREATE | RGN_EXCL,
-				   &env2),
-			 -EEXIST);
+	assert_int_equal(
+		open_case(home, &cases[0], RGN_CREATE | RGN_EXCL, &env2),
+		-EEXIST);
 	tu_ok(rgn_env_close(env));
 	tu_ok(rgn_env_remove(home, 0));
 }
@@ -274,9 +274,9 @@ static void inspect_is_not_counted_as_attached(void **state)
 	assert_string_equal(buf, "hello region");
 	/* an observer cannot change anything, nor map a region (a file
 	 * truncated under a mapping would kill it with SIGBUS) */
-	assert_int_equal(rgn_region_create(obs, "y", RGN_TYPE_USER, 1 << 16,
-					   &r),
-			 -EROFS);
+	assert_int_equal(
+		rgn_region_create(obs, "y", RGN_TYPE_USER, 1 << 16, &r),
+		-EROFS);
 	assert_int_equal(rgn_region_attach(obs, "x", &r), -EROFS);
 	assert_non_null(strstr(rgn_errdetail(), "rgn_region_pread"));
 	tu_ok(rgn_env_close(obs));
@@ -324,9 +324,9 @@ static void remove_is_busy_while_attached_unless_forced(void **state)
 	tu_ok(rgn_env_remove(home, RGN_FORCE));
 	assert_int_equal(count_dir(home), 0);
 	/* the handle still open learns the environment is gone */
-	assert_int_equal(rgn_region_create(env, "b", RGN_TYPE_USER, 1 << 16,
-					   &r),
-			 RGN_EPANIC);
+	assert_int_equal(
+		rgn_region_create(env, "b", RGN_TYPE_USER, 1 << 16, &r),
+		RGN_EPANIC);
 	tu_ok(rgn_env_close(env));
 }
 
@@ -358,9 +358,9 @@ static void create_over_a_stranger_primary_creates_nothing(void **state)
 		tu_write_file(path, strangers[i].bytes, strangers[i].len);
 		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 			env = NULL;
-			assert_int_equal(open_case(home, &cases[c], RGN_CREATE,
-						   &env),
-					 strangers[i].expect);
+			assert_int_equal(
+				open_case(home, &cases[c], RGN_CREATE, &env),
+				strangers[i].expect);
 			assert_null(env);
 			assert_non_null(strstr(rgn_errdetail(), "__db.001"));
 		}
@@ -393,7 +393,8 @@ int main(void)
 		cmocka_unit_test(inspect_is_not_counted_as_attached),
 		cmocka_unit_test(generation_counts_region_creates_and_removes),
 		cmocka_unit_test(remove_is_busy_while_attached_unless_forced),
-		cmocka_unit_test(create_over_a_stranger_primary_creates_nothing),
+		cmocka_unit_test(
+			create_over_a_stranger_primary_creates_nothing),
 	};
 
 	tu_private_ipc();

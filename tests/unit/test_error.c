@@ -46,8 +46,9 @@ static void other_codes_are_errno_or_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(every_library_code_has_its_own_message_and_name),
-	    cmocka_unit_test(other_codes_are_errno_or_unknown),
+		cmocka_unit_test(
+			every_library_code_has_its_own_message_and_name),
+		cmocka_unit_test(other_codes_are_errno_or_unknown),
 	};
 
 	tu_private_ipc();

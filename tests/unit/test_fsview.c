@@ -114,8 +114,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-	    T(digest_holds_still_and_moves_on_every_change),
-	    T(digest_refuses_null),
+		T(digest_holds_still_and_moves_on_every_change),
+		T(digest_refuses_null),
 #undef T
 	};
 

@@ -96,8 +96,7 @@ static struct rgn_leak_scan *scan(void)
 	return s;
 }
 
-static const struct rgn_leak *seg_at(const struct rgn_leak_scan *s,
-				     int32_t key)
+static const struct rgn_leak *seg_at(const struct rgn_leak_scan *s, int32_t key)
 {
 	for (size_t i = 0; i < s->nsegs; i++)
 		if (s->segs[i].key == key)
@@ -114,7 +113,7 @@ static void remove_home(const char *home)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* ---- classes -------------------------------------------------------------- */
+/* ---- classes ------------------------------------------------------------- */
 
 static void names_of_classes_and_verdicts(void **state)
 {
@@ -352,7 +351,8 @@ static void crashed_holder_leaves_orphans(void **state)
 		assert_int_equal(g->env_live, 0);
 		assert_int_equal(g->env_stale, 1);
 		assert_int_equal(g->cpid_alive, RGN_LEAK_NO);
-		assert_non_null(strstr(g->evidence, "no live process (1 stale)"));
+		assert_non_null(
+			strstr(g->evidence, "no live process (1 stale)"));
 	}
 	assert_int_equal(s->count[RGN_LEAK_ORPHANED], 2);
 	assert_int_equal(s->leaked_bytes, s->bytes[RGN_LEAK_ORPHANED]);
@@ -362,8 +362,7 @@ static void crashed_holder_leaves_orphans(void **state)
 	assert_int_equal(shmget(key + 1, 0, 0), -1);
 }
 
-static void cleanly_closed_environment_is_idle_and_not_removable(
-	void **state)
+static void cleanly_closed_environment_is_idle_and_not_removable(void **state)
 {
 	const char *home = tu_mkhome();
 	int32_t key = fresh_key();
@@ -508,7 +507,7 @@ static void one_segment_by_id(void **state)
 	assert_int_equal(rgn_leak_stat(-1, &s), -EINVAL);
 }
 
-/* ---- removal ---------------------------------------------------------------- */
+/* ---- removal ------------------------------------------------------------- */
 
 static void orphan_is_removed_after_a_dry_run(void **state)
 {
@@ -528,9 +527,8 @@ static void orphan_is_removed_after_a_dry_run(void **state)
 			 0);
 	assert_int_equal(res.verdict, RGN_LEAK_WOULD_REMOVE);
 	assert_int_equal(shmctl(id, IPC_STAT, &ds), 0);
-	assert_int_equal(rgn_leak_remove(id, seg_at(s, key + 1), getuid(), 0,
-					 &res),
-			 0);
+	assert_int_equal(
+		rgn_leak_remove(id, seg_at(s, key + 1), getuid(), 0, &res), 0);
 	assert_int_equal(res.verdict, RGN_LEAK_REMOVED);
 	assert_int_equal(res.seg.cls, RGN_LEAK_ORPHANED);
 	assert_string_equal(res.seg.home, res.home);
@@ -572,9 +570,9 @@ static void removal_refuses_what_is_not_a_leak(void **state)
 	assert_int_equal(shmctl(idle, IPC_STAT, &ds), 0);
 
 	/* Attached: never, not even forced. */
-	assert_int_equal(rgn_leak_remove(held, NULL, 0, RGN_LEAK_FORCE_FOREIGN,
-					 &res),
-			 -EBUSY);
+	assert_int_equal(
+		rgn_leak_remove(held, NULL, 0, RGN_LEAK_FORCE_FOREIGN, &res),
+		-EBUSY);
 	assert_int_equal(res.verdict, RGN_LEAK_SKIP_ATTACHED);
 
 	/* Live environment, even with nobody attached to that segment. */
@@ -596,17 +594,17 @@ static void removal_refuses_what_is_not_a_leak(void **state)
 
 	/* Marked for removal already. */
 	assert_int_equal(shmctl(held, IPC_RMID, NULL), 0);
-	assert_int_equal(rgn_leak_remove(held, NULL, 0, RGN_LEAK_FORCE_FOREIGN,
-					 &res),
-			 -EALREADY);
+	assert_int_equal(
+		rgn_leak_remove(held, NULL, 0, RGN_LEAK_FORCE_FOREIGN, &res),
+		-EALREADY);
 	assert_int_equal(res.verdict, RGN_LEAK_SKIP_REMOVING);
 
 	/* And what is allowed: the orphan, and the idle foreign one forced. */
-	assert_int_equal(rgn_leak_remove(orphan, seg_at(s, key + 1), 0, 0, &res),
-			 0);
-	assert_int_equal(rgn_leak_remove(idle, NULL, 0, RGN_LEAK_FORCE_FOREIGN,
-					 &res),
-			 0);
+	assert_int_equal(
+		rgn_leak_remove(orphan, seg_at(s, key + 1), 0, 0, &res), 0);
+	assert_int_equal(
+		rgn_leak_remove(idle, NULL, 0, RGN_LEAK_FORCE_FOREIGN, &res),
+		0);
 	assert_int_equal(res.verdict, RGN_LEAK_REMOVED);
 	assert_int_equal(shmctl(idle, IPC_STAT, &ds), -1);
 	assert_int_equal(rgn_leak_remove(-1, NULL, 0, 0, &res), -EINVAL);
@@ -700,14 +698,14 @@ static void removal_names_a_segment_removed_since_it_was_seen(void **state)
 	hold = shmat(id, NULL, SHM_RDONLY);
 	assert_true(hold != (void *)-1);
 	assert_int_equal(shmctl(id, IPC_RMID, NULL), 0);
-	assert_int_equal(rgn_leak_remove(id, &seen, 0, RGN_LEAK_FORCE_FOREIGN,
-					 &res),
-			 -EALREADY);
+	assert_int_equal(
+		rgn_leak_remove(id, &seen, 0, RGN_LEAK_FORCE_FOREIGN, &res),
+		-EALREADY);
 	assert_int_equal(res.verdict, RGN_LEAK_SKIP_REMOVING);
 	shmdt(hold);
-	assert_int_equal(rgn_leak_remove(id, &seen, 0, RGN_LEAK_FORCE_FOREIGN,
-					 &res),
-			 -ENOENT);
+	assert_int_equal(
+		rgn_leak_remove(id, &seen, 0, RGN_LEAK_FORCE_FOREIGN, &res),
+		-ENOENT);
 	assert_int_equal(res.verdict, RGN_LEAK_SKIP_GONE);
 }
 
@@ -721,7 +719,8 @@ int main(void)
 		cmocka_unit_test(scan_with_homes_keeps_other_verdicts),
 		cmocka_unit_test(empty_namespace_scans_to_nothing),
 		cmocka_unit_test(foreign_segment_of_a_dead_creator_is_idle),
-		cmocka_unit_test(never_written_segment_is_judged_without_attaching),
+		cmocka_unit_test(
+			never_written_segment_is_judged_without_attaching),
 		cmocka_unit_test(attached_foreign_segment_is_in_use),
 		cmocka_unit_test(segment_marked_for_removal_is_removing),
 		cmocka_unit_test(environment_with_a_live_process_is_live),
@@ -729,12 +728,14 @@ int main(void)
 		cmocka_unit_test(
 			cleanly_closed_environment_is_idle_and_not_removable),
 		cmocka_unit_test(deleted_home_leaves_orphans),
-		cmocka_unit_test(home_holding_another_environment_orphans_the_old),
+		cmocka_unit_test(
+			home_holding_another_environment_orphans_the_old),
 		cmocka_unit_test(shmctl_listing_agrees_with_procfs),
 		cmocka_unit_test(one_segment_by_id),
 		cmocka_unit_test(orphan_is_removed_after_a_dry_run),
 		cmocka_unit_test(removal_refuses_what_is_not_a_leak),
-		cmocka_unit_test(removal_names_a_segment_removed_since_it_was_seen),
+		cmocka_unit_test(
+			removal_names_a_segment_removed_since_it_was_seen),
 		cmocka_unit_test(
 			unreadable_segments_are_unknown_and_readable_ones_judged),
 	};

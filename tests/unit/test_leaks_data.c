@@ -26,7 +26,7 @@ static int32_t fresh_key(void)
 }
 
 struct lent {
-	unsigned char buf[512];	/* what fn was shown, up to its size */
+	unsigned char buf[512]; /* what fn was shown, up to its size */
 	const void *p;		/* the pointer fn got */
 	size_t n;		/* the length fn got */
 	int calls;
@@ -88,15 +88,15 @@ static void data_lend_shows_the_bytes_written(void **state)
 		assert_int_equal(l.buf[i], (unsigned char)((100 + i) * 7 + 3));
 
 	/* Clamped to the segment, and nothing at or past its end. */
-	assert_int_equal(rgn_leak_data_lend(&seen, 8192 - 50, 300, copy_lent,
-					    &l), 7);
+	assert_int_equal(
+		rgn_leak_data_lend(&seen, 8192 - 50, 300, copy_lent, &l), 7);
 	assert_int_equal(l.n, 50);
 	assert_int_equal(l.buf[49], (unsigned char)(8191 * 7 + 3));
 	assert_int_equal(rgn_leak_data_lend(&seen, 8192, 10, copy_lent, &l), 7);
 	assert_int_equal(l.n, 0);
 	assert_null(l.p);
-	assert_int_equal(rgn_leak_data_lend(&seen, UINT64_MAX, 10, copy_lent,
-					    &l), 7);
+	assert_int_equal(
+		rgn_leak_data_lend(&seen, UINT64_MAX, 10, copy_lent, &l), 7);
 	assert_int_equal(l.n, 0);
 	assert_int_equal(l.calls, 4);
 
@@ -107,7 +107,8 @@ static void data_lend_shows_the_bytes_written(void **state)
 		assert_int_equal(shmctl(id, IPC_STAT, &ds), 0);
 		assert_int_equal(ds.shm_nattch, 0);
 	}
-	assert_int_equal(rgn_leak_data_lend(NULL, 0, 1, copy_lent, &l), -EINVAL);
+	assert_int_equal(rgn_leak_data_lend(NULL, 0, 1, copy_lent, &l),
+			 -EINVAL);
 	assert_int_equal(rgn_leak_data_lend(&seen, 0, 1, NULL, &l), -EINVAL);
 	assert_int_equal(shmctl(id, IPC_RMID, NULL), 0);
 }

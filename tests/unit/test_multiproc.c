@@ -152,7 +152,8 @@ static void racing_creators_end_up_with_one_environment(void **state)
 
 				if (read(go[0], &c, 1) != 1)
 					_exit(1);
-				if (open_case(home, bc, RGN_CREATE, &env) == 0 &&
+				if (open_case(home, bc, RGN_CREATE, &env) ==
+					    0 &&
 				    rgn_stat_env(env, &es) == 0) {
 					id = es->env_id;
 					rgn_stat_free(es);
@@ -243,9 +244,8 @@ static void one_handle_is_safe_from_several_threads(void **state)
 				&common));
 	for (int i = 0; i < 4; i++) {
 		args[i] = (struct thread_arg){env, i, 0};
-		assert_int_equal(pthread_create(&th[i], NULL, thread_main,
-						&args[i]),
-				 0);
+		assert_int_equal(
+			pthread_create(&th[i], NULL, thread_main, &args[i]), 0);
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);

@@ -223,9 +223,9 @@ static void threads_and_processes_exclude_each_other(void **state)
 /* ---- lock words that no live thread holds -------------------------------- */
 
 /* The glibc/Linux facts mutex.c relies on (see mutex.h). */
-#define WORD_TID_MASK 0x3fffffff
+#define WORD_TID_MASK	0x3fffffff
 #define WORD_OWNER_DIED 0x40000000
-#define WORD_WAITERS ((int)0x80000000)
+#define WORD_WAITERS	((int)0x80000000)
 /* A thread id above any pid_max (4194304 at most): never alive. */
 #define NO_SUCH_TID 0x3fffff00
 
@@ -333,7 +333,8 @@ static int op_in_child(const char *home, enum op op, uint64_t off, int want,
 
 		alarm(20);
 		rgn_env_config_init(&cfg);
-		if (rgn_env_open(home, &cfg, &e) || rgn_region_attach(e, "m", &cr))
+		if (rgn_env_open(home, &cfg, &e) ||
+		    rgn_region_attach(e, "m", &cr))
 			_exit(3);
 		rc = run_op(cr, op, off);
 		if (rc != want) {
@@ -377,8 +378,7 @@ static void a_word_naming_no_thread_is_recovered_by_every_call(void **state)
 	}
 }
 
-static void a_word_naming_no_thread_over_a_broken_heap_is_corrupt(
-	void **state)
+static void a_word_naming_no_thread_over_a_broken_heap_is_corrupt(void **state)
 {
 	const char *home = tu_mkhome();
 	rgn_env *env = open_env(home, RGN_CREATE);
@@ -550,7 +550,8 @@ int main(void)
 			a_word_naming_no_thread_over_a_broken_heap_is_corrupt),
 		cmocka_unit_test(
 			a_word_naming_no_thread_in_the_environment_mutex_recovers),
-		cmocka_unit_test(a_live_holder_in_another_process_is_waited_for),
+		cmocka_unit_test(
+			a_live_holder_in_another_process_is_waited_for),
 		cmocka_unit_test(
 			a_live_unattached_thread_in_the_word_is_waited_for_until_gone),
 	};

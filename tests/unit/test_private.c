@@ -63,8 +63,7 @@ static void private_regions_work_in_the_heap_without_files(void **state)
 	tu_ok(rgn_env_close(env));
 }
 
-static void second_private_open_in_same_process_fails_naming_owner(
-	void **state)
+static void second_private_open_in_same_process_fails_naming_owner(void **state)
 {
 	const char *home = tu_mkhome();
 	rgn_env *env, *env2 = NULL;
@@ -205,8 +204,7 @@ static void removing_an_open_private_home_is_refused(void **state)
 	tu_ok(rgn_env_close(env));
 }
 
-static void a_forked_child_closing_its_copy_leaves_the_owner_alone(
-	void **state)
+static void a_forked_child_closing_its_copy_leaves_the_owner_alone(void **state)
 {
 	const char *home = tu_mkhome();
 	rgn_env *env, *other;
@@ -257,8 +255,7 @@ static void a_forked_child_does_not_keep_a_dead_owners_lock(void **state)
 		}
 		_exit(worker > 0 ? 0 : 1);
 	}
-	assert_int_equal(read(fds[0], &worker, sizeof(worker)),
-			 sizeof(worker));
+	assert_int_equal(read(fds[0], &worker, sizeof(worker)), sizeof(worker));
 	assert_int_equal(tu_wait(owner), 0);
 	/* the worker still runs, but it holds nothing */
 	assert_int_equal(kill(worker, 0), 0);
@@ -272,7 +269,8 @@ static void a_forked_child_does_not_keep_a_dead_owners_lock(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(private_regions_work_in_the_heap_without_files),
+		cmocka_unit_test(
+			private_regions_work_in_the_heap_without_files),
 		cmocka_unit_test(
 			second_private_open_in_same_process_fails_naming_owner),
 		cmocka_unit_test(
@@ -280,7 +278,8 @@ int main(void)
 		cmocka_unit_test(
 			private_open_is_refused_while_shared_handles_exist),
 		cmocka_unit_test(close_removes_the_lock_file),
-		cmocka_unit_test(lock_of_a_killed_owner_is_stale_and_taken_over),
+		cmocka_unit_test(
+			lock_of_a_killed_owner_is_stale_and_taken_over),
 		cmocka_unit_test(inspecting_a_private_home_reports_its_owner),
 		cmocka_unit_test(removing_an_open_private_home_is_refused),
 		cmocka_unit_test(

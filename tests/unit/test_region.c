@@ -23,11 +23,10 @@ static rgn_env *create_env(const char *home)
 	return env;
 }
 
-static void every_type_can_be_created_and_attached_by_name_or_id(
-	void **state)
+static void every_type_can_be_created_and_attached_by_name_or_id(void **state)
 {
 	static const enum rgn_region_type types[] = {
-		RGN_TYPE_LOCK, RGN_TYPE_LOG, RGN_TYPE_MPOOL,
+		RGN_TYPE_LOCK,	RGN_TYPE_LOG, RGN_TYPE_MPOOL,
 		RGN_TYPE_MUTEX, RGN_TYPE_TXN, RGN_TYPE_USER};
 	const char *home = tu_mkhome();
 	rgn_env *env = create_env(home);
@@ -86,8 +85,7 @@ static void offsets_and_pointers_translate_within_bounds(void **state)
 	tu_ok(rgn_env_remove(home, 0));
 }
 
-static void removed_region_cannot_be_attached_but_mapping_survives(
-	void **state)
+static void removed_region_cannot_be_attached_but_mapping_survives(void **state)
 {
 	const char *home = tu_mkhome();
 	rgn_env *env = create_env(home);

@@ -28,7 +28,7 @@
 /* ---- what a remove reported ---------------------------------------------- */
 
 struct seen_item {
-	char path[4300];	/* "" for a segment */
+	char path[4300]; /* "" for a segment */
 	int32_t shmid, key;
 	uint32_t id;
 	uint64_t nattch;
@@ -74,8 +74,8 @@ static int open_env(const char *home, enum rgn_backing backing, uint32_t flags,
 }
 
 /* A closed environment with regions r2..rN (ids 2..N). */
-static void make_env(const char *home, enum rgn_backing backing,
-		     uint32_t flags, int nregions)
+static void make_env(const char *home, enum rgn_backing backing, uint32_t flags,
+		     int nregions)
 {
 	rgn_env *env;
 	rgn_region *r;
@@ -404,7 +404,8 @@ int main(void)
 			primary_destroyed_from_outside_the_rest_is_removed),
 		cmocka_unit_test(
 			primary_destroyed_attached_region_is_reported_and_kept),
-		cmocka_unit_test(foreign_segments_at_our_keys_are_never_touched),
+		cmocka_unit_test(
+			foreign_segments_at_our_keys_are_never_touched),
 		cmocka_unit_test(
 			our_id_with_another_home_is_reported_not_removed),
 		cmocka_unit_test(

@@ -19,13 +19,13 @@
 
 #define NOW ((time_t)1795900000)
 
-/* ---- fixtures -------------------------------------------------------------- */
+/* ---- fixtures ------------------------------------------------------------ */
 
 struct fx {
-	struct rgn_env_stat st;			/* the environment */
-	struct rgn_region_stat regions[3];	/* primary, mutex, cache */
-	struct rgn_proc_stat procs[2];		/* one live, one stale */
-	struct rgn_leak segs[3];		/* a small scan */
+	struct rgn_env_stat st;		   /* the environment */
+	struct rgn_region_stat regions[3]; /* primary, mutex, cache */
+	struct rgn_proc_stat procs[2];	   /* one live, one stale */
+	struct rgn_leak segs[3];	   /* a small scan */
 	struct rgn_leak_scan scan;
 };
 
@@ -77,8 +77,8 @@ static int setup(void **state)
 	r->alloc.live_blocks = 7;
 	r->alloc.nalloc = 9;
 	r->alloc.nfree = 2;
-	r->alloc.hist[4] = 5;	/* 16..31 bytes */
-	r->alloc.hist[20] = 2;	/* 1MB..2MB */
+	r->alloc.hist[4] = 5;  /* 16..31 bytes */
+	r->alloc.hist[20] = 2; /* 1MB..2MB */
 	r->mutex.requests = 4;
 	r->mutex.holder = 4242;
 
@@ -92,12 +92,10 @@ static int setup(void **state)
 	r->key = 0x5eed0002;
 	r->detail = RGN_ECORRUPT; /* figures could not be read */
 
-	fx->procs[0] = (struct rgn_proc_stat){.pid = 100, .start = 500,
-					      .attach_time = NOW - 10,
-					      .live = 1};
-	fx->procs[1] = (struct rgn_proc_stat){.pid = 200, .start = 600,
-					      .attach_time = NOW - 20,
-					      .live = 0};
+	fx->procs[0] = (struct rgn_proc_stat){
+		.pid = 100, .start = 500, .attach_time = NOW - 10, .live = 1};
+	fx->procs[1] = (struct rgn_proc_stat){
+		.pid = 200, .start = 600, .attach_time = NOW - 20, .live = 0};
 	fx->st.regions = fx->regions;
 	fx->st.nregions = 3;
 	fx->st.procs = fx->procs;
@@ -122,7 +120,8 @@ static int setup(void **state)
 	}
 	fx->segs[0].cls = RGN_LEAK_LIVE;
 	fx->segs[0].ours = RGN_LEAK_YES;
-	fx->segs[0].home = "/a/very/long/home/path/that/is/wider/than/the/header";
+	fx->segs[0].home =
+		"/a/very/long/home/path/that/is/wider/than/the/header";
 	fx->segs[0].nattch = 12345;
 	fx->segs[1].cls = RGN_LEAK_ORPHANED;
 	fx->segs[1].ours = RGN_LEAK_YES;
@@ -181,7 +180,7 @@ static int has_line(const char *text, const char *line)
 			fail_msg("no line \"%s\" in:\n%s", line, text);        \
 	} while (0)
 
-/* ---- formatters ------------------------------------------------------------ */
+/* ---- formatters ---------------------------------------------------------- */
 
 static void bytes_print_as_berkeley_db_pieces(void **state)
 {
@@ -206,8 +205,9 @@ static void bytes_print_as_berkeley_db_pieces(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_string_equal(rgn_render_bytes(cases[i].v, buf, sizeof(buf)),
-				    cases[i].s);
+		assert_string_equal(
+			rgn_render_bytes(cases[i].v, buf, sizeof(buf)),
+			cases[i].s);
 	/* A short buffer is cut, never overrun. */
 	memset(buf, 'x', sizeof(buf));
 	rgn_render_bytes(1073152, buf, 4);
@@ -221,10 +221,10 @@ static void short_sizes_read_like_lsipc(void **state)
 		uint64_t v;
 		const char *s;
 	} cases[] = {
-		{0, "0B"},	   {512, "512B"},   {65536, "64K"},
-		{1572864, "1.5M"}, {1048576, "1M"}, {12ull << 30, "12G"},
+		{0, "0B"},	    {512, "512B"},   {65536, "64K"},
+		{1572864, "1.5M"},  {1048576, "1M"}, {12ull << 30, "12G"},
 		{2ull << 40, "2T"}, {1048575, "1M"}, {10 * 1048576 + 1, "10M"},
-		{1023, "1023B"}, {1536, "1.5K"}, {10239, "10K"},
+		{1023, "1023B"},    {1536, "1.5K"},  {10239, "10K"},
 	};
 	char buf[16];
 
@@ -256,7 +256,7 @@ static void time_zero_is_never(void **state)
 	assert_int_equal(strlen(buf), 24); /* "Sat Nov 28 23:31:39 2026" */
 }
 
-/* ---- environment text ------------------------------------------------------ */
+/* ---- environment text ---------------------------------------------------- */
 
 static void env_text_follows_db_stat_layout(void **state)
 {
@@ -398,7 +398,7 @@ static void procs_text_lists_each_entry(void **state)
 	free(out);
 }
 
-/* ---- JSON -------------------------------------------------------------------- */
+/* ---- JSON ---------------------------------------------------------------- */
 
 /* Walk "a.b.0.c"; *found says whether the last key exists (its value may
  * be JSON null, which json-c represents as NULL). */
@@ -472,16 +472,20 @@ static void env_json_parses_back_to_the_figures(void **state)
 	assert_int_equal(json_object_array_length(get(o, "regions")), 3);
 	assert_int_equal(json_object_get_int64(get(o, "regions.1.size")),
 			 1073152);
-	assert_int_equal(json_object_get_int(get(o, "regions.1.alloc.live_blocks")),
-			 7);
 	assert_int_equal(
-		json_object_array_length(get(o, "regions.1.alloc.histogram")), 2);
+		json_object_get_int(get(o, "regions.1.alloc.live_blocks")), 7);
 	assert_int_equal(
-		json_object_get_int(get(o, "regions.1.alloc.histogram.0.min")), 16);
+		json_object_array_length(get(o, "regions.1.alloc.histogram")),
+		2);
 	assert_int_equal(
-		json_object_get_int(get(o, "regions.1.alloc.histogram.0.max")), 31);
+		json_object_get_int(get(o, "regions.1.alloc.histogram.0.min")),
+		16);
 	assert_int_equal(
-		json_object_get_int(get(o, "regions.1.alloc.histogram.0.count")), 5);
+		json_object_get_int(get(o, "regions.1.alloc.histogram.0.max")),
+		31);
+	assert_int_equal(json_object_get_int(
+				 get(o, "regions.1.alloc.histogram.0.count")),
+			 5);
 	assert_string_equal(json_object_get_string(get(o, "regions.2.error")),
 			    rgn_strerror(RGN_ECORRUPT));
 	assert_json_null(o, "regions.1.error");
@@ -536,12 +540,15 @@ static void leaks_json_parses_back(void **state)
 			    "orphaned");
 	assert_string_equal(json_object_get_string(get(o, "segments.1.home")),
 			    "/h");
-	assert_false(json_object_get_boolean(get(o, "segments.1.home_matches")));
-	assert_string_equal(json_object_get_string(get(o, "segments.2.key_hex")),
-			    "0x5eed0002");
+	assert_false(
+		json_object_get_boolean(get(o, "segments.1.home_matches")));
+	assert_string_equal(
+		json_object_get_string(get(o, "segments.2.key_hex")),
+		"0x5eed0002");
 	/* Foreign segments carry no "ours" details. */
 	assert_false(json_object_object_get_ex(
-		json_object_array_get_idx(get(o, "segments"), 2), "home", NULL));
+		json_object_array_get_idx(get(o, "segments"), 2), "home",
+		NULL));
 	json_object_put(o);
 	free(out);
 
@@ -553,7 +560,7 @@ static void leaks_json_parses_back(void **state)
 	free(out);
 }
 
-/* ---- leaks text ---------------------------------------------------------------- */
+/* ---- leaks text ---------------------------------------------------------- */
 
 static void leak_table_columns_are_aligned(void **state)
 {
@@ -585,7 +592,7 @@ static void leak_table_columns_are_aligned(void **state)
 	}
 	assert_non_null(strstr(v[1], "12345"));
 	assert_non_null(strstr(v[1], "live"));
-	assert_non_null(strstr(v[2], "11*")); /* creator dead */
+	assert_non_null(strstr(v[2], "11*"));  /* creator dead */
 	assert_non_null(strstr(v[2], "1d1h")); /* idle 90100 s */
 	assert_non_null(strstr(v[3], "16M"));
 	free(out);
@@ -598,10 +605,12 @@ static void leak_text_and_summary(void **state)
 	size_t len;
 
 	tu_ok(rgn_render_leak_text(&fx->segs[1], &out, &len));
-	assert_true(strncmp(out, "shmid 65536 key 0x5eed0001 size 1MB class "
-				 "orphaned\n",
+	assert_true(strncmp(out,
+			    "shmid 65536 key 0x5eed0001 size 1MB class "
+			    "orphaned\n",
 			    49) == 0);
-	assert_non_null(strstr(out, "home /h (does not hold this environment)"));
+	assert_non_null(
+		strstr(out, "home /h (does not hold this environment)"));
 	assert_non_null(strstr(out, "  evidence: evidence 1\n"));
 	free(out);
 
@@ -616,7 +625,7 @@ static void leak_text_and_summary(void **state)
 	free(out);
 }
 
-/* ---- Prometheus ---------------------------------------------------------------- */
+/* ---- Prometheus ---------------------------------------------------------- */
 
 static void prometheus_text_is_well_formed(void **state)
 {
@@ -654,15 +663,18 @@ static void prometheus_text_is_well_formed(void **state)
 			assert_true(nseen < 64);
 			strcpy(seen[nseen++], name);
 			assert_true(i + 1 < n);
-			assert_int_equal(regexec(&type, v[i + 1], 0, NULL, 0), 0);
-			assert_true(strncmp(v[i + 1] + 7, name, strlen(name)) == 0);
+			assert_int_equal(regexec(&type, v[i + 1], 0, NULL, 0),
+					 0);
+			assert_true(strncmp(v[i + 1] + 7, name, strlen(name)) ==
+				    0);
 			/* A counter ends in _total and a gauge never does,
 			 * or a Prometheus server mistypes it. */
 			{
 				size_t nl = strlen(name);
-				int total = nl > 6 &&
-					    strcmp(name + nl - 6, "_total") == 0;
-				int counter = strstr(v[i + 1], " counter") != NULL;
+				int total = nl > 6 && strcmp(name + nl - 6,
+							     "_total") == 0;
+				int counter =
+					strstr(v[i + 1], " counter") != NULL;
 
 				if (total != counter)
 					fail_msg("%s: %s", name, v[i + 1]);
@@ -681,14 +693,17 @@ static void prometheus_text_is_well_formed(void **state)
 	/* Label values escaped: quote, backslash. */
 	/* Label values escaped by our rule (the backslash doubled), then as
 	 * the format says (quote and backslash). */
-	assert_non_null(strstr(out, "regionfs_env_info{home=\"/srv/db/\\\"quoted"
-				    "\\\"\\\\\\\\home\",backing=\"sysv\",env_id=\""
-				    "0xfedcba9876543210\"} 1\n"));
-	assert_non_null(strstr(out, "regionfs_region_size_bytes{home=\"/srv/db/"
-				    "\\\"quoted\\\"\\\\\\\\home\",region=\"mutex\","
-				    "id=\"2\",type=\"mutex\"} 1073152\n"));
+	assert_non_null(strstr(out,
+			       "regionfs_env_info{home=\"/srv/db/\\\"quoted"
+			       "\\\"\\\\\\\\home\",backing=\"sysv\",env_id=\""
+			       "0xfedcba9876543210\"} 1\n"));
+	assert_non_null(strstr(out,
+			       "regionfs_region_size_bytes{home=\"/srv/db/"
+			       "\\\"quoted\\\"\\\\\\\\home\",region=\"mutex\","
+			       "id=\"2\",type=\"mutex\"} 1073152\n"));
 	assert_non_null(strstr(out, "regionfs_env_generation_total{home="));
-	assert_non_null(strstr(out, "regionfs_shm_segments{class=\"orphaned\"} 1\n"));
+	assert_non_null(
+		strstr(out, "regionfs_shm_segments{class=\"orphaned\"} 1\n"));
 	assert_non_null(strstr(out, "regionfs_shm_leaked_bytes 17825792\n"));
 	/* Counters end in _total. */
 	assert_non_null(strstr(out, "# TYPE regionfs_region_allocations_total "

@@ -28,9 +28,9 @@
 #define FORGED "\n1\tInjected line"
 #define ESCSEQ "\x1b]0;owned\x07\x1b[31mred"
 #define NOTUTF "bad\xff\xfe"
-#define HOME "/srv/a\nb\xff/\\home"
+#define HOME   "/srv/a\nb\xff/\\home"
 
-/* ---- helpers ------------------------------------------------------------------ */
+/* ---- helpers ------------------------------------------------------------- */
 
 /* Undo \\ and \xNN in S (as a reader would) into a malloc'd string. */
 static char *unescape(const char *s, size_t n)
@@ -108,7 +108,7 @@ static char *value_of(const char *text, const char *label)
 	return unescape(start, (size_t)(p - start));
 }
 
-/* ---- fixtures ------------------------------------------------------------------ */
+/* ---- fixtures ------------------------------------------------------------ */
 
 struct fx {
 	struct rgn_env_stat st;
@@ -123,7 +123,8 @@ static void fill(struct fx *fx, const char *n1, const char *n2,
 		 const char *home)
 {
 	memset(fx, 0, sizeof(*fx));
-	snprintf(fx->st.home, sizeof(fx->st.home), "%s", home ? home : "/srv/a");
+	snprintf(fx->st.home, sizeof(fx->st.home), "%s",
+		 home ? home : "/srv/a");
 	fx->st.backing = RGN_BACKING_FILES;
 	fx->st.nregions = 3;
 	fx->st.regions = fx->regions;
@@ -181,7 +182,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* ---- the rule --------------------------------------------------------------------- */
+/* ---- the rule ------------------------------------------------------------ */
 
 static void escape_follows_the_one_rule(void **state)
 {
@@ -197,12 +198,12 @@ static void escape_follows_the_one_rule(void **state)
 		{"\x1b[31m", "\\x1b[31m"},
 		{"\x7f", "\\x7f"},
 		{"\xff\xfe", "\\xff\\xfe"},
-		{"\xc2\x85", "\\xc2\\x85"},		/* C1 NEL */
-		{"\xe2\x80\xa8", "\\xe2\\x80\\xa8"},	/* LINE SEPARATOR */
-		{"\xc0\xaf", "\\xc0\\xaf"},		/* overlong '/' */
-		{"\xed\xa0\x80", "\\xed\\xa0\\x80"},	/* a surrogate */
+		{"\xc2\x85", "\\xc2\\x85"},	     /* C1 NEL */
+		{"\xe2\x80\xa8", "\\xe2\\x80\\xa8"}, /* LINE SEPARATOR */
+		{"\xc0\xaf", "\\xc0\\xaf"},	     /* overlong '/' */
+		{"\xed\xa0\x80", "\\xed\\xa0\\x80"}, /* a surrogate */
 		{"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"}, /* > U+10FFFF */
-		{"x\xe2\x9c", "x\\xe2\\x9c"},		/* cut at the end */
+		{"x\xe2\x9c", "x\\xe2\\x9c"}, /* cut at the end */
 	};
 	char buf[64];
 
@@ -210,9 +211,9 @@ static void escape_follows_the_one_rule(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *d = rgn_render_escape_dup(cases[i].in);
 
-		assert_string_equal(rgn_render_escape(cases[i].in, buf,
-						      sizeof(buf)),
-				    cases[i].out);
+		assert_string_equal(
+			rgn_render_escape(cases[i].in, buf, sizeof(buf)),
+			cases[i].out);
 		assert_non_null(d);
 		assert_string_equal(d, cases[i].out);
 		free(d);
@@ -260,7 +261,7 @@ static void escape_round_trips_every_byte(void **state)
 	free(esc);
 }
 
-/* ---- the views -------------------------------------------------------------------- */
+/* ---- the views ----------------------------------------------------------- */
 
 static void env_text_keeps_its_lines_under_damaged_names(void **state)
 {

@@ -5,10 +5,10 @@
  * before it is written.  Memory backings (segments) reserve all at once.
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -72,9 +72,9 @@ static void fresh_primary_reserves_headers_registry_and_one_table_page(
 	/* ...but storage only up to the end of the table's first page. */
 	assert_true(ev.ev_slot_resv >= 1 && ev.ev_slot_resv < RGN_MAX_REGIONS);
 	assert_true(ev.ev_slot_hwm <= ev.ev_slot_resv);
-	assert_true(allocated(&st) >= RGN_TABLE_OFF +
-					      ev.ev_slot_resv *
-						      sizeof(struct rgn_shm_slot));
+	assert_true(allocated(&st) >=
+		    RGN_TABLE_OFF +
+			    ev.ev_slot_resv * sizeof(struct rgn_shm_slot));
 	assert_true(allocated(&st) <= RGN_TABLE_OFF + 2 * page);
 	tu_ok(rgn_env_close(env));
 	tu_ok(rgn_env_remove(home, 0));
@@ -106,8 +106,9 @@ static void table_storage_is_reserved_before_each_slot_is_used(void **state)
 		/* The reservation is one prefix of the file: every slot
 		 * below it lies in allocated storage. */
 		assert_true(allocated(&st) >=
-			    RGN_TABLE_OFF + (uint64_t)ev.ev_slot_resv *
-						    sizeof(struct rgn_shm_slot));
+			    RGN_TABLE_OFF +
+				    (uint64_t)ev.ev_slot_resv *
+					    sizeof(struct rgn_shm_slot));
 		if (ev.ev_slot_resv > first_resv)
 			grew = 1;
 	}

@@ -184,9 +184,9 @@ static void marked_while_attached_is_removing(void **state)
 			 RGN_SHM_REMOVING);
 	assert_int_equal(in.key, IPC_PRIVATE);
 	assert_int_equal(rgn_shm_attach_ro(&seen, 0, &base, &size), -ENOENT);
-	assert_int_equal(rgn_shm_attach_ro(&seen, RGN_SHM_ALLOW_REMOVING,
-					   &base, &size),
-			 0);
+	assert_int_equal(
+		rgn_shm_attach_ro(&seen, RGN_SHM_ALLOW_REMOVING, &base, &size),
+		0);
 	assert_int_equal(size, SEG);
 	assert_string_equal((const char *)base, "still here");
 	rgn_shm_detach(base);
@@ -195,9 +195,9 @@ static void marked_while_attached_is_removing(void **state)
 }
 
 struct verdict {
-	int answer;		/* what the check returns */
-	int calls;		/* how often it ran */
-	char first[16];		/* the bytes it was shown */
+	int answer;	/* what the check returns */
+	int calls;	/* how often it ran */
+	char first[16]; /* the bytes it was shown */
 };
 
 static int check(const void *base, uint64_t size, void *arg)
@@ -205,7 +205,8 @@ static int check(const void *base, uint64_t size, void *arg)
 	struct verdict *v = arg;
 
 	v->calls++;
-	memcpy(v->first, base, size < sizeof(v->first) ? size : sizeof(v->first));
+	memcpy(v->first, base,
+	       size < sizeof(v->first) ? size : sizeof(v->first));
 	return v->answer;
 }
 
@@ -281,7 +282,7 @@ static void unreadable_segment_is_unknown(void **state)
 
 struct count {
 	int n;
-	int32_t stop_at;	/* key that stops the walk */
+	int32_t stop_at; /* key that stops the walk */
 };
 
 static int count_one(const struct rgn_shm_info *in, void *arg)
@@ -333,14 +334,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-	    T(removed_segment_is_gone),
-	    T(present_segment_is_unattached_then_attached),
-	    T(id_handed_to_another_segment_is_recycled),
-	    T(marked_while_attached_is_removing),
-	    T(header_check_decides_foreign),
-	    T(unreadable_segment_is_unknown),
-	    T(walk_sees_every_segment_and_stops_when_asked),
-	    T(errors_and_names_map_once),
+		T(removed_segment_is_gone),
+		T(present_segment_is_unattached_then_attached),
+		T(id_handed_to_another_segment_is_recycled),
+		T(marked_while_attached_is_removing),
+		T(header_check_decides_foreign),
+		T(unreadable_segment_is_unknown),
+		T(walk_sees_every_segment_and_stops_when_asked),
+		T(errors_and_names_map_once),
 #undef T
 	};
 

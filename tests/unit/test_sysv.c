@@ -119,8 +119,7 @@ static void foreign_segment_at_a_region_key_is_refused(void **state)
 	(void)state;
 	tu_ok(open_sysv(home, KEY, &env));
 	tu_ok(rgn_region_create(env, "two", RGN_TYPE_LOCK, SEG, &r));
-	assert_int_equal(rgn_region_create(env, "three", RGN_TYPE_LOG, SEG,
-					   &r),
+	assert_int_equal(rgn_region_create(env, "three", RGN_TYPE_LOG, SEG, &r),
 			 RGN_EFOREIGN);
 	assert_segment_is(id, copy, 0);
 	/* the failed create left no slot behind */

@@ -6,11 +6,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sched.h>
-#include <sys/prctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
