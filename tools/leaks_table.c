@@ -97,38 +97,6 @@ static const char *user_name(struct fill_ctx *c, uint32_t uid)
 	return c->name[i];
 }
 
-/* An age as "3d4h", "5h2m", "7m3s", "12s". */
-static void fmt_age(int64_t s, char *buf, size_t len)
-{
-	if (s < 0)
-		s = 0;
-	if (s >= 86400)
-		snprintf(buf, len, "%" PRId64 "d%" PRId64 "h", s / 86400,
-			 s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(buf, len, "%" PRId64 "h%" PRId64 "m", s / 3600,
-			 s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, len, "%" PRId64 "m%" PRId64 "s", s / 60, s % 60);
-	else
-		snprintf(buf, len, "%" PRId64 "s", s);
-}
-
-/* An attach or detach time: the time of day within a day of the scan,
- * else the date; "-" for never. */
-static void fmt_when(int64_t t, int64_t now, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0 || !localtime_r(&tt, &tm)) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	strftime(buf, len, now - t < 86400 && t <= now ? "%H:%M:%S" : "%b%d",
-		 &tm);
-}
-
 /* Each formatter writes a cell into BUF (64 bytes) and returns it, or
  * returns a string to be escaped (bytes that are not ours to trust). */
 typedef const char *fill_fn(struct fill_ctx *c, const struct rgn_leak *g,
@@ -197,19 +165,19 @@ FILL(fill_lpid)
 FILL(fill_atime)
 {
 	(void)untrusted;
-	fmt_when(g->atime, c->now, buf, 64);
+	rgn_render_when(g->atime, c->now, buf, 64);
 	return buf;
 }
 FILL(fill_dtime)
 {
 	(void)untrusted;
-	fmt_when(g->dtime, c->now, buf, 64);
+	rgn_render_when(g->dtime, c->now, buf, 64);
 	return buf;
 }
 FILL(fill_idle)
 {
 	UNUSED_CTX;
-	fmt_age(g->idle, buf, 64);
+	rgn_render_age(g->idle, buf, 64);
 	return buf;
 }
 FILL(fill_class)

@@ -68,6 +68,14 @@ char *rgn_render_bytes(uint64_t bytes, char *buf, size_t buflen);
  */
 char *rgn_render_size_short(uint64_t bytes, char *buf, size_t buflen);
 
+/* An age in seconds as "3d4h", "5h2m", "7m3s", "12s" (negative: "0s"). */
+void rgn_render_age(int64_t s, char *buf, size_t len);
+
+/* A last attach or detach time as the leaks table shows it, in ipcs's
+ * spirit but short: the time of day within a day of NOW, else the date
+ * ("Nov28"); "-" for never. */
+void rgn_render_when(int64_t t, int64_t now, char *buf, size_t len);
+
 /* T as "Sat Nov 28 23:31:39 2026" in local time; T == 0 prints "never".
  * 32 bytes always suffice.  Returns BUF. */
 char *rgn_render_time(int64_t t, char *buf, size_t buflen);

@@ -61,8 +61,6 @@ int rgn_render_private_outside(const struct rgn_env_stat *st);
 /* RS points into ST->regions. */
 int rgn_render_region_in(const struct rgn_env_stat *st,
 			 const struct rgn_region_stat *rs);
-/* Age in seconds as "3d4h", "5m2s", "12s". */
-void rgn_render_age(int64_t s, char *buf, size_t len);
 
 /* ---- text helpers (render_text.c) ---------------------------------------- */
 

@@ -110,9 +110,7 @@ static char *fmt_i64(char *buf, int64_t v)
 	return fmt_u64(buf, (uint64_t)v);
 }
 
-/* A last attach or detach time in ipcs's spirit but short: the time of
- * day within a day of the scan, else the date; "-" for never. */
-static void fmt_when(int64_t t, int64_t now, char *buf, size_t len)
+void rgn_render_when(int64_t t, int64_t now, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -153,8 +151,8 @@ static int fill_row(struct row *r, const struct rgn_leak *g,
 		r->cell[COL_CPID][n + 1] = '\0';
 	}
 	fmt_i64(r->cell[COL_LPID], g->lpid);
-	fmt_when(g->atime, now, r->cell[COL_ATIME], 40);
-	fmt_when(g->dtime, now, r->cell[COL_DTIME], 40);
+	rgn_render_when(g->atime, now, r->cell[COL_ATIME], 40);
+	rgn_render_when(g->dtime, now, r->cell[COL_DTIME], 40);
 	rgn_render_age(g->idle, r->cell[COL_IDLE], 40);
 	snprintf(r->cell[COL_CLASS], 40, "%s", rgn_leak_class_name(g->cls));
 	if (g->program == RGN_LEAK_PROG_BDB) {
