@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mountinfo.h"
 #include "regionfs.h"
 #include "rgn_config.h"
 
@@ -227,24 +228,6 @@ static int dir_has_entries(const char *mnt)
 	return found;
 }
 
-/* Undo the octal escapes of /proc/self/mountinfo (\040 for a space). */
-static void unescape_mountinfo(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
-		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-				      (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
-}
-
 /*
  * Is MNT already a mount point?  Its device differs from its parent's
  * for most mounts; a bind mount of the same file system shows only in
@@ -275,7 +258,7 @@ static int is_mount_point(const char *mnt)
 			field = strtok(NULL, " ");
 		if (!field)
 			continue;
-		unescape_mountinfo(field);
+		rgn_mountinfo_unescape(field);
 		found = strcmp(field, real) == 0;
 	}
 	if (f)

@@ -26,6 +26,7 @@
 #include "env.h"
 #include "internal.h"
 #include "leaks_int.h"
+#include "mountinfo.h"
 #include "proc.h"
 
 /* Big enough for the primary's headers and for the registry. */
@@ -113,24 +114,6 @@ out:
 
 /* ---- entering a home named by a header ---------------------------------- */
 
-/* Undo the octal escapes of /proc/self/mountinfo (\040 for a space...). */
-static void unescape_mnt(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
-		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-					(s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
 /*
  * The mount points of every FUSE file system (fuse, fuseblk, fuse.NAME)
  * in our mount namespace, once per cache.  From mountinfo, not statfs:
@@ -166,7 +149,7 @@ static void read_fuse_mounts(struct rgn_leaks_cache *c)
 		if (!mnt || !type || strncmp(type, "fuse", 4) != 0 ||
 		    (type[4] && type[4] != '.' && strcmp(type, "fuseblk") != 0))
 			continue;
-		unescape_mnt(mnt);
+		rgn_mountinfo_unescape(mnt);
 		v = realloc(c->fuse_mnts, (c->nfuse_mnts + 1) * sizeof(*v));
 		if (!v)
 			break;
