@@ -6,9 +6,10 @@
  * attached process maps each region, a file as its device and inode in
  * /proc/PID/maps, a System V segment as "/SYSV%08x (deleted)" with the
  * shmid in the inode column.  Reading maps costs one open per process and
- * never disturbs the processes or the environment.  Where the kernel has
- * it (Linux 6.11 and later), the PROCMAP_QUERY ioctl on the same file
- * gives each shared file-backed mapping's device and inode without
+ * never disturbs the processes or the environment; a process without an
+ * address space (a kernel thread) is passed over after one readlink.  Where the
+ * kernel has it (Linux 6.11 and later), the PROCMAP_QUERY ioctl on the same
+ * file gives each shared file-backed mapping's device and inode without
  * formatting every line and path as text (most processes have none, and
  * one call says so); older kernels answer ENOTTY and the text is read
  * instead.  Both look at shared mappings only: Berkeley DB maps region
@@ -191,16 +192,16 @@ static int count_query(int fd, const struct rgn_bdb_target *t, size_t n,
  * its system calls.  Only a line's head matters (up to the inode and the
  * first bytes of the path), so a line longer than the buffer is judged by
  * its first part and the rest is skipped. */
-static int count_maps(pid_t pid, const struct rgn_bdb_target *t, size_t n,
-		      int same_ipc)
+static int count_maps(int procfd, pid_t pid, const struct rgn_bdb_target *t,
+		      size_t n, int same_ipc)
 {
 	char path[64], buf[16384];
 	size_t have = 0;
 	int fd, count = 0, skipping = 0;
 	ssize_t r;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%d/maps", (int)pid);
+	fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	count = count_query(fd, t, n, same_ipc);
@@ -250,17 +251,38 @@ static int count_maps(pid_t pid, const struct rgn_bdb_target *t, size_t n,
 	return count;
 }
 
-/* The IPC namespace of PID (0: self), by its inode; 0 if unknown. */
-static ino_t ipc_ns(pid_t pid)
+/* The IPC namespace of PID (0: self), by its inode; 0 if unknown.  Names
+ * are looked up from /proc's descriptor PROCFD: one path component less
+ * to resolve for every process. */
+static ino_t ipc_ns(int procfd, pid_t pid)
 {
 	char path[64];
 	struct stat sb;
 
 	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", (int)pid);
+		snprintf(path, sizeof(path), "%d/ns/ipc", (int)pid);
 	else
-		snprintf(path, sizeof(path), "/proc/self/ns/ipc");
-	return stat(path, &sb) == 0 ? sb.st_ino : 0;
+		snprintf(path, sizeof(path), "self/ns/ipc");
+	return fstatat(procfd, path, &sb, 0) == 0 ? sb.st_ino : 0;
+}
+
+/*
+ * Can PID have anything mapped?  Most entries of /proc on a quiet host are
+ * kernel threads, and their maps cost an open, a query and a close to say
+ * nothing.  /proc/PID/exe answers ENOENT exactly when the task has no user
+ * address space with an executable behind it (a kernel thread, a zombie, a
+ * process gone): the kernel sets mm->exe_file at every exec and keeps it
+ * through fork, so a process that can map a file always has one.  One
+ * readlink then spares the rest; any other answer (a link, EACCES) goes on
+ * to the maps as before, so nobody who maps a region is ever skipped.
+ */
+static int has_no_memory(int procfd, pid_t pid)
+{
+	char path[64], link[1];
+
+	snprintf(path, sizeof(path), "%d/exe", (int)pid);
+	return readlinkat(procfd, path, link, sizeof(link)) < 0 &&
+	       errno == ENOENT;
 }
 
 static void read_comm(pid_t pid, char *buf, size_t len)
@@ -300,7 +322,7 @@ int rgn_bdb_procs_scan(const struct rgn_bdb_target *targets, size_t n,
 	ino_t my_ipc = 0, ns = 0;
 	int any_seg = 0, any_file = 0;
 	DIR *d;
-	int rc = 0;
+	int rc = 0, procfd;
 
 	if (!out || !nout || (n && !targets))
 		return -EINVAL;
@@ -318,11 +340,12 @@ int rgn_bdb_procs_scan(const struct rgn_bdb_target *targets, size_t n,
 	 * page of text: ask a process for its IPC namespace only when a
 	 * segment is sought, and skip the maps of one in another namespace
 	 * when only segments are (it cannot have attached ours). */
-	if (any_seg)
-		my_ipc = ipc_ns(0);
 	d = opendir("/proc");
 	if (!d)
 		return -errno;
+	procfd = dirfd(d);
+	if (any_seg)
+		my_ipc = ipc_ns(procfd, 0);
 	while ((de = readdir(d)) != NULL) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
@@ -332,11 +355,14 @@ int rgn_bdb_procs_scan(const struct rgn_bdb_target *targets, size_t n,
 		    pid <= 0 || pid == self)
 			continue;
 		if (any_seg) {
-			ns = ipc_ns((pid_t)pid);
+			ns = ipc_ns(procfd, (pid_t)pid);
 			if (!any_file && ns != 0 && my_ipc != 0 && ns != my_ipc)
 				continue;
 		}
-		c = count_maps((pid_t)pid, targets, n, ns != 0 && ns == my_ipc);
+		if (has_no_memory(procfd, (pid_t)pid))
+			continue;
+		c = count_maps(procfd, (pid_t)pid, targets, n,
+			       ns != 0 && ns == my_ipc);
 		if (c == -EACCES || c == -EPERM)
 			ndenied++;
 		if (c <= 0)

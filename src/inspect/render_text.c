@@ -24,17 +24,26 @@
 /* ---- lines --------------------------------------------------------------- */
 
 /*
- * A line put together here and written with one fwrite: a stat of 1000
- * regions prints 30000 lines, and printf's parsing plus a memory stream's
- * byte-at-a-time copy of small writes were a third of `regionctl stat -e`.
- * A piece that does not fit flushes what is there first, so any length
+ * Lines put together here and written a buffer at a time: a stat of 1000
+ * regions prints 30000 lines, and printf's parsing plus one stdio call per
+ * line were most of `regionctl stat -e`'s instructions.  A region's lines
+ * share one buffer (text_region); whoever writes to the stream directly
+ * first sends what is pending (line_flush), so the order never changes.  A
+ * piece that does not fit flushes what is there first, so any length
  * comes out whole.
  */
 struct text_line {
 	FILE *f;
 	size_t n;
-	char b[192];
+	char b[4096];
 };
+
+static void line_flush(struct text_line *l)
+{
+	if (l->n)
+		fwrite(l->b, 1, l->n, l->f);
+	l->n = 0;
+}
 
 static void line_put(struct text_line *l, const char *p, size_t len)
 {
@@ -75,14 +84,28 @@ static void line_int(struct text_line *l, int64_t v)
 	line_num(l, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
-/* "\tLABEL\n", and the line goes out. */
+/* V in base BASE (8 or 16), at least WIDTH digits, as printf's %0*o and
+ * %0*x. */
+static void line_digits(struct text_line *l, uint64_t v, unsigned base,
+			int width)
+{
+	char b[24], *d = b + sizeof(b);
+
+	do {
+		*--d = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (b + sizeof(b) - d < width)
+		*--d = '0';
+	line_put(l, d, (size_t)(b + sizeof(b) - d));
+}
+
+/* "\tLABEL\n": the line is complete (it goes out with the buffer). */
 static void line_end(struct text_line *l, const char *label)
 {
 	line_put(l, "\t", 1);
 	line_str(l, label);
 	line_put(l, "\n", 1);
-	fwrite(l->b, 1, l->n, l->f);
-	l->n = 0;
 }
 
 static void text_value(FILE *f, const char *value, const char *label)
@@ -91,6 +114,7 @@ static void text_value(FILE *f, const char *value, const char *label)
 
 	line_str(&l, value);
 	line_end(&l, label);
+	line_flush(&l);
 }
 
 static void text_bytes(FILE *f, uint64_t v, const char *label)
@@ -108,30 +132,26 @@ static void text_time(FILE *f, int64_t t, const char *label)
 }
 
 /* "HOLDER\tLABEL [WAITS/REQUESTS PCT% Own|!Own]", then the recoveries. */
-static void text_mutex(FILE *f, const struct rgn_mutex_stat *m,
+static void text_mutex(struct text_line *l, const struct rgn_mutex_stat *m,
 		       const char *label)
 {
 	unsigned pct =
 		m->requests ? (unsigned)(m->waits * 100 / m->requests) : 0;
-	struct text_line l = {.f = f};
 
-	line_int(&l, m->holder);
-	line_put(&l, "\t", 1);
-	line_str(&l, label);
-	line_put(&l, " [", 2);
-	line_num(&l, m->waits, 0);
-	line_put(&l, "/", 1);
-	line_num(&l, m->requests, 0);
-	line_put(&l, " ", 1);
-	line_num(&l, pct, 0);
-	line_str(&l, m->holder ? "% Own]\n" : "% !Own]\n");
-	fwrite(l.b, 1, l.n, f);
-	l.n = 0;
-	line_num(&l, m->owner_died, 0);
-	line_put(&l, "\t", 1);
-	line_str(&l, label);
-	line_str(&l, " recoveries (holder died)\n");
-	fwrite(l.b, 1, l.n, f);
+	line_int(l, m->holder);
+	line_put(l, "\t", 1);
+	line_str(l, label);
+	line_put(l, " [", 2);
+	line_num(l, m->waits, 0);
+	line_put(l, "/", 1);
+	line_num(l, m->requests, 0);
+	line_put(l, " ", 1);
+	line_num(l, pct, 0);
+	line_str(l, m->holder ? "% Own]\n" : "% !Own]\n");
+	line_num(l, m->owner_died, 0);
+	line_put(l, "\t", 1);
+	line_str(l, label);
+	line_str(l, " recoveries (holder died)\n");
 }
 
 void rgn_text_preamble(FILE *f, time_t now, const char *home)
@@ -141,90 +161,101 @@ void rgn_text_preamble(FILE *f, time_t now, const char *home)
 	fputs("\tHome\n", f);
 }
 
-/* One row of a figure table, for OBJ, as its kind prints. */
-static void text_fig(FILE *f, const struct rgn_fig *fig, const void *obj)
+/* One row of a figure table, for OBJ, as its kind prints, into L. */
+static void text_fig(struct text_line *l, const struct rgn_fig *fig,
+		     const void *obj)
 {
 	uint64_t v = fig->num ? fig->num(obj) : 0;
-	struct text_line l = {.f = f};
+	char b[48];
 
 	switch (fig->kind) {
 	case RGN_FIG_UINT:
-		line_num(&l, v, 0);
-		line_end(&l, fig->label);
+		line_num(l, v, 0);
 		break;
 	case RGN_FIG_INT:
-		line_int(&l, (int64_t)v);
-		line_end(&l, fig->label);
+		line_int(l, (int64_t)v);
 		break;
 	case RGN_FIG_BYTES:
-		text_bytes(f, v, fig->label);
+		line_str(l, rgn_render_bytes(v, b, sizeof(b)));
 		break;
 	case RGN_FIG_TIME:
-		text_time(f, (int64_t)v, fig->label);
+		line_str(l, rgn_render_time((int64_t)v, b, sizeof(b)));
 		break;
 	case RGN_FIG_HEX:
-		fprintf(f, "0x%" PRIx64 "\t%s\n", v, fig->label);
+		line_put(l, "0x", 2);
+		line_digits(l, v, 16, 1);
 		break;
 	case RGN_FIG_HEX64:
-		fprintf(f, "0x%016" PRIx64 "\t%s\n", v, fig->label);
+		line_put(l, "0x", 2);
+		line_digits(l, v, 16, 16);
 		break;
 	case RGN_FIG_KEY:
-		if ((uint32_t)v == 0)
-			fprintf(f, "0\t%s\n", fig->label);
-		else
-			fprintf(f, "0x%08x\t%s\n", (unsigned)(uint32_t)v,
-				fig->label);
+		if ((uint32_t)v == 0) {
+			line_put(l, "0", 1);
+		} else {
+			line_put(l, "0x", 2);
+			line_digits(l, (uint32_t)v, 16, 8);
+		}
 		break;
 	case RGN_FIG_MODE:
-		fprintf(f, "0%03" PRIo64 "\t%s\n", v, fig->label);
+		line_put(l, "0", 1);
+		line_digits(l, v, 8, 3);
 		break;
 	case RGN_FIG_YESNO:
-		fprintf(f, "%s\t%s\n", v ? "yes" : "no", fig->label);
+		line_str(l, v ? "yes" : "no");
 		break;
 	case RGN_FIG_STR:
-		rgn_fputs_esc(f, fig->str(obj));
-		fprintf(f, "\t%s\n", fig->label);
+		/* Escaped straight to the stream: what is pending goes
+		 * first. */
+		line_flush(l);
+		rgn_fputs_esc(l->f, fig->str(obj));
 		break;
 	case RGN_FIG_MUTEX:
-		text_mutex(f, fig->mutex(obj), fig->label);
-		break;
+		text_mutex(l, fig->mutex(obj), fig->label);
+		return;
 	}
+	line_end(l, fig->label);
 }
 
 /* ---- environments -------------------------------------------------------- */
 
-static void text_region(FILE *f, const struct rgn_region_stat *rs)
+/* One region's lines, into L's buffer. */
+static void text_region(struct text_line *l, const struct rgn_region_stat *rs)
 {
 	const struct rgn_alloc_stat *a = &rs->alloc;
 
 	for (size_t i = 0; i < rgn_region_nfigs; i++)
 		if (rgn_region_figs[i].label)
-			text_fig(f, &rgn_region_figs[i], rs);
+			text_fig(l, &rgn_region_figs[i], rs);
 	if (rs->detail != 0) {
-		fprintf(f, "unavailable\tAllocator and mutex figures (%s)\n",
-			rgn_strerror(rs->detail));
+		line_str(l, "unavailable\tAllocator and mutex figures (");
+		line_str(l, rgn_strerror(rs->detail));
+		line_str(l, ")\n");
 		return;
 	}
 	if (rs->id == 1) {
 		/* The primary holds the table, not an allocator. */
-		text_mutex(f, &rs->mutex, "Environment mutex");
+		text_mutex(l, &rs->mutex, "Environment mutex");
 		return;
 	}
 	for (size_t i = 0; i < rgn_alloc_nfigs; i++)
 		if (rgn_alloc_figs[i].label)
-			text_fig(f, &rgn_alloc_figs[i], rs);
+			text_fig(l, &rgn_alloc_figs[i], rs);
 	for (unsigned i = 0; i < RGN_HIST_BUCKETS; i++) {
-		char lo[48], hi[48];
+		char b[48];
 
 		if (!a->hist[i])
 			continue;
-		fprintf(f, "%" PRIu64 "\tLive blocks of size [%s, %s)\n",
-			a->hist[i], rgn_render_bytes(1ull << i, lo, sizeof(lo)),
-			i + 1 < 64 ? rgn_render_bytes(1ull << (i + 1), hi,
-						      sizeof(hi))
-				   : "...");
+		line_num(l, a->hist[i], 0);
+		line_str(l, "\tLive blocks of size [");
+		line_str(l, rgn_render_bytes(1ull << i, b, sizeof(b)));
+		line_put(l, ", ", 2);
+		line_str(l, i + 1 < 64 ? rgn_render_bytes(1ull << (i + 1), b,
+							  sizeof(b))
+				       : "...");
+		line_put(l, ")\n", 2);
 	}
-	text_mutex(f, &rs->mutex, "Region mutex");
+	text_mutex(l, &rs->mutex, "Region mutex");
 }
 
 static void text_procs(FILE *f, const struct rgn_env_stat *st)
@@ -246,6 +277,7 @@ static void text_procs(FILE *f, const struct rgn_env_stat *st)
 int rgn_render_env_text(const struct rgn_env_stat *st, time_t now, char **out,
 			size_t *len)
 {
+	struct text_line line = {.n = 0}, *l = &line;
 	struct rgn_sink s;
 	FILE *f;
 	int rc;
@@ -256,6 +288,7 @@ int rgn_render_env_text(const struct rgn_env_stat *st, time_t now, char **out,
 	if (rc < 0)
 		return rc;
 	f = s.f;
+	line.f = f;
 	rgn_text_preamble(f, now, st->home);
 	if (rgn_render_private_outside(st)) {
 		fprintf(f, "private\tBacking\n");
@@ -274,12 +307,13 @@ int rgn_render_env_text(const struct rgn_env_stat *st, time_t now, char **out,
 		if (fig->need == RGN_FIG_TEXT_IF_PRIVATE &&
 		    st->backing != RGN_BACKING_PRIVATE)
 			continue;
-		text_fig(f, fig, st);
+		text_fig(l, fig, st);
 	}
 	for (size_t i = 0; i < st->nregions; i++) {
-		fputs(RGN_RENDER_SEP "\n", f);
-		text_region(f, &st->regions[i]);
+		line_put(l, RGN_RENDER_SEP "\n", RGN_RENDER_SEP_LEN + 1);
+		text_region(l, &st->regions[i]);
 	}
+	line_flush(l);
 	fprintf(f, "%s\n", RGN_RENDER_SEP);
 	text_procs(f, st);
 	return rgn_sink_close(&s, 0, out, len);
@@ -289,6 +323,7 @@ int rgn_render_region_text(const struct rgn_env_stat *st,
 			   const struct rgn_region_stat *rs, char **out,
 			   size_t *len)
 {
+	struct text_line line = {.n = 0};
 	struct rgn_sink s;
 	int rc;
 
@@ -297,7 +332,9 @@ int rgn_render_region_text(const struct rgn_env_stat *st,
 	rc = rgn_sink_open(&s, out, len);
 	if (rc < 0)
 		return rc;
-	text_region(s.f, rs);
+	line.f = s.f;
+	text_region(&line, rs);
+	line_flush(&line);
 	return rgn_sink_close(&s, 0, out, len);
 }
 
