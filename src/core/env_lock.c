@@ -113,7 +113,12 @@ static int write_record(int fd, const char *what, int32_t key)
 			 (int)rgn_self_pid(), rgn_self_start(), (unsigned)key,
 			 (long long)time(NULL));
 
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+	/* Overwrite, then cut to length; never cut to zero first: ext4
+	 * takes a file cut to zero and written again for a replaced file
+	 * and writes its data to disk at close (auto_da_alloc), which made
+	 * every create of a segment-backed environment wait for the disk
+	 * once __db.lck kept the record's copy. */
+	if (pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) < 0)
 		return -errno;
 	return 0;
 }
