@@ -393,6 +393,7 @@ static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
 	if (rc < 0)
 		return rc;
 	/* Published: the intent is done with. */
+	rgn_test_point("env-create:published");
 	return refresh_cache(env, 0);
 }
 
