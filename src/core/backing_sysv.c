@@ -17,6 +17,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backing.h"
@@ -164,10 +165,12 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 	int32_t key = sysv_key(env, id);
 	struct rgn_shm_info in;
 	int shmid = -1, rc;
+	time_t before = 0;
 	void *base;
 
 	(void)reserve; /* a segment is memory: all of it is usable */
 	for (int tries = 0; tries < 4; tries++) {
+		before = time(NULL);
 		shmid = shmget(key, size,
 			       IPC_CREAT | IPC_EXCL | (env->mode & 0777));
 		if (shmid >= 0 || errno != EEXIST || key == IPC_PRIVATE)
@@ -185,7 +188,19 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 	}
 	rgn_test_point("sysv-create:segment");
 	base = shmat(shmid, NULL, 0);
-	rc = base == (void *)-1 ? -errno : rgn_shm_stat(shmid, &in);
+	rc = base == (void *)-1 ? -errno : 0;
+	/*
+	 * The kernel stamps shm_ctime with the wall clock's seconds as
+	 * shmget runs, the clock time() reads without a system call: when
+	 * the second is the same on both sides of shmget, it is the
+	 * segment's.  Only across a second's turn is IPC_STAT needed.  (A
+	 * wrong stamp could only cost the header check the slot's identity
+	 * saves at remove, never a wrong removal: shmid, key and creator pid
+	 * must match too.)
+	 */
+	in.ctime = before;
+	if (rc == 0 && time(NULL) != before)
+		rc = rgn_shm_stat(shmid, &in);
 	if (rc < 0) {
 		rgn_fail(rc, "shmat shmid %d", shmid);
 		if (base != (void *)-1)

@@ -201,6 +201,64 @@ static int refuse_foreign_home(struct rgn_env *env)
 }
 
 /*
+ * Under the setup lock, with the primary of a record joined or created:
+ * leave __db.lck holding a copy of the record for the next join's fast
+ * path, in place of any intent.  The copy only saves later joins work.
+ * HOW: CACHE_CHECK leaves a copy that is already right alone;
+ * CACHE_VERIFY (a fast join, whose record was read without the setup
+ * lock) re-reads __db.001 and, if anything fails, leaves the file as it
+ * was.  Otherwise a failure to write the copy empties the file (a files
+ * primary, no record, always does), so no intent outlives its creator.
+ */
+#define CACHE_CHECK  1
+#define CACHE_VERIFY 2
+
+static int refresh_cache(struct rgn_env *env, int how)
+{
+	const struct rgn_shm_region *rh = (const void *)env->primary.base;
+	struct rgn_file_record fr = {
+		.fr_magic = RGN_RECORD_MAGIC,
+		.fr_format = RGN_FORMAT,
+		.fr_backing = env->backing,
+		.fr_flags = env->env_flags,
+		.fr_shm_key = env->shm_key,
+		.fr_shmid = env->primary_slot.sl_shmid,
+		.fr_env_id = env->env_id,
+		.fr_size = env->primary_slot.sl_size,
+		.fr_ctime = rh->rh_ctime,
+	};
+	struct rgn_file_record now;
+
+	if (env->ops->unpublish) {
+		if ((how & CACHE_CHECK) &&
+		    rgn_lockfile_read_cache(env, &now) == 0 &&
+		    memcmp(&now, &fr, sizeof(fr)) == 0)
+			return 0;
+		if (rgn_lockfile_write_cache(env, &fr, how & CACHE_VERIFY) == 0)
+			return 0;
+		rgn_clear_detail();
+	}
+	if (how & CACHE_VERIFY)
+		return 0;
+	if (ftruncate(env->lockfd, 0) < 0)
+		return rgn_fail(-errno, "truncate %s/%s", env->home,
+				RGN_LOCK_FILE);
+	return 0;
+}
+
+/* The primary mapped through __db.lck's copy of the record is the one that
+ * copy describes: its header (whose environment id rgn_primary_attach
+ * checked already) has the recorded key and creation time. */
+static int cache_matches(const struct rgn_env *env,
+			 const struct rgn_file_record *fr)
+{
+	const struct rgn_shm_region *rh = (const void *)env->primary.base;
+
+	return rh->rh_ctime == fr->fr_ctime && rh->rh_key == fr->fr_shm_key &&
+	       env->primary.size == fr->fr_size;
+}
+
+/*
  * Joining an environment that exists needs neither the setup lock nor a
  * second open of __db.001: the attach read-lock alone keeps removers and
  * private owners out, a link count above zero proves the lock file is the
@@ -212,8 +270,9 @@ static int refuse_foreign_home(struct rgn_env *env)
  */
 static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
 {
+	struct rgn_file_record fr;
 	struct stat st;
-	int fd, rc;
+	int fd, rc, cached;
 
 	fd = openat(env->dirfd, RGN_LOCK_FILE,
 		    O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -225,9 +284,15 @@ static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
 		return -EAGAIN;
 	}
 	env->lockfd = fd;
-	rc = rgn_primary_probe(env, 1);
+	/* __db.lck's copy of the record saves opening __db.001; the segment
+	 * it names must then match it in its header too. */
+	cached = rgn_lockfile_read_cache(env, &fr) == 0;
+	rc = cached ? rgn_primary_use_record(env, &fr)
+		    : rgn_primary_probe(env, 1);
 	if (rc == 0)
 		rc = rgn_primary_join(env, cfg, 0);
+	if (rc == 0 && cached && !cache_matches(env, &fr))
+		rc = -EAGAIN;
 	if (rc == 0) {
 		rc = rgn_env_lock(env);
 		if (rc == 0) {
@@ -235,8 +300,19 @@ static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
 					      &env->reg);
 			rgn_env_unlock(env);
 		}
-		if (rc == 0)
+		if (rc == 0) {
+			/* A record read from __db.001 itself (a home last
+			 * written by an older library, or a copy gone
+			 * stale): leave a copy for the next join, if the
+			 * setup lock is free this instant. */
+			if (!cached && env->ops->unpublish &&
+			    rgn_lockfile_ofd(fd, F_WRLCK, RGN_LOCK_SETUP, 0) ==
+				    0) {
+				refresh_cache(env, CACHE_VERIFY);
+				rgn_lockfile_setup_unlock(env);
+			}
 			return 0;
+		}
 		env->ops->detach(env, &env->primary);
 		env->shenv = NULL;
 		return rc; /* full or panicked: the slow path would agree */
@@ -262,6 +338,8 @@ static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
 					"environment",
 					env->home);
 		rc = rgn_primary_join(env, cfg, 1);
+		if (rc == 0 && env->ops->unpublish)
+			return refresh_cache(env, CACHE_CHECK);
 		if (rc != -ENOENT || !(cfg->flags & RGN_CREATE) ||
 		    !env->ops->unpublish)
 			return rc;
@@ -312,10 +390,11 @@ static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
 	if (rc < 0)
 		return rgn_fail(rc, "write %s/%s", env->home, RGN_LOCK_FILE);
 	rc = rgn_primary_create(env);
-	if (rc == 0 && ftruncate(env->lockfd, 0) < 0)
-		rc = rgn_fail(-errno, "truncate %s/%s", env->home,
-			      RGN_LOCK_FILE);
-	return rc;
+	if (rc < 0)
+		return rc;
+	/* Published: the intent is done with. */
+	rgn_test_point("env-create:published");
+	return refresh_cache(env, 0);
 }
 
 /*

@@ -13,19 +13,28 @@
  * count that a crash would leave wrong.
  *
  * The file's text says who a private owner is, or what a creator of a
- * segment-backed primary was about to take (its intent).
+ * segment-backed primary was about to take (its intent), or, for an
+ * environment whose primary is a segment, repeats what __db.001 records so
+ * that a join reads it from the file it has open already.  __db.001 stays
+ * the authority: the copy is used only while __db.001 is provably the file
+ * it was copied from, and the segment it names must still prove itself by
+ * its header (env.c).
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "env.h"
+#include "env_home.h"
 #include "env_parts.h"
 #include "internal.h"
+#include "layout.h"
 #include "proc.h"
 
 int rgn_lockfile_ofd(int fd, short type, off_t byte, int wait)
@@ -65,7 +74,13 @@ static int ofd_write_locked(int fd, off_t byte)
  *   "creating pid P start S key K time T"   a creator of a segment-backed
  *                                    primary, written under the setup
  *                                    lock right before its shmget.
- * A shared environment at rest leaves the file empty.
+ *   "ready format V backing B flags F key K shmid S env E size Z ctime C
+ *    dev D ino I csec S cnsec N"     a copy of __db.001's record, and the
+ *                                    identity of the __db.001 it was copied
+ *                                    from (rgn_lockfile_write_cache).
+ * A shared environment at rest leaves the file empty or holding that copy.
+ * Older readers look for "private" and "creating" only, so the copy reads
+ * to them as no record at all.
  */
 static int read_record(int fd, const char *what, struct rgn_intent *rec)
 {
@@ -98,7 +113,12 @@ static int write_record(int fd, const char *what, int32_t key)
 			 (int)rgn_self_pid(), rgn_self_start(), (unsigned)key,
 			 (long long)time(NULL));
 
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+	/* Overwrite, then cut to length; never cut to zero first: ext4
+	 * takes a file cut to zero and written again for a replaced file
+	 * and writes its data to disk at close (auto_da_alloc), which made
+	 * every create of a segment-backed environment wait for the disk
+	 * once __db.lck kept the record's copy. */
+	if (pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) < 0)
 		return -errno;
 	return 0;
 }
@@ -249,4 +269,173 @@ int rgn_lockfile_attach(struct rgn_env *env, int exclusive)
 				"%s is open as a private environment by pid %d",
 				env->home, (int)owner);
 	return rgn_fail(-EBUSY, "%s has attached processes", env->home);
+}
+
+/* ---- the join's copy of __db.001 ---------------------------------------- */
+
+/*
+ * The copy is one line of "label value" pairs after "ready", every value
+ * unsigned (the key in hex, as `ipcs` shows it); read back with strtoull,
+ * which a join pays a fraction of what sscanf costs.
+ */
+enum cache_field {
+	CF_FORMAT,
+	CF_BACKING,
+	CF_FLAGS,
+	CF_KEY,
+	CF_SHMID,
+	CF_ENV,
+	CF_SIZE,
+	CF_CTIME,
+	CF_DEV, /* identity of __db.001: st_dev, st_ino, st_ctim */
+	CF_INO,
+	CF_CSEC,
+	CF_CNSEC,
+	CF_COUNT
+};
+
+static const struct {
+	const char *label;
+	int base;
+} cache_fields[CF_COUNT] = {
+	[CF_FORMAT] = {"format", 10}, [CF_BACKING] = {"backing", 10},
+	[CF_FLAGS] = {"flags", 10},   [CF_KEY] = {"key", 16},
+	[CF_SHMID] = {"shmid", 10},   [CF_ENV] = {"env", 16},
+	[CF_SIZE] = {"size", 10},     [CF_CTIME] = {"ctime", 10},
+	[CF_DEV] = {"dev", 10},	      [CF_INO] = {"ino", 10},
+	[CF_CSEC] = {"csec", 10},     [CF_CNSEC] = {"cnsec", 10},
+};
+
+static int cache_format(char *buf, size_t len, const uint64_t *v)
+{
+	size_t off = (size_t)snprintf(buf, len, "ready");
+
+	for (int i = 0; i < CF_COUNT && off < len; i++)
+		off += (size_t)snprintf(
+			buf + off, len - off,
+			cache_fields[i].base == 16 ? " %s %llx" : " %s %llu",
+			cache_fields[i].label, (unsigned long long)v[i]);
+	if (off + 1 >= len)
+		return -EOVERFLOW;
+	buf[off++] = '\n';
+	return (int)off;
+}
+
+static int cache_parse(const char *p, uint64_t *v)
+{
+	if (strncmp(p, "ready", 5) != 0)
+		return -ENOENT;
+	p += 5;
+	for (int i = 0; i < CF_COUNT; i++) {
+		size_t n = strlen(cache_fields[i].label);
+		char *end;
+
+		if (*p++ != ' ' || strncmp(p, cache_fields[i].label, n) != 0 ||
+		    p[n] != ' ')
+			return -ENOENT;
+		p += n + 1;
+		if (!(cache_fields[i].base == 16 ? isxdigit((unsigned char)*p)
+						 : isdigit((unsigned char)*p)))
+			return -ENOENT;
+		errno = 0;
+		v[i] = strtoull(p, &end, cache_fields[i].base);
+		if (errno)
+			return -ENOENT;
+		p = end;
+	}
+	return *p == '\n' ? 0 : -ENOENT;
+}
+
+int rgn_lockfile_write_cache(struct rgn_env *env,
+			     const struct rgn_file_record *fr, int verify)
+{
+	uint64_t v[CF_COUNT];
+	struct stat st;
+	char buf[320];
+	int n;
+
+	if (verify) {
+		/* FR was read without the setup lock: take the identity
+		 * from the very file whose bytes are FR. */
+		struct rgn_file_record now;
+		ssize_t got;
+		int fd = rgn_open_in_home(env, RGN_PRIMARY_FILE, O_RDONLY, 0,
+					  &st);
+
+		if (fd < 0)
+			return fd;
+		got = pread(fd, &now, sizeof(now), 0);
+		close(fd);
+		if (got != (ssize_t)sizeof(now) ||
+		    memcmp(&now, fr, sizeof(now)) != 0)
+			return -ESTALE;
+	} else if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st,
+			   AT_SYMLINK_NOFOLLOW) < 0) {
+		/* Under the setup lock, FR just written or read: the
+		 * identity of __db.001 as it is now will do. */
+		return rgn_fail(-errno, "stat %s/%s", env->home,
+				RGN_PRIMARY_FILE);
+	}
+	if (fr->fr_shmid < 0 || fr->fr_ctime < 0 || st.st_ctim.tv_sec < 0)
+		return -ERANGE; /* not expressible; joins read __db.001 */
+	v[CF_FORMAT] = fr->fr_format;
+	v[CF_BACKING] = fr->fr_backing;
+	v[CF_FLAGS] = fr->fr_flags;
+	v[CF_KEY] = (uint32_t)fr->fr_shm_key;
+	v[CF_SHMID] = (uint64_t)fr->fr_shmid;
+	v[CF_ENV] = fr->fr_env_id;
+	v[CF_SIZE] = fr->fr_size;
+	v[CF_CTIME] = (uint64_t)fr->fr_ctime;
+	v[CF_DEV] = (uint64_t)st.st_dev;
+	v[CF_INO] = (uint64_t)st.st_ino;
+	v[CF_CSEC] = (uint64_t)st.st_ctim.tv_sec;
+	v[CF_CNSEC] = (uint64_t)st.st_ctim.tv_nsec;
+	n = cache_format(buf, sizeof(buf), v);
+	if (n < 0)
+		return n;
+	/* Overwrite, then cut: whatever the file held (an intent) is
+	 * replaced, and a crash in between leaves the whole line first. */
+	if (pwrite(env->lockfd, buf, (size_t)n, 0) != n ||
+	    ftruncate(env->lockfd, n) < 0)
+		return rgn_fail(errno ? -errno : -EIO, "write %s/%s", env->home,
+				RGN_LOCK_FILE);
+	return 0;
+}
+
+int rgn_lockfile_read_cache(struct rgn_env *env, struct rgn_file_record *fr)
+{
+	uint64_t v[CF_COUNT];
+	struct stat st;
+	char buf[320];
+	ssize_t n = pread(env->lockfd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0 || buf[0] != 'r')
+		return -ENOENT;
+	buf[n] = '\0';
+	if (cache_parse(buf, v) < 0 || v[CF_SHMID] > INT32_MAX ||
+	    v[CF_KEY] > UINT32_MAX || v[CF_CTIME] > INT64_MAX)
+		return -ENOENT;
+	/* The copy stands for __db.001 only while __db.001 is the very
+	 * file it was copied from: any rewrite, replacement or removal
+	 * changes its inode or its change time. */
+	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) <
+		    0 ||
+	    !S_ISREG(st.st_mode) || st.st_size != sizeof(*fr) ||
+	    (uint64_t)st.st_dev != v[CF_DEV] ||
+	    (uint64_t)st.st_ino != v[CF_INO] ||
+	    (uint64_t)st.st_ctim.tv_sec != v[CF_CSEC] ||
+	    (uint64_t)st.st_ctim.tv_nsec != v[CF_CNSEC])
+		return -ENOENT;
+	*fr = (struct rgn_file_record){
+		.fr_magic = RGN_RECORD_MAGIC,
+		.fr_format = (uint32_t)v[CF_FORMAT],
+		.fr_backing = (uint32_t)v[CF_BACKING],
+		.fr_flags = (uint32_t)v[CF_FLAGS],
+		.fr_shm_key = (int32_t)(uint32_t)v[CF_KEY],
+		.fr_shmid = (int32_t)v[CF_SHMID],
+		.fr_env_id = v[CF_ENV],
+		.fr_size = v[CF_SIZE],
+		.fr_ctime = (int64_t)v[CF_CTIME],
+	};
+	return 0;
 }

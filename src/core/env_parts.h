@@ -12,6 +12,7 @@
 #include "rgn.h"
 
 struct rgn_env;
+struct rgn_file_record;
 struct rgn_intent;
 
 /* ---- __db.lck (env_lock.c) ---------------------------------------------- */
@@ -47,6 +48,17 @@ void rgn_lockfile_setup_unlock(struct rgn_env *env);
 int rgn_lockfile_attach(struct rgn_env *env, int exclusive);
 /* Unlink __db.lck, which we hold locked, if the path still names it. */
 void rgn_lockfile_unlink(struct rgn_env *env);
+/*
+ * The join's copy of __db.001's record (segment-backed primaries only).
+ * Write: under the setup lock, replacing any intent; FR was published or
+ * read under that lock, or with VERIFY is checked against __db.001 again
+ * (-ESTALE if it differs).  Read: 0 with *FR when the copy is there and
+ * __db.001 is provably the very file it was copied from (same inode, size
+ * and change time); -ENOENT otherwise (then read __db.001 itself).
+ */
+int rgn_lockfile_write_cache(struct rgn_env *env,
+			     const struct rgn_file_record *fr, int verify);
+int rgn_lockfile_read_cache(struct rgn_env *env, struct rgn_file_record *fr);
 
 /* ---- the primary (env_primary.c) ---------------------------------------- */
 
@@ -58,6 +70,10 @@ void rgn_lockfile_unlink(struct rgn_env *env);
  * nothing on disk.  -ENOENT when there is no __db.001.
  */
 int rgn_primary_probe(struct rgn_env *env, int map);
+/* Take record FR of __db.001 as the way to the primary (as the probe does
+ * with a record it reads); RGN_EVERSION, RGN_ECORRUPT on a bad record. */
+int rgn_primary_use_record(struct rgn_env *env,
+			   const struct rgn_file_record *fr);
 /* Make, initialise and publish a fresh primary with env->ops. */
 int rgn_primary_create(struct rgn_env *env);
 /* Map the probed primary (unless mapped) and prove it this environment's;

@@ -80,6 +80,49 @@ static int primary_is_ours(const struct rgn_env *env, const uint8_t *buf,
 }
 
 /*
+ * Take a record of __db.001 (read from it, or from the copy __db.lck keeps
+ * of it) as the way to the primary: check it, then fill env->primary_slot,
+ * env->ops, backing, key, flags and env_id.  The primary's own header is
+ * checked against it when mapped (rgn_primary_attach).
+ */
+int rgn_primary_use_record(struct rgn_env *env,
+			   const struct rgn_file_record *fr)
+{
+	struct rgn_shm_slot *sl = &env->primary_slot;
+
+	if (fr->fr_magic != RGN_RECORD_MAGIC)
+		return rgn_fail(RGN_EBADMAGIC, "%s/%s: not a record", env->home,
+				RGN_PRIMARY_FILE);
+	if (fr->fr_format != RGN_FORMAT)
+		return rgn_fail(RGN_EVERSION,
+				"%s/%s has format %u; this library reads "
+				"format %u",
+				env->home, RGN_PRIMARY_FILE, fr->fr_format,
+				RGN_FORMAT);
+	if ((fr->fr_backing != RGN_BACKING_SYSV &&
+	     fr->fr_backing != RGN_BACKING_FILES) ||
+	    fr->fr_shmid < 0 || fr->fr_size < RGN_PRIMARY_BYTES)
+		return rgn_fail(RGN_ECORRUPT, "%s/%s: inconsistent record",
+				env->home, RGN_PRIMARY_FILE);
+	memset(sl, 0, sizeof(*sl));
+	sl->sl_id = 1;
+	sl->sl_state = RGN_SLOT_READY;
+	sl->sl_type = RGN_TYPE_ENV;
+	/* A record names a primary kept in a segment. */
+	env->ops =
+		rgn_backing_select(fr->fr_backing, RGN_RF_SYSV | fr->fr_flags);
+	env->backing = fr->fr_backing;
+	env->env_flags = fr->fr_flags;
+	env->shm_key = fr->fr_shm_key;
+	env->env_id = fr->fr_env_id;
+	sl->sl_flags = env->ops->slot_flags | fr->fr_flags;
+	sl->sl_size = sl->sl_max = fr->fr_size;
+	sl->sl_shmid = fr->fr_shmid;
+	sl->sl_key = fr->fr_shm_key;
+	return 0;
+}
+
+/*
  * Find out what __db.001 is and how to reach the primary: fills
  * env->primary_slot, env->ops, backing, key, flags and env_id.  With MAP,
  * a files-mode primary is also mapped read-write into env->primary from the
@@ -150,33 +193,7 @@ int rgn_primary_probe(struct rgn_env *env, int map)
 			goto out;
 		}
 		memcpy(&fr, raw, sizeof(fr));
-		if (fr.fr_format != RGN_FORMAT) {
-			rc = rgn_fail(RGN_EVERSION,
-				      "%s/%s has format %u; this library reads "
-				      "format %u",
-				      env->home, RGN_PRIMARY_FILE, fr.fr_format,
-				      RGN_FORMAT);
-			goto out;
-		}
-		if ((fr.fr_backing != RGN_BACKING_SYSV &&
-		     fr.fr_backing != RGN_BACKING_FILES) ||
-		    fr.fr_shmid < 0 || fr.fr_size < RGN_PRIMARY_BYTES) {
-			rc = rgn_fail(RGN_ECORRUPT,
-				      "%s/%s: inconsistent record", env->home,
-				      RGN_PRIMARY_FILE);
-			goto out;
-		}
-		/* A record names a primary kept in a segment. */
-		env->ops = rgn_backing_select(fr.fr_backing,
-					      RGN_RF_SYSV | fr.fr_flags);
-		env->backing = fr.fr_backing;
-		env->env_flags = fr.fr_flags;
-		env->shm_key = fr.fr_shm_key;
-		env->env_id = fr.fr_env_id;
-		sl->sl_flags = env->ops->slot_flags | fr.fr_flags;
-		sl->sl_size = sl->sl_max = fr.fr_size;
-		sl->sl_shmid = fr.fr_shmid;
-		sl->sl_key = fr.fr_shm_key;
+		rc = rgn_primary_use_record(env, &fr);
 	} else if (magic == RGN_REGION_MAGIC) {
 		const struct rgn_shm_region *rh = (const void *)raw;
 		const struct rgn_shm_env *ev =

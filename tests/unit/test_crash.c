@@ -163,6 +163,37 @@ static void sysv_creator_killed_before_writing_anything_is_reclaimed(
 	}
 }
 
+/* A creator killed after publishing __db.001 but before __db.lck got the
+ * record's copy leaves its intent there: the environment is whole, the
+ * first join reads __db.001 itself and leaves the copy for the next. */
+static void sysv_creator_killed_after_publishing_leaves_a_joinable_env(
+	void **state)
+{
+	const char *home = tu_mkhome();
+	char path[4200], buf[256];
+	rgn_env *env;
+	ssize_t n;
+
+	(void)state;
+	kill_child_at("env-create:published", create_sysv_env, home);
+	snprintf(path, sizeof(path), "%s/__db.lck", home);
+	n = tu_read_file(path, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_true(strncmp(buf, "creating ", 9) == 0);
+	tu_ok(open_env(home, 0, 0, &env));
+	tu_ok(rgn_env_close(env));
+	n = tu_read_file(path, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_true(strncmp(buf, "ready format ", 13) == 0);
+	tu_ok(open_env(home, 0, 0, &env));
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+	assert_false(exists(home, "__db.001"));
+	assert_false(exists(home, "__db.lck"));
+}
+
 static void create_sysv_region_child(const char *home)
 {
 	rgn_env *env;
@@ -441,6 +472,8 @@ int main(void)
 		cmocka_unit_test(
 			killed_holders_are_stale_and_do_not_block_remove),
 		cmocka_unit_test(killed_holder_not_yet_reaped_is_already_stale),
+		cmocka_unit_test(
+			sysv_creator_killed_after_publishing_leaves_a_joinable_env),
 	};
 
 	tu_private_ipc();

@@ -272,6 +272,115 @@ static void remove_leaves_no_segments_and_no_files(void **state)
 	assert_int_equal(mkdir(home, 0700), 0);
 }
 
+/* __db.lck's copy of the record, as text, and a way to alter one value. */
+static void read_copy(const char *home, char *buf, size_t len)
+{
+	char path[4200];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/__db.lck", home);
+	n = tu_read_file(path, buf, len - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+}
+
+static void forge_copy(const char *home, const char *label, const char *value)
+{
+	char buf[512], out[600], path[4200], pat[32];
+	const char *at, *end;
+
+	read_copy(home, buf, sizeof(buf));
+	snprintf(pat, sizeof(pat), " %s ", label);
+	at = strstr(buf, pat);
+	assert_non_null(at);
+	at += strlen(pat);
+	end = at + strcspn(at, " \n");
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - buf), buf, value,
+		 end);
+	snprintf(path, sizeof(path), "%s/__db.lck", home);
+	tu_write_file(path, out, strlen(out));
+}
+
+static void join_and_use(const char *home)
+{
+	rgn_env *env;
+	rgn_region *r;
+
+	tu_ok(rgn_env_open(home, NULL, &env));
+	tu_ok(rgn_region_attach(env, "data", &r));
+	tu_ok(rgn_env_close(env));
+}
+
+/*
+ * A join reads __db.001's record from the copy in __db.lck, which it has
+ * open anyway; the copy is trusted only as far as it is proved: the
+ * segment it names must carry its environment id, key and creation time,
+ * and __db.001 must be the very file it was copied from.  Anything else
+ * and the join reads __db.001 itself, and puts the copy right.
+ */
+static void join_trusts_the_lock_file_copy_only_when_proved(void **state)
+{
+	const char *home = tu_mkhome();
+	char good[512], now[512], path[4200], idbuf[16];
+	uint8_t *copy;
+	rgn_env *env;
+	rgn_region *r;
+	int foreign;
+
+	(void)state;
+	tu_ok(open_sysv(home, KEY, &env));
+	tu_ok(rgn_region_create(env, "data", RGN_TYPE_USER, SEG, &r));
+	tu_ok(rgn_env_close(env));
+	read_copy(home, good, sizeof(good));
+	assert_true(strncmp(good, "ready format ", 13) == 0);
+	snprintf(idbuf, sizeof(idbuf), " shmid %d ", shmget(KEY, 0, 0));
+	assert_non_null(strstr(good, idbuf));
+	join_and_use(home);
+	read_copy(home, now, sizeof(now));
+	assert_string_equal(now, good);
+
+	/* a creation time the segment's header does not carry */
+	forge_copy(home, "ctime", "12345");
+	join_and_use(home);
+	read_copy(home, now, sizeof(now));
+	assert_string_equal(now, good);
+
+	/* another program's segment: never attached, left as it was */
+	foreign = make_foreign(KEY + 100, &copy);
+	snprintf(idbuf, sizeof(idbuf), "%d", foreign);
+	forge_copy(home, "shmid", idbuf);
+	join_and_use(home);
+	assert_segment_is(foreign, copy, 0);
+	read_copy(home, now, sizeof(now));
+	assert_string_equal(now, good);
+
+	/* __db.001 changed since the copy was taken (here only its mode):
+	 * the copy is not used, even if what it says is wrong */
+	snprintf(path, sizeof(path), "%s/__db.001", home);
+	assert_int_equal(chmod(path, 0640), 0);
+	forge_copy(home, "shmid", idbuf);
+	join_and_use(home);
+	assert_segment_is(foreign, copy, 0);
+	read_copy(home, now, sizeof(now));
+	assert_string_not_equal(now, good);
+	assert_true(strncmp(now, "ready format ", 13) == 0);
+
+	/* an older library leaves the file empty: joins still work and
+	 * leave a copy for the next one */
+	snprintf(path, sizeof(path), "%s/__db.lck", home);
+	assert_int_equal(truncate(path, 0), 0);
+	join_and_use(home);
+	read_copy(home, good, sizeof(good));
+	assert_true(strncmp(good, "ready format ", 13) == 0);
+
+	tu_ok(rgn_env_remove(home, 0));
+	assert_int_equal(access(path, F_OK), -1);
+	assert_segment_is(foreign, copy, 0);
+	assert_int_equal(shmctl(foreign, IPC_RMID, NULL), 0);
+	assert_int_equal(tu_count_segments(), 0);
+	free(copy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +394,8 @@ int main(void)
 		cmocka_unit_test(remove_leaves_no_segments_and_no_files),
 		cmocka_unit_test(
 			record_naming_a_recycled_shmid_never_touches_that_segment),
+		cmocka_unit_test(
+			join_trusts_the_lock_file_copy_only_when_proved),
 	};
 
 	tu_private_ipc();
