@@ -329,9 +329,6 @@ enum rgn_bdb_seg_class rgn_bdb_segment_class(const struct rgn_bdb_segment *seg,
 					     enum rgn_bdb_claim claim,
 					     const char **why);
 
-/* "live", "idle", "needs-recovery", "orphaned", "undecoded". */
-const char *rgn_bdb_seg_class_name(enum rgn_bdb_seg_class c);
-
 /* ---- renderers (render_bdb.c) ------------------------------------------- */
 
 /*

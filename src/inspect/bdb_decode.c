@@ -353,21 +353,6 @@ enum rgn_bdb_seg_class rgn_bdb_segment_class(const struct rgn_bdb_segment *seg,
 	return c;
 }
 
-const char *rgn_bdb_seg_class_name(enum rgn_bdb_seg_class c)
-{
-	static const char *const names[] = {
-		[RGN_BDB_SEG_LIVE] = "live",
-		[RGN_BDB_SEG_IDLE] = "idle",
-		[RGN_BDB_SEG_NEEDS_RECOVERY] = "needs-recovery",
-		[RGN_BDB_SEG_ORPHANED] = "orphaned",
-		[RGN_BDB_SEG_UNDECODED] = "undecoded",
-	};
-
-	if ((unsigned)c >= sizeof(names) / sizeof(names[0]))
-		return "?";
-	return names[c];
-}
-
 const char *rgn_bdb_verdict_name(enum rgn_bdb_verdict v)
 {
 	static const char *const names[] = {

@@ -23,36 +23,6 @@
  * pass through the one escaping rule (rgn_render_escape), in text and JSON
  * alike, so a record is one line and the JSON is valid UTF-8. */
 
-/* ---- output plumbing ----------------------------------------------------- */
-
-static int open_sink(FILE **f, char **buf, size_t *blen, char **out,
-		     size_t *len)
-{
-	if (!out || !len)
-		return -EINVAL;
-	*out = NULL;
-	*len = 0;
-	*buf = NULL;
-	*blen = 0;
-	*f = open_memstream(buf, blen);
-	return *f ? 0 : -ENOMEM;
-}
-
-/* BUF and BLEN are the stream's own variables: fclose sets them. */
-static int close_sink(FILE *f, char **buf, size_t *blen, char **out,
-		      size_t *len)
-{
-	int bad = ferror(f);
-
-	if (fclose(f) != 0 || bad) {
-		free(*buf);
-		return -ENOMEM;
-	}
-	*out = *buf;
-	*len = *blen;
-	return 0;
-}
-
 /* ---- text --------------------------------------------------------------- */
 
 static void line_bytes(FILE *f, uint64_t v, const char *label)
@@ -169,7 +139,6 @@ static void text_procs(FILE *f, const struct rgn_bdb *b)
 {
 	char t[32];
 
-	fprintf(f, "%s\n", RGN_RENDER_SEP);
 	fprintf(f, "%zu\tAttached processes (mapping it now)\n", b->nprocs);
 	if (b->procs_denied)
 		fprintf(f, "%zu\tProcesses whose maps could not be read\n",
@@ -187,41 +156,29 @@ static void text_procs(FILE *f, const struct rgn_bdb *b)
 int rgn_render_bdb_text(const struct rgn_bdb *bdb, time_t now, char **out,
 			size_t *len)
 {
-	char *buf;
-	size_t blen;
+	struct rgn_sink s;
 	FILE *f;
 	int rc;
 
-	if (!bdb) {
-		if (out)
-			*out = NULL;
-		if (len)
-			*len = 0;
-		return -EINVAL;
-	}
-	rc = open_sink(&f, &buf, &blen, out, len);
+	if (!bdb)
+		return rgn_render_einval(out, len);
+	rc = rgn_sink_open(&s, out, len);
 	if (rc < 0)
 		return rc;
+	f = s.f;
 	text_env(f, bdb, now);
 	for (uint32_t i = 0; i < bdb->nregions; i++)
 		text_region(f, &bdb->regions[i], bdb->sysmem);
+	fprintf(f, "%s\n", RGN_RENDER_SEP);
 	text_procs(f, bdb);
 	fprintf(f, "%s\n", RGN_RENDER_SEP);
 	fprintf(f, "%s\tVerdict\n", rgn_bdb_verdict_name(bdb->verdict));
 	rgn_fputs_esc(f, bdb->reason);
 	fputs("\tReason\n", f);
-	return close_sink(f, &buf, &blen, out, len);
+	return rgn_sink_close(&s, 0, out, len);
 }
 
 /* ---- JSON --------------------------------------------------------------- */
-
-static void jset(struct json_object *o, const char *k, struct json_object *v)
-{
-	if (o)
-		json_object_object_add(o, k, v);
-	else
-		json_object_put(v);
-}
 
 static struct json_object *j64(int64_t v)
 {
@@ -235,11 +192,11 @@ static struct json_object *json_alloc(const struct rgn_bdb_alloc *a)
 
 	for (int i = 0; p && i < RGN_BDB_NPOW2; i++)
 		json_object_array_add(p, j64(a->pow2[i]));
-	jset(o, "allocations", j64(a->success));
-	jset(o, "failures", j64(a->failure));
-	jset(o, "frees", j64(a->freed));
-	jset(o, "longest", j64(a->longest));
-	jset(o, "pow2", p);
+	rgn_jset(o, "allocations", j64(a->success));
+	rgn_jset(o, "failures", j64(a->failure));
+	rgn_jset(o, "frees", j64(a->freed));
+	rgn_jset(o, "longest", j64(a->longest));
+	rgn_jset(o, "pow2", p);
 	return o;
 }
 
@@ -248,20 +205,21 @@ static struct json_object *json_region(const struct rgn_bdb_region *rg,
 {
 	struct json_object *o = json_object_new_object();
 
-	jset(o, "id", j64(rg->slot.id));
-	jset(o, "type",
-	     json_object_new_string(rgn_bdb_type_name(rg->slot.type)));
-	jset(o, "file", sysmem ? NULL : json_object_new_string(rg->file));
-	jset(o, "shmid", sysmem ? j64(rg->slot.segid) : NULL);
-	jset(o, "size", j64((int64_t)rg->slot.size));
-	jset(o, "max", j64((int64_t)rg->slot.max));
-	jset(o, "present", json_object_new_boolean(rg->present));
-	jset(o, "bytes", rg->present ? j64((int64_t)rg->bytes) : NULL);
-	jset(o, "nattch",
-	     sysmem && rg->present ? j64((int64_t)rg->nattch) : NULL);
-	jset(o, "error",
-	     rg->error ? json_object_new_string(strerror(-rg->error)) : NULL);
-	jset(o, "alloc", rg->has_alloc ? json_alloc(&rg->alloc) : NULL);
+	rgn_jset(o, "id", j64(rg->slot.id));
+	rgn_jset(o, "type",
+		 json_object_new_string(rgn_bdb_type_name(rg->slot.type)));
+	rgn_jset(o, "file", sysmem ? NULL : json_object_new_string(rg->file));
+	rgn_jset(o, "shmid", sysmem ? j64(rg->slot.segid) : NULL);
+	rgn_jset(o, "size", j64((int64_t)rg->slot.size));
+	rgn_jset(o, "max", j64((int64_t)rg->slot.max));
+	rgn_jset(o, "present", json_object_new_boolean(rg->present));
+	rgn_jset(o, "bytes", rg->present ? j64((int64_t)rg->bytes) : NULL);
+	rgn_jset(o, "nattch",
+		 sysmem && rg->present ? j64((int64_t)rg->nattch) : NULL);
+	rgn_jset(o, "error",
+		 rg->error ? json_object_new_string(strerror(-rg->error))
+			   : NULL);
+	rgn_jset(o, "alloc", rg->has_alloc ? json_alloc(&rg->alloc) : NULL);
 	return o;
 }
 
@@ -284,7 +242,6 @@ int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
 {
 	const struct rgn_bdb_regenv *e;
 	struct json_object *o, *arr, *p;
-	const char *txt;
 	char v[48], hex[16];
 	uint64_t size, max;
 	int dec;
@@ -300,63 +257,53 @@ int rgn_render_bdb_json(const struct rgn_bdb *bdb, time_t now, char **out,
 	o = json_object_new_object();
 	if (!o)
 		return -ENOMEM;
-	jset(o, "program", json_object_new_string("berkeley-db"));
-	jset(o, "home", rgn_jstr_esc(bdb->home));
-	jset(o, "local_time", j64(now));
-	jset(o, "mode",
-	     json_object_new_string(bdb->sysmem ? "system-memory" : "files"));
-	jset(o, "form", json_object_new_string(form_name(bdb->form)));
+	rgn_jset(o, "program", json_object_new_string("berkeley-db"));
+	rgn_jset(o, "home", rgn_jstr_esc(bdb->home));
+	rgn_jset(o, "local_time", j64(now));
+	rgn_jset(o, "mode",
+		 json_object_new_string(bdb->sysmem ? "system-memory"
+						    : "files"));
+	rgn_jset(o, "form", json_object_new_string(form_name(bdb->form)));
 	snprintf(v, sizeof(v), "%u.%u.%u", e->major, e->minor, e->patch);
-	jset(o, "magic", bdb->have_env ? j64(e->magic) : NULL);
-	jset(o, "version", bdb->have_env ? json_object_new_string(v) : NULL);
-	jset(o, "decoded", json_object_new_boolean(dec));
-	jset(o, "undecoded_reason",
-	     bdb->have_env && !dec ? json_object_new_string(e->why) : NULL);
-	jset(o, "panic", bdb->have_env ? j64(e->panic) : NULL);
+	rgn_jset(o, "magic", bdb->have_env ? j64(e->magic) : NULL);
+	rgn_jset(o, "version",
+		 bdb->have_env ? json_object_new_string(v) : NULL);
+	rgn_jset(o, "decoded", json_object_new_boolean(dec));
+	rgn_jset(o, "undecoded_reason",
+		 bdb->have_env && !dec ? json_object_new_string(e->why) : NULL);
+	rgn_jset(o, "panic", bdb->have_env ? j64(e->panic) : NULL);
 	snprintf(hex, sizeof(hex), "%#x", e->env_id);
-	jset(o, "env_id", dec ? j64(e->env_id) : NULL);
-	jset(o, "env_id_hex", dec ? json_object_new_string(hex) : NULL);
-	jset(o, "ctime", dec ? j64(e->ctime) : NULL);
-	jset(o, "init_flags", dec ? j64(e->init_flags) : NULL);
-	jset(o, "references", dec ? j64(e->refcnt) : NULL);
+	rgn_jset(o, "env_id", dec ? j64(e->env_id) : NULL);
+	rgn_jset(o, "env_id_hex", dec ? json_object_new_string(hex) : NULL);
+	rgn_jset(o, "ctime", dec ? j64(e->ctime) : NULL);
+	rgn_jset(o, "init_flags", dec ? j64(e->init_flags) : NULL);
+	rgn_jset(o, "references", dec ? j64(e->refcnt) : NULL);
 	primary_sizes(bdb, &size, &max);
-	jset(o, "region_size",
-	     bdb->form != RGN_BDB_FORM_EMPTY ? j64((int64_t)size) : NULL);
-	jset(o, "region_max",
-	     bdb->form != RGN_BDB_FORM_EMPTY ? j64((int64_t)max) : NULL);
-	jset(o, "primary_shmid", bdb->sysmem ? j64(bdb->ref.shmid) : NULL);
+	rgn_jset(o, "region_size",
+		 bdb->form != RGN_BDB_FORM_EMPTY ? j64((int64_t)size) : NULL);
+	rgn_jset(o, "region_max",
+		 bdb->form != RGN_BDB_FORM_EMPTY ? j64((int64_t)max) : NULL);
+	rgn_jset(o, "primary_shmid", bdb->sysmem ? j64(bdb->ref.shmid) : NULL);
 	arr = json_object_new_array();
 	for (uint32_t i = 0; arr && i < bdb->nregions; i++)
 		json_object_array_add(
 			arr, json_region(&bdb->regions[i], bdb->sysmem));
-	jset(o, "regions", arr);
+	rgn_jset(o, "regions", arr);
 	arr = json_object_new_array();
 	for (size_t i = 0; arr && i < bdb->nprocs; i++) {
 		p = json_object_new_object();
-		jset(p, "pid", j64(bdb->procs[i].pid));
-		jset(p, "command", rgn_jstr_esc(bdb->procs[i].command));
-		jset(p, "start", j64(bdb->procs[i].start));
+		rgn_jset(p, "pid", j64(bdb->procs[i].pid));
+		rgn_jset(p, "command", rgn_jstr_esc(bdb->procs[i].command));
+		rgn_jset(p, "start", j64(bdb->procs[i].start));
 		json_object_array_add(arr, p);
 	}
-	jset(o, "attached", arr);
-	jset(o, "procs_denied", j64((int64_t)bdb->procs_denied));
-	jset(o, "verdict",
-	     json_object_new_string(rgn_bdb_verdict_name(bdb->verdict)));
-	jset(o, "reason", rgn_jstr_esc(bdb->reason));
+	rgn_jset(o, "attached", arr);
+	rgn_jset(o, "procs_denied", j64((int64_t)bdb->procs_denied));
+	rgn_jset(o, "verdict",
+		 json_object_new_string(rgn_bdb_verdict_name(bdb->verdict)));
+	rgn_jset(o, "reason", rgn_jstr_esc(bdb->reason));
 
-	txt = json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-			   JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!txt || !(*out = malloc(strlen(txt) + 2))) {
-		json_object_put(o);
-		return -ENOMEM;
-	}
-	*len = strlen(txt);
-	memcpy(*out, txt, *len);
-	(*out)[(*len)++] = '\n';
-	(*out)[*len] = '\0';
-	json_object_put(o);
-	return 0;
+	return rgn_json_out(o, out, len);
 }
 
 /* ---- one region, the processes ------------------------------------------- */
@@ -374,25 +321,22 @@ int rgn_render_bdb_region_text(const struct rgn_bdb *bdb, uint32_t id,
 			       char **out, size_t *len)
 {
 	const struct rgn_bdb_region *rg;
-	char *buf;
-	size_t blen;
+	struct rgn_sink s;
 	FILE *f;
 	int rc;
 
-	rc = open_sink(&f, &buf, &blen, out, len);
+	rc = rgn_sink_open(&s, out, len);
 	if (rc < 0)
 		return rc;
+	f = s.f;
 	rg = bdb ? find_region(bdb, id) : NULL;
-	if (!rg) {
-		fclose(f);
-		free(buf);
-		return bdb ? -ENOENT : -EINVAL;
-	}
+	if (!rg)
+		return rgn_sink_close(&s, bdb ? -ENOENT : -EINVAL, out, len);
 	rgn_fputs_esc(f, bdb->home);
 	fputs("\tHome\n", f);
 	fprintf(f, "%s\tMode\n", bdb->sysmem ? "system memory" : "files");
 	text_region(f, rg, bdb->sysmem);
-	return close_sink(f, &buf, &blen, out, len);
+	return rgn_sink_close(&s, 0, out, len);
 }
 
 int rgn_render_bdb_region_json(const struct rgn_bdb *bdb, uint32_t id,
@@ -400,7 +344,6 @@ int rgn_render_bdb_region_json(const struct rgn_bdb *bdb, uint32_t id,
 {
 	const struct rgn_bdb_region *rg;
 	struct json_object *o;
-	const char *txt;
 
 	if (!out || !len)
 		return -EINVAL;
@@ -414,54 +357,24 @@ int rgn_render_bdb_region_json(const struct rgn_bdb *bdb, uint32_t id,
 	o = json_region(rg, bdb->sysmem);
 	if (!o)
 		return -ENOMEM;
-	jset(o, "program", json_object_new_string("berkeley-db"));
-	jset(o, "home", rgn_jstr_esc(bdb->home));
-	txt = json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-			   JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!txt || !(*out = malloc(strlen(txt) + 2))) {
-		json_object_put(o);
-		return -ENOMEM;
-	}
-	*len = strlen(txt);
-	memcpy(*out, txt, *len);
-	(*out)[(*len)++] = '\n';
-	(*out)[*len] = '\0';
-	json_object_put(o);
-	return 0;
+	rgn_jset(o, "program", json_object_new_string("berkeley-db"));
+	rgn_jset(o, "home", rgn_jstr_esc(bdb->home));
+	return rgn_json_out(o, out, len);
 }
 
 int rgn_render_bdb_procs_text(const struct rgn_bdb *bdb, char **out,
 			      size_t *len)
 {
-	char *buf, t[32];
-	size_t blen;
-	FILE *f;
+	struct rgn_sink s;
 	int rc;
 
-	if (!bdb) {
-		if (out)
-			*out = NULL;
-		if (len)
-			*len = 0;
-		return -EINVAL;
-	}
-	rc = open_sink(&f, &buf, &blen, out, len);
+	if (!bdb)
+		return rgn_render_einval(out, len);
+	rc = rgn_sink_open(&s, out, len);
 	if (rc < 0)
 		return rc;
-	fprintf(f, "%zu\tAttached processes (mapping it now)\n", bdb->nprocs);
-	if (bdb->procs_denied)
-		fprintf(f, "%zu\tProcesses whose maps could not be read\n",
-			bdb->procs_denied);
-	for (size_t i = 0; i < bdb->nprocs; i++) {
-		const struct rgn_bdb_proc *p = &bdb->procs[i];
-
-		fprintf(f, "%d\t", (int)p->pid);
-		rgn_fputs_esc(f, p->command);
-		fprintf(f, ", started %s, %u mappings\n",
-			rgn_render_time(p->start, t, sizeof(t)), p->nmaps);
-	}
-	return close_sink(f, &buf, &blen, out, len);
+	text_procs(s.f, bdb);
+	return rgn_sink_close(&s, 0, out, len);
 }
 
 /* ---- Prometheus --------------------------------------------------------- */
@@ -564,21 +477,16 @@ static void prom_region_family(FILE *f, const struct rgn_bdb *b, size_t k)
 int rgn_render_bdb_prom(const struct rgn_bdb *bdb, char **out, size_t *len)
 {
 	const struct rgn_bdb_regenv *e;
-	char *buf;
-	size_t blen;
+	struct rgn_sink s;
 	FILE *f;
 	int rc;
 
-	if (!bdb) {
-		if (out)
-			*out = NULL;
-		if (len)
-			*len = 0;
-		return -EINVAL;
-	}
-	rc = open_sink(&f, &buf, &blen, out, len);
+	if (!bdb)
+		return rgn_render_einval(out, len);
+	rc = rgn_sink_open(&s, out, len);
 	if (rc < 0)
 		return rc;
+	f = s.f;
 	e = &bdb->env;
 	prom_head(f, "env_info", 0,
 		  "Environment identity; the value is always 1.");
@@ -607,5 +515,5 @@ int rgn_render_bdb_prom(const struct rgn_bdb *bdb, char **out, size_t *len)
 	for (size_t k = 0; k < sizeof(prom_regions) / sizeof(prom_regions[0]);
 	     k++)
 		prom_region_family(f, bdb, k);
-	return close_sink(f, &buf, &blen, out, len);
+	return rgn_sink_close(&s, 0, out, len);
 }
