@@ -56,6 +56,7 @@ struct rfs_args {
 	int fsname_given;
 	int max_threads_given; /* -o max_threads=N */
 	int nonempty;	       /* -o nonempty: mount over anything */
+	int shared;	       /* -o allow_other or allow_root */
 	int help;	       /* -h or --help */
 	int version;	       /* -V or --version */
 	int nargs;	       /* arguments other than -h/--help */
@@ -69,6 +70,7 @@ enum {
 	KEY_HELP,
 	KEY_VERSION,
 	KEY_NONEMPTY,
+	KEY_SHARED,
 };
 
 static const struct fuse_opt rfs_opts[] = {
@@ -81,6 +83,10 @@ static const struct fuse_opt rfs_opts[] = {
 	FUSE_OPT_KEY("-V", KEY_VERSION), FUSE_OPT_KEY("--version", KEY_VERSION),
 	/* Ours: libfuse 3 has no such option and mounts over anything. */
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
+	/* Noted (other users then share the kernel's caches, see
+	 * regionfs_init), then left for libfuse. */
+	FUSE_OPT_KEY("allow_other", KEY_SHARED),
+	FUSE_OPT_KEY("allow_root", KEY_SHARED),
 	/* mount(8) and fstab words, meaningless to a FUSE mount: libfuse
 	 * would reject them as unknown. */
 	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
@@ -138,6 +144,9 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_NONEMPTY:
 		a->nonempty = 1;
 		return 0;
+	case KEY_SHARED:
+		a->shared = 1;
+		return 1;
 	}
 	return 1;
 }
@@ -428,6 +437,7 @@ int main(int argc, char *argv[])
 	inited = 1;
 	fs.readwrite = a.readwrite;
 	fs.debug = opts.debug;
+	fs.shared = a.shared;
 
 	se = fuse_session_new(&args, &regionfs_ops, sizeof(regionfs_ops), &fs);
 	if (!se)

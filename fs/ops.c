@@ -62,10 +62,25 @@ static unsigned splice_max_request(void)
 
 static void regionfs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct regionfs *fs = userdata;
+
 	/* Always readdirplus: `ls -l` of 1000 regions then needs no lookup
 	 * or getattr per name, and our attributes cost nothing to give. */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/*
+	 * Let the kernel keep listings, and send no opendir or releasedir,
+	 * when every requester is the user who mounted (the kernel lets no
+	 * one else in): a listing kept for one of them is right for all.
+	 * The kernel's check at each opendir, that the directory's mtime has
+	 * not moved, needs auto_inval_data (see rfs_node_stat_own).  A
+	 * mount shared with other users keeps opendir, where each
+	 * requester's right to read a directory is checked.
+	 */
+	if (!fs->shared && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) &&
+	    (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)) {
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+		fs->kernel_lists = 1;
+	}
 	/*
 	 * Region file pages go to the device by splice, so the only copy is
 	 * the kernel's into the reader's buffer.  libfuse splices a reply
@@ -113,7 +128,7 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct fuse_entry_param e;
 	struct rfs_node dir, child;
-	double timeout = 0;
+	double timeout = 0, attr_timeout = 0;
 	int rc;
 
 	memset(&e, 0, sizeof(e));
@@ -123,13 +138,14 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = rfs_lookup_name(&c, &dir, name, &child);
 	if (rc == 0) {
-		rc = rfs_node_stat(&c, &child, &e.attr, &timeout);
+		rc = rfs_node_stat_own(&c, &child, &e.attr, &timeout,
+				       &attr_timeout);
 		/* Missing from a cached snapshot: it may be brand new. */
 		if (rc == -ENOENT) {
 			rfs_ctx_drop(&c);
 			if (may_be_new(&child, &c))
-				rc = rfs_node_stat(&c, &child, &e.attr,
-						   &timeout);
+				rc = rfs_node_stat_own(&c, &child, &e.attr,
+						       &timeout, &attr_timeout);
 		}
 	}
 	if (rc == 0)
@@ -140,7 +156,7 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	e.ino = e.attr.st_ino;
-	e.attr_timeout = timeout;
+	e.attr_timeout = attr_timeout;
 	e.entry_timeout = timeout;
 	fuse_reply_entry(req, &e);
 }
@@ -151,16 +167,20 @@ static void regionfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct rfs_node n;
 	struct stat st;
-	double timeout = 0;
+	double timeout = 0, attr_timeout = 0;
 	int rc;
 
 	(void)fi;
-	rc = rfs_ino_stat(&c, ino, &n, &st, &timeout);
+	rc = rfs_node_of(ino, &n) < 0 ? -ENOENT : 0;
+	if (rc == 0)
+		rc = rfs_node_stat_own(&c, &n, &st, &timeout, &attr_timeout);
+	if (rc == 0)
+		rc = rfs_reach_perm(&c, &n);
 	rfs_ctx_done(&c);
 	if (rc < 0)
 		rfs_reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, timeout);
+		fuse_reply_attr(req, &st, attr_timeout);
 }
 
 static void regionfs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -204,12 +224,27 @@ static void regionfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
 
 /* ---- directories --------------------------------------------------------- */
 
-/* A directory listing, made at opendir so that offsets stay meaningful
- * across readdir calls and one `ls` sees one snapshot. */
+/*
+ * Two ways to list, chosen once at init (see regionfs_init):
+ *
+ * - The kernel keeps listings (fs->kernel_lists): no opendir or releasedir
+ *   ever reaches us, and the kernel keeps what each directory listed,
+ *   answering the next getdents itself for as long as the directory's
+ *   mtime stays (see rfs_node_stat_own).  Each readdir is answered alone,
+ *   from the snapshots of its moment, starting past the cookie it names.
+ *   A `find` of 1000 regions and 4000 segments then costs a few requests
+ *   instead of two per directory (one of them blocking the walk).
+ * - Otherwise, as a mount that other users share must be: each opendir
+ *   checks the requester and makes the listing that the readdirs of that
+ *   open slice, and the kernel keeps only the listings of a region's or a
+ *   segment's own directory, which name the same files for everyone.
+ */
 struct rfs_dirent {
 	char name[RFS_NAME_MAX];
 	struct stat st;
 	double timeout;
+	double attr_timeout;
+	off_t cookie;
 };
 
 struct rfs_dir {
@@ -221,7 +256,26 @@ struct rfs_dir {
 struct dir_builder {
 	struct rfs_ctx *c;
 	struct rfs_dir *d;
+	fuse_req_t req;
+	off_t after;  /* only names with a later cookie */
+	size_t room;  /* stop once a reply of this many bytes is full; 0:
+			 never */
+	size_t bytes; /* what the names so far take in a reply */
+	int plus;
 };
+
+/* The bytes entry DE takes in a reply. */
+static size_t dirent_size(fuse_req_t req, const struct rfs_dirent *de, int plus)
+{
+	struct fuse_entry_param e;
+
+	/* With no room, the add functions only say what they would need. */
+	if (!plus)
+		return fuse_add_direntry(req, NULL, 0, de->name, &de->st,
+					 de->cookie);
+	memset(&e, 0, sizeof(e));
+	return fuse_add_direntry_plus(req, NULL, 0, de->name, &e, de->cookie);
+}
 
 static struct rfs_dirent *dir_push(struct rfs_dir *d)
 {
@@ -237,19 +291,49 @@ static struct rfs_dirent *dir_push(struct rfs_dir *d)
 	return &d->v[d->n];
 }
 
-static int dir_add(void *arg, const char *name, const struct rfs_node *n)
+/* Stop listing: the reply is full. */
+#define DIR_FULL 1
+
+/* Add a copy of DE as NAME with COOKIE, if past the builder's cookie and
+ * while its reply has room. */
+static int dir_put(struct dir_builder *b, const char *name,
+		   const struct rfs_dirent *de, off_t cookie)
+{
+	struct rfs_dirent *to;
+
+	if (cookie <= b->after)
+		return 0;
+	if (b->room && b->bytes >= b->room)
+		return DIR_FULL;
+	to = dir_push(b->d);
+	if (!to)
+		return -ENOMEM;
+	*to = *de;
+	to->cookie = cookie;
+	snprintf(to->name, sizeof(to->name), "%s", name);
+	b->d->n++;
+	if (b->room)
+		b->bytes += dirent_size(b->req, to, b->plus);
+	return 0;
+}
+
+static int dir_add(void *arg, const char *name, const struct rfs_node *n,
+		   off_t cookie)
 {
 	struct dir_builder *b = arg;
-	struct rfs_dirent *de = dir_push(b->d);
+	struct rfs_dirent de;
 
-	if (!de)
-		return -ENOMEM;
-	/* Gone between listing and stat (a region removed meanwhile). */
-	if (rfs_node_stat(b->c, n, &de->st, &de->timeout) < 0)
+	if (cookie <= b->after)
 		return 0;
-	snprintf(de->name, sizeof(de->name), "%s", name);
-	b->d->n++;
-	return 0;
+	if (b->room && b->bytes >= b->room)
+		return DIR_FULL;
+	/* Gone between listing and stat (a region removed meanwhile). */
+	if (rfs_node_stat(b->c, n, &de.st, &de.timeout) < 0)
+		return 0;
+	de.attr_timeout = b->c->fs->kernel_lists && rfs_lists_change(n->kind)
+				  ? 0
+				  : de.timeout;
+	return dir_put(b, name, &de, cookie);
 }
 
 static enum rfs_kind parent_kind(enum rfs_kind k)
@@ -265,51 +349,85 @@ static enum rfs_kind parent_kind(enum rfs_kind k)
 	}
 }
 
-static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
-			     struct fuse_file_info *fi)
+static void dir_free(struct rfs_dir *d)
+{
+	if (d)
+		free(d->v);
+	free(d);
+}
+
+/*
+ * The listing of directory INO past cookie AFTER, as far as a reply of
+ * ROOM bytes holds it (0: all of it), for a requester who may read the
+ * directory; "." and ".." first.  FRESH takes the snapshots anew (see
+ * regionfs_opendir).
+ */
+static int dir_make(fuse_req_t req, fuse_ino_t ino, off_t after, size_t room,
+		    int plus, int fresh, struct rfs_dir **dp)
 {
 	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct rfs_dir *d = calloc(1, sizeof(*d));
-	struct dir_builder b = {&c, d};
-	struct rfs_dirent *de;
+	struct dir_builder b = {&c, d, req, after, room, 0, plus};
+	struct rfs_dirent dot, dotdot;
 	struct rfs_node n;
 	int rc = d ? 0 : -ENOMEM;
 
 	if (rc == 0 && rfs_node_of(ino, &n) < 0)
 		rc = -ENOENT;
+	if (rc == 0 && fresh) {
+		c.fresh_view = n.kind == RFS_ROOT || n.kind == RFS_REGIONS;
+		c.fresh_segs = n.kind == RFS_SYSV || n.kind == RFS_LEAKED;
+	}
+	if (rc == 0) {
+		rc = rfs_ino_stat(&c, ino, &n, &dot.st, &dot.timeout);
+		if (rc == 0)
+			rc = rfs_node_perm(&c, &n, &dot.st, R_OK);
+	}
+	/* ".." is never looked up through a listing: its attributes are a
+	 * directory's and nothing more. */
+	if (rc == 0) {
+		memset(&dotdot, 0, sizeof(dotdot));
+		dotdot.st.st_mode = S_IFDIR | 0555;
+		dotdot.st.st_ino =
+			rfs_ino((struct rfs_node){.kind = parent_kind(n.kind)});
+		dot.attr_timeout = dot.timeout;
+		rc = dir_put(&b, ".", &dot, 1);
+	}
+	if (rc == 0)
+		rc = dir_put(&b, "..", &dotdot, 2);
+	if (rc == 0) {
+		rc = rfs_list(&c, &n, dir_add, &b);
+		if (rc == DIR_FULL)
+			rc = 0;
+	}
+	rfs_ctx_done(&c);
+	if (rc < 0) {
+		dir_free(d);
+		return rc;
+	}
+	*dp = d;
+	return 0;
+}
+
+static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
+			     struct fuse_file_info *fi)
+{
+	struct rfs_dir *d = NULL;
+	struct rfs_node n;
+	int rc;
+
+	/* ENOSYS is success here, and the last opendir we see. */
+	if (fs_of(req)->kernel_lists) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	/* The directories whose members come and go are listed from
 	 * snapshots taken now, so a new region shows at once: the table for
 	 * the environment's, the segment index for sysv/ (which never
 	 * refreshes the table).  Not a segment's own directory: listing each
 	 * of 4000 would mean 4000 scans. */
-	if (rc == 0) {
-		c.fresh_view = n.kind == RFS_ROOT || n.kind == RFS_REGIONS;
-		c.fresh_segs = n.kind == RFS_SYSV || n.kind == RFS_LEAKED;
-	}
-	if (rc == 0 && (de = dir_push(d)) != NULL) {
-		rc = rfs_ino_stat(&c, ino, &n, &de->st, &de->timeout);
-		if (rc == 0)
-			rc = rfs_node_perm(&c, &n, &de->st, R_OK);
-		snprintf(de->name, sizeof(de->name), ".");
-		d->n += rc == 0;
-	}
-	if (rc == 0 && (de = dir_push(d)) != NULL) {
-		memset(de, 0, sizeof(*de));
-		de->st.st_mode = S_IFDIR | 0555;
-		de->st.st_ino =
-			rfs_ino((struct rfs_node){.kind = parent_kind(n.kind)});
-		snprintf(de->name, sizeof(de->name), "..");
-		d->n++;
-	}
-	if (rc == 0 && d->n < 2)
-		rc = -ENOMEM;
-	if (rc == 0)
-		rc = rfs_list(&c, &n, dir_add, &b);
-	rfs_ctx_done(&c);
+	rc = dir_make(req, ino, 0, 0, 0, 1, &d);
 	if (rc < 0) {
-		if (d)
-			free(d->v);
-		free(d);
 		rfs_reply_err(req, rc);
 		return;
 	}
@@ -318,51 +436,35 @@ static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
 	 * A region's or a segment's own directory lists the same names for
 	 * every caller for as long as it exists: the kernel may keep the
 	 * listing and answer the next getdents itself (it drops it when the
-	 * directory's mtime moves).  `find` then costs an opendir per
-	 * directory instead of three requests.  Not the others: their
-	 * members come and go, and leaked/ depends on who asks.
+	 * directory's mtime moves).  Not the others: their members come and
+	 * go, and leaked/ depends on who asks.
 	 */
-	if (n.kind == RFS_REGION_DIR || n.kind == RFS_SEGMENT_DIR) {
+	if (rfs_node_of(ino, &n) == 0 &&
+	    (n.kind == RFS_REGION_DIR || n.kind == RFS_SEGMENT_DIR)) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		free(d->v);
-		free(d);
-	}
-}
-
-/* The bytes entry I of D takes in a reply. */
-static size_t dirent_size(fuse_req_t req, const struct rfs_dirent *de, size_t i,
-			  int plus)
-{
-	struct fuse_entry_param e;
-
-	/* With no room, the add functions only say what they would need. */
-	if (!plus)
-		return fuse_add_direntry(req, NULL, 0, de->name, &de->st,
-					 (off_t)(i + 1));
-	memset(&e, 0, sizeof(e));
-	return fuse_add_direntry_plus(req, NULL, 0, de->name, &e,
-				      (off_t)(i + 1));
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		dir_free(d);
 }
 
 /*
- * One reply, in a buffer of what the entries need rather than of what the
- * kernel offers: the kernel offers far more than a segment's three names
- * take, and a buffer past glibc's mmap threshold (see rfs_init) cost an
- * mmap and a munmap per reply, 10000 of them in one `find`.
+ * One reply of the entries of D past cookie OFF, in a buffer of what the
+ * entries need rather than of what the kernel offers: the kernel offers
+ * far more than a segment's three names take, and a buffer past glibc's
+ * mmap threshold (see rfs_init) cost an mmap and a munmap per reply,
+ * 10000 of them in one `find`.
  */
 static void reply_dir(fuse_req_t req, size_t size, off_t off,
-		      struct fuse_file_info *fi, int plus)
+		      const struct rfs_dir *d, int plus)
 {
-	const struct rfs_dir *d = (const void *)(uintptr_t)fi->fh;
-	size_t first = off > 0 ? (size_t)off : 0, want = 0;
-	size_t used = 0;
+	size_t first = 0, want = 0, used = 0;
 	char *buf;
 
+	while (first < d->n && d->v[first].cookie <= off)
+		first++;
 	for (size_t i = first; i < d->n && want < size; i++)
-		want += dirent_size(req, &d->v[i], i, plus);
+		want += dirent_size(req, &d->v[i], plus);
 	if (want > size)
 		want = size;
 	buf = malloc(want ? want : 1);
@@ -380,15 +482,14 @@ static void reply_dir(fuse_req_t req, size_t size, off_t off,
 			memset(&e, 0, sizeof(e));
 			e.ino = de->st.st_ino;
 			e.attr = de->st;
-			e.attr_timeout = de->timeout;
+			e.attr_timeout = de->attr_timeout;
 			e.entry_timeout = de->timeout;
 			need = fuse_add_direntry_plus(req, buf + used,
 						      want - used, de->name, &e,
-						      (off_t)(i + 1));
+						      de->cookie);
 		} else {
 			need = fuse_add_direntry(req, buf + used, want - used,
-						 de->name, &de->st,
-						 (off_t)(i + 1));
+						 de->name, &de->st, de->cookie);
 		}
 		if (need > want - used)
 			break;
@@ -398,28 +499,49 @@ static void reply_dir(fuse_req_t req, size_t size, off_t off,
 	free(buf);
 }
 
+/*
+ * With the kernel keeping listings there is no open to slice: the listing
+ * is made for this reply (see the top of this section).  Its snapshots
+ * are the cached ones, which are at least as new as the getattr that
+ * came right before the first readdir (see rfs_node_stat_own).
+ */
+static void any_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi, int plus)
+{
+	struct rfs_dir *d;
+	int rc;
+
+	if (fi->fh) {
+		reply_dir(req, size, off,
+			  (const struct rfs_dir *)(uintptr_t)fi->fh, plus);
+		return;
+	}
+	rc = dir_make(req, ino, off, size, plus, 0, &d);
+	if (rc < 0) {
+		rfs_reply_err(req, rc);
+		return;
+	}
+	reply_dir(req, size, off, d, plus);
+	dir_free(d);
+}
+
 static void regionfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			     off_t off, struct fuse_file_info *fi)
 {
-	(void)ino;
-	reply_dir(req, size, off, fi, 0);
+	any_readdir(req, ino, size, off, fi, 0);
 }
 
 static void regionfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 				 off_t off, struct fuse_file_info *fi)
 {
-	(void)ino;
-	reply_dir(req, size, off, fi, 1);
+	any_readdir(req, ino, size, off, fi, 1);
 }
 
 static void regionfs_releasedir(fuse_req_t req, fuse_ino_t ino,
 				struct fuse_file_info *fi)
 {
-	struct rfs_dir *d = (struct rfs_dir *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	free(d->v);
-	free(d);
+	dir_free((struct rfs_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

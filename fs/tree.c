@@ -21,8 +21,9 @@
 /*
  * How long the kernel may trust a name and its attributes: as long as the
  * daemon may reuse its own snapshot, so a region or segment that goes is
- * gone from every path within a second (and from listings at once: they
- * are never cached).  Not 0: `ls -l` would then pay a getattr round trip
+ * gone from every path within a second (and from listings at once: the
+ * directories whose names come and go are asked at every opendir, see
+ * rfs_node_stat_own).  Not 0: `ls -l` would then pay a getattr round trip
  * per name after readdirplus already gave the attributes.  A leaked link
  * kept a second too long is harmless: rm re-checks before it removes.
  */
@@ -111,7 +112,8 @@ int rfs_lookup_name(struct rfs_ctx *c, const struct rfs_node *dir,
 	return -ENOENT;
 }
 
-typedef int (*list_fn)(void *arg, const char *name, const struct rfs_node *n);
+typedef int (*list_fn)(void *arg, const char *name, const struct rfs_node *n,
+		       off_t cookie);
 
 /* The current members of family F. */
 static int list_family(struct rfs_ctx *c, const struct rfs_family *f,
@@ -128,7 +130,7 @@ static int list_family(struct rfs_ctx *c, const struct rfs_family *f,
 					     .arg = v->regions[i].id};
 
 			f->format(n.arg, name, sizeof(name));
-			rc = fn(arg, name, &n);
+			rc = fn(arg, name, &n, RFS_COOKIE_MEMBERS + n.arg);
 		}
 		return rc;
 	}
@@ -143,7 +145,7 @@ static int list_family(struct rfs_ctx *c, const struct rfs_family *f,
 			    !rfs_seg_leaked(c, &s->seg[i]))
 				continue;
 			f->format(n.arg, name, sizeof(name));
-			rc = fn(arg, name, &n);
+			rc = fn(arg, name, &n, RFS_COOKIE_MEMBERS + n.arg);
 		}
 	}
 	return rc;
@@ -166,7 +168,7 @@ int rfs_list(struct rfs_ctx *c, const struct rfs_node *dir, list_fn fn,
 			n = (struct rfs_node){.kind = RFS_PSEUDO,
 					      .entry = (uint32_t)i,
 					      .arg = dir->arg};
-		rc = fn(arg, e->name, &n);
+		rc = fn(arg, e->name, &n, RFS_COOKIE_ROWS + (off_t)i);
 	}
 	for (size_t i = 0; i < rfs_nfamilies && !rc; i++)
 		if (rfs_families[i].parent == dir->kind)
@@ -231,6 +233,57 @@ int rfs_node_stat(struct rfs_ctx *c, const struct rfs_node *n, struct stat *st,
 	}
 	st->st_ino = rfs_ino(*n);
 	st->st_blksize = RFS_BLKSIZE;
+	return rc;
+}
+
+/* A digest of the names a directory lists (FNV-1a, each name with its
+ * NUL). */
+static int digest_name(void *arg, const char *name, const struct rfs_node *n,
+		       off_t cookie)
+{
+	uint64_t *h = arg;
+	const unsigned char *p = (const unsigned char *)name;
+
+	(void)n;
+	(void)cookie;
+	do {
+		*h ^= *p;
+		*h *= 0x100000001b3ull;
+	} while (*p++);
+	return 0;
+}
+
+/*
+ * With the kernel keeping listings, every opendir of a directory whose
+ * names come and go asks for its attributes first (their timeout is 0),
+ * and that is when we look: the listing is taken afresh (the table, or
+ * the segment index) and its digest dates the mtime.  The reply to the
+ * readdir that follows comes from a snapshot at least as new, so the
+ * kernel never keeps a listing older than the mtime it keeps with it.
+ */
+int rfs_node_stat_own(struct rfs_ctx *c, const struct rfs_node *n,
+		      struct stat *st, double *timeout, double *attr_timeout)
+{
+	uint64_t sig = 0xcbf29ce484222325ull;
+	int stamped = c->fs->kernel_lists && rfs_lists_change(n->kind);
+	int rc;
+
+	if (stamped) {
+		int view = n->kind == RFS_ROOT || n->kind == RFS_REGIONS;
+
+		if (view ? !c->fresh_view : !c->fresh_segs) {
+			rfs_ctx_drop(c);
+			c->fresh_view |= view;
+			c->fresh_segs |= !view;
+		}
+	}
+	rc = rfs_node_stat(c, n, st, timeout);
+	*attr_timeout = *timeout;
+	if (rc == 0 && stamped) {
+		rfs_list(c, n, digest_name, &sig);
+		rfs_dir_stamp(c->fs, n->kind, sig, st);
+		*attr_timeout = 0;
+	}
 	return rc;
 }
 

@@ -140,6 +140,50 @@ t_region_appears_and_vanishes() {
 	need '[ ! -e "$MF/$file" ]' && need '[ ! -e "$MF/regions/$file" ]'
 }
 
+# A mount of one user's: the kernel keeps every listing and no opendir
+# reaches the daemon after the first, yet names that come and go show at
+# once, also where the home's own mtime says nothing (regions in
+# segments), and in sysv/.  A mount shared with other users still opens
+# each directory, where each requester is checked.
+t_listings_kept_yet_fresh() {
+	local m=$T/mk dl=$T/mk.log ms=$T/mko dls=$T/mko.log pid spid id id2 file rc=0
+	mkdir -p "$m" "$ms"
+	MOUNTS+=("$m" "$ms")
+	"$REGIONFS" "$HS" "$m" -d 2>>"$dl" &
+	pid=$!
+	PIDS+=("$pid")
+	wait_mounted "$m" || return 1
+	id=$("$HELPER" shmget 4096 600 "$T/kpat") || return 1
+	ls "$m/sysv/$id" >/dev/null
+	: >"$dl"
+	need '[ "$(ls "$m/sysv/$id" | tr "\n" " ")" = "data stat stat.json " ]' || rc=1
+	need '! grep -aqE "opcode: (OPENDIR|READDIR)" "$dl"' \
+		"a kept listing was asked for: $(grep -acE 'opcode: (OPENDIR|READDIR)' "$dl")" || rc=1
+	ls "$m" "$m/regions" "$m/sysv" >/dev/null
+	"$HELPER" add "$HS" kept $((64 * 1024)) || rc=1
+	file=$("$HELPER" list "$HS" | awk '$4 == "kept" { print $1 }')
+	need '[ -n "$file" ]' &&
+		need 'ls "$m" | grep -qx "$file"' "new region not listed" &&
+		need 'ls "$m/regions" | grep -qx "$file"' || rc=1
+	"$HELPER" remove "$HS" kept || rc=1
+	need '! ls "$m" | grep -qx "$file"' "removed region still listed" &&
+		need '! ls "$m/regions" | grep -qx "$file"' || rc=1
+	id2=$("$HELPER" shmget 4096 600 "$T/kpat2") || rc=1
+	need 'ls "$m/sysv" | grep -qx "$id2"' "new segment not listed" || rc=1
+	ipcrm -m "$id2"
+	need '! ls "$m/sysv" | grep -qx "$id2"' "removed segment still listed" || rc=1
+	unmount_fs "$m" "$pid" || rc=1
+	"$REGIONFS" "$HS" "$ms" -d -o allow_other 2>>"$dls" &
+	spid=$!
+	PIDS+=("$spid")
+	wait_mounted "$ms" || { ipcrm -m "$id"; return 1; }
+	ls "$ms/sysv/$id" >/dev/null && ls "$ms/sysv/$id" >/dev/null
+	need '[ "$(grep -ac "opcode: OPENDIR" "$dls")" -ge 2 ]' "shared mount: no opendir" || rc=1
+	unmount_fs "$ms" "$spid" || rc=1
+	ipcrm -m "$id"
+	return $rc
+}
+
 t_xattrs() {
 	need 'python3 - "$MF" "$MS" <("$HELPER" list "$HF") <("$HELPER" list "$HS") <<"EOF"
 import os, sys
