@@ -303,9 +303,8 @@ int rfs_stat_rendering(struct rfs_ctx *c, enum rfs_attrs attrs, mode_t mode,
 	}
 }
 
-/* A directory's attributes as its source gives them. */
-static int dir_attrs(struct rfs_ctx *c, const struct rfs_node *n,
-		     struct stat *st)
+/* Directories: their own attributes (and existence). */
+int rfs_stat_dir(struct rfs_ctx *c, const struct rfs_node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	switch (n->kind) {
@@ -338,106 +337,4 @@ static int dir_attrs(struct rfs_ctx *c, const struct rfs_node *n,
 	default:
 		return -ENOTDIR;
 	}
-}
-
-/* ---- listing stamps ------------------------------------------------------ */
-
-static int stamp_slot(enum rfs_kind k)
-{
-	switch (k) {
-	case RFS_ROOT:
-		return 0;
-	case RFS_REGIONS:
-		return 1;
-	case RFS_SYSV:
-		return 2;
-	case RFS_LEAKED:
-		return 3;
-	default:
-		return -1;
-	}
-}
-
-int rfs_lists_change(enum rfs_kind k)
-{
-	return stamp_slot(k) >= 0;
-}
-
-static int64_t mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
-static void set_mtime_ns(struct stat *st, int64_t ns)
-{
-	st->st_mtim.tv_sec = (time_t)(ns / 1000000000);
-	st->st_mtim.tv_nsec = (long)(ns % 1000000000);
-	if (mtime_ns(st) >
-	    (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec)
-		st->st_ctim = st->st_mtim;
-}
-
-/* The stamp of kind K, if any, shown over ST's own mtime when later: a
- * directory's mtime is the later of its source's (the home's, the
- * mount's) and the last change of its names that we saw. */
-static void apply_stamp(struct regionfs *fs, enum rfs_kind k, struct stat *st)
-{
-	int i = stamp_slot(k);
-	int64_t ns;
-
-	if (i < 0 || !fs->kernel_lists)
-		return;
-	pthread_mutex_lock(&fs->lock);
-	ns = fs->stamps[i].ns;
-	pthread_mutex_unlock(&fs->lock);
-	if (ns > mtime_ns(st))
-		set_mtime_ns(st, ns);
-}
-
-/*
- * A change of names is dated when we first see it, and always after the
- * mtime shown before it (which may be the source's, even one in the
- * future), so that the kernel sees the mtime move.  The first listing
- * ever seen needs no stamp: the kernel cannot hold an older one, as it
- * asks for attributes before it keeps any listing.
- */
-void rfs_dir_stamp(struct regionfs *fs, enum rfs_kind k, uint64_t sig,
-		   struct stat *st)
-{
-	int i = stamp_slot(k);
-	struct rfs_stamp *sp;
-	struct timespec now;
-	int64_t ns;
-
-	if (i < 0)
-		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	sp = &fs->stamps[i];
-	pthread_mutex_lock(&fs->lock);
-	if (!sp->seen) {
-		sp->seen = 1;
-		sp->sig = sig;
-	} else if (sp->sig != sig) {
-		sp->sig = sig;
-		if (ns <= sp->ns)
-			ns = sp->ns + 1;
-		if (ns <= mtime_ns(st))
-			ns = mtime_ns(st) + 1;
-		sp->ns = ns;
-	}
-	ns = sp->ns;
-	pthread_mutex_unlock(&fs->lock);
-	if (ns > mtime_ns(st))
-		set_mtime_ns(st, ns);
-}
-
-/* Directories: their own attributes (and existence). */
-int rfs_stat_dir(struct rfs_ctx *c, const struct rfs_node *n, struct stat *st)
-{
-	int rc = dir_attrs(c, n, st);
-
-	if (rc == 0)
-		apply_stamp(c->fs, n->kind, st);
-	return rc;
 }

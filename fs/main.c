@@ -442,6 +442,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &regionfs_ops, sizeof(regionfs_ops), &fs);
 	if (!se)
 		goto out; /* libfuse said why (an unknown option, ...) */
+	fs.se = se;
 	/*
 	 * A shell starts background commands with SIGINT ignored, and
 	 * libfuse leaves ignored signals alone; but SIGINT must unmount

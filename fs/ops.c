@@ -70,17 +70,12 @@ static void regionfs_init(void *userdata, struct fuse_conn_info *conn)
 	/*
 	 * Let the kernel keep listings, and send no opendir or releasedir,
 	 * when every requester is the user who mounted (the kernel lets no
-	 * one else in): a listing kept for one of them is right for all.
-	 * The kernel's check at each opendir, that the directory's mtime has
-	 * not moved, needs auto_inval_data (see rfs_node_stat_own).  A
+	 * one else in): a listing kept for one of them is right for all.  A
 	 * mount shared with other users keeps opendir, where each
 	 * requester's right to read a directory is checked.
 	 */
-	if (!fs->shared && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) &&
-	    (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)) {
-		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	if (!fs->shared && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT))
 		fs->kernel_lists = 1;
-	}
 	/*
 	 * Region file pages go to the device by splice, so the only copy is
 	 * the kernel's into the reader's buffer.  libfuse splices a reply
@@ -128,7 +123,7 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct fuse_entry_param e;
 	struct rfs_node dir, child;
-	double timeout = 0, attr_timeout = 0;
+	double timeout = 0;
 	int rc;
 
 	memset(&e, 0, sizeof(e));
@@ -138,14 +133,13 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = rfs_lookup_name(&c, &dir, name, &child);
 	if (rc == 0) {
-		rc = rfs_node_stat_own(&c, &child, &e.attr, &timeout,
-				       &attr_timeout);
+		rc = rfs_node_stat(&c, &child, &e.attr, &timeout);
 		/* Missing from a cached snapshot: it may be brand new. */
 		if (rc == -ENOENT) {
 			rfs_ctx_drop(&c);
 			if (may_be_new(&child, &c))
-				rc = rfs_node_stat_own(&c, &child, &e.attr,
-						       &timeout, &attr_timeout);
+				rc = rfs_node_stat(&c, &child, &e.attr,
+						   &timeout);
 		}
 	}
 	if (rc == 0)
@@ -156,7 +150,7 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	e.ino = e.attr.st_ino;
-	e.attr_timeout = attr_timeout;
+	e.attr_timeout = timeout;
 	e.entry_timeout = timeout;
 	fuse_reply_entry(req, &e);
 }
@@ -167,20 +161,16 @@ static void regionfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
 	struct rfs_node n;
 	struct stat st;
-	double timeout = 0, attr_timeout = 0;
+	double timeout = 0;
 	int rc;
 
 	(void)fi;
-	rc = rfs_node_of(ino, &n) < 0 ? -ENOENT : 0;
-	if (rc == 0)
-		rc = rfs_node_stat_own(&c, &n, &st, &timeout, &attr_timeout);
-	if (rc == 0)
-		rc = rfs_reach_perm(&c, &n);
+	rc = rfs_ino_stat(&c, ino, &n, &st, &timeout);
 	rfs_ctx_done(&c);
 	if (rc < 0)
 		rfs_reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, attr_timeout);
+		fuse_reply_attr(req, &st, timeout);
 }
 
 static void regionfs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -228,22 +218,25 @@ static void regionfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
  * Two ways to list, chosen once at init (see regionfs_init):
  *
  * - The kernel keeps listings (fs->kernel_lists): no opendir or releasedir
- *   ever reaches us, and the kernel keeps what each directory listed,
- *   answering the next getdents itself for as long as the directory's
- *   mtime stays (see rfs_node_stat_own).  Each readdir is answered alone,
- *   from the snapshots of its moment, starting past the cookie it names.
- *   A `find` of 1000 regions and 4000 segments then costs a few requests
- *   instead of two per directory (one of them blocking the walk).
+ *   ever reaches us, and the kernel keeps what a directory listed and
+ *   answers the next getdents itself.  Right for a region's or a
+ *   segment's own directory, whose names never change; the listings of
+ *   the directories whose names come and go are dropped as soon as they
+ *   are complete (see any_readdir), so those are listed afresh each time
+ *   and show a new region or segment at once.  Each readdir is answered
+ *   alone, from the snapshots of its moment, past the cookie it names.
+ *   A `find` of 1000 regions and 4000 segments then costs a few dozen
+ *   requests instead of two per directory (one of them blocking the
+ *   walk).
  * - Otherwise, as a mount that other users share must be: each opendir
  *   checks the requester and makes the listing that the readdirs of that
  *   open slice, and the kernel keeps only the listings of a region's or a
- *   segment's own directory, which name the same files for everyone.
+ *   segment's own directory.
  */
 struct rfs_dirent {
 	char name[RFS_NAME_MAX];
 	struct stat st;
 	double timeout;
-	double attr_timeout;
 	off_t cookie;
 };
 
@@ -330,9 +323,6 @@ static int dir_add(void *arg, const char *name, const struct rfs_node *n,
 	/* Gone between listing and stat (a region removed meanwhile). */
 	if (rfs_node_stat(b->c, n, &de.st, &de.timeout) < 0)
 		return 0;
-	de.attr_timeout = b->c->fs->kernel_lists && rfs_lists_change(n->kind)
-				  ? 0
-				  : de.timeout;
 	return dir_put(b, name, &de, cookie);
 }
 
@@ -390,7 +380,6 @@ static int dir_make(fuse_req_t req, fuse_ino_t ino, off_t after, size_t room,
 		dotdot.st.st_mode = S_IFDIR | 0555;
 		dotdot.st.st_ino =
 			rfs_ino((struct rfs_node){.kind = parent_kind(n.kind)});
-		dot.attr_timeout = dot.timeout;
 		rc = dir_put(&b, ".", &dot, 1);
 	}
 	if (rc == 0)
@@ -482,7 +471,7 @@ static void reply_dir(fuse_req_t req, size_t size, off_t off,
 			memset(&e, 0, sizeof(e));
 			e.ino = de->st.st_ino;
 			e.attr = de->st;
-			e.attr_timeout = de->attr_timeout;
+			e.attr_timeout = de->timeout;
 			e.entry_timeout = de->timeout;
 			need = fuse_add_direntry_plus(req, buf + used,
 						      want - used, de->name, &e,
@@ -499,15 +488,27 @@ static void reply_dir(fuse_req_t req, size_t size, off_t off,
 	free(buf);
 }
 
+/* Does directory kind K list names that come and go? */
+static int names_change(enum rfs_kind k)
+{
+	return k == RFS_ROOT || k == RFS_REGIONS || k == RFS_SYSV ||
+	       k == RFS_LEAKED;
+}
+
 /*
  * With the kernel keeping listings there is no open to slice: the listing
- * is made for this reply (see the top of this section).  Its snapshots
- * are the cached ones, which are at least as new as the getattr that
- * came right before the first readdir (see rfs_node_stat_own).
+ * is made for this reply (see the top of this section), from snapshots
+ * taken now when it starts, as opendir would.  The end of a listing whose
+ * names come and go (the reply with no names) is followed by an
+ * invalidation of the directory's pages: the kernel's copy, complete only
+ * once that empty reply reached it, is then found missing at the next
+ * getdents and read from us again.
  */
 static void any_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi, int plus)
 {
+	struct regionfs *fs = fs_of(req);
+	struct rfs_node n;
 	struct rfs_dir *d;
 	int rc;
 
@@ -516,12 +517,15 @@ static void any_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			  (const struct rfs_dir *)(uintptr_t)fi->fh, plus);
 		return;
 	}
-	rc = dir_make(req, ino, off, size, plus, 0, &d);
+	rc = dir_make(req, ino, off, size, plus, off == 0, &d);
 	if (rc < 0) {
 		rfs_reply_err(req, rc);
 		return;
 	}
 	reply_dir(req, size, off, d, plus);
+	if (d->n == 0 && fs->se && rfs_node_of(ino, &n) == 0 &&
+	    names_change(n.kind))
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 	dir_free(d);
 }
 

@@ -84,11 +84,6 @@ struct rfs_node {
 #define RFS_COOKIE_ROWS	   3
 #define RFS_COOKIE_MEMBERS 1024
 
-/* The directories whose members come and go (the environment's names,
- * sysv/ and leaked/): their mtime is a listing stamp (see
- * rfs_dir_stamp). */
-#define RFS_NSTAMPS 4
-
 /* ---- the daemon state (its functions: state.c) --------------------------- */
 
 /* A refcounted inspecting handle: replaced when the home is recreated. */
@@ -163,17 +158,18 @@ struct rfs_segs {
 
 struct regionfs {
 	/* Set before the session starts, read-only afterwards. */
-	char *home;	  /* absolute: the daemon chdirs to / */
-	int readwrite;	  /* -o rw: leaked segments removable */
-	int debug;	  /* -d: log refused operations */
-	int bdb;	  /* HOME is a Berkeley DB home: env is
-			     NULL, bdbtable.c and bdbview.c
-			     answer instead */
-	int shared;	  /* -o allow_other or allow_root: requesters
-			     of other users may share the kernel's caches */
-	int kernel_lists; /* set by init: no opendir reaches us and
-			     the kernel keeps every listing (ops.c) */
-	uid_t uid;	  /* the daemon's: owner of sysv/ */
+	char *home;		 /* absolute: the daemon chdirs to / */
+	int readwrite;		 /* -o rw: leaked segments removable */
+	int debug;		 /* -d: log refused operations */
+	int bdb;		 /* HOME is a Berkeley DB home: env is
+				    NULL, bdbtable.c and bdbview.c
+				    answer instead */
+	int shared;		 /* -o allow_other or allow_root: requesters
+				    of other users may share the kernel's caches */
+	int kernel_lists;	 /* set by init: no opendir reaches us and
+				    the kernel keeps listings (ops.c) */
+	struct fuse_session *se; /* for notifications */
+	uid_t uid;		 /* the daemon's: owner of sysv/ */
 	gid_t gid;
 	time_t start; /* the times of sysv/ and leaked/ */
 
@@ -186,12 +182,6 @@ struct regionfs {
 				   lock is also the one-scan-at-a-
 				   time lock (a scan of 4000
 				   segments holds ~18 MiB) */
-	struct rfs_stamp {	/* guarded by lock */
-		uint64_t sig;	/* of the names last listed */
-		int64_t ns;	/* CLOCK_REALTIME when they were
-				   last seen to change; 0 never */
-		int seen;	/* sig is set */
-	} stamps[RFS_NSTAMPS];
 };
 
 /* How long a cached snapshot may answer lookup and getattr. */
@@ -315,19 +305,6 @@ enum rfs_attrs {
 	RFS_AT_REGION,	/* the region's file or segment */
 	RFS_AT_DAEMON,	/* the daemon, since the mount (sysv/) */
 };
-
-/* Does directory kind K list names that come and go? */
-int rfs_lists_change(enum rfs_kind k);
-
-/*
- * Record SIG, a digest of the names directory kind K lists now, and give
- * ST (its attributes, as rfs_stat_dir made them) the mtime of the listing:
- * one that moves whenever SIG does.  The kernel, keeping listings,
- * compares a directory's mtime at each opendir and drops its copy when it
- * moved.
- */
-void rfs_dir_stamp(struct regionfs *fs, enum rfs_kind k, uint64_t sig,
-		   struct stat *st);
 
 /* Attributes (into a zeroed ST) of: a directory N, with its existence
  * (-ENOTDIR for a node that is none); a region file or a region's
@@ -541,16 +518,6 @@ int rfs_reach_perm(struct rfs_ctx *c, const struct rfs_node *n);
 /* Attributes of inode INO (into *N) if the requester may reach it. */
 int rfs_ino_stat(struct rfs_ctx *c, fuse_ino_t ino, struct rfs_node *n,
 		 struct stat *st, double *timeout);
-
-/*
- * Attributes of N for the kernel to keep as N's own (getattr, lookup):
- * as rfs_node_stat, and in a mount where the kernel keeps listings, a
- * directory whose names come and go is listed afresh, its mtime stamped
- * by what it lists, and *ATTR_TIMEOUT is 0, so that every opendir asks
- * us again.  Otherwise *ATTR_TIMEOUT is *TIMEOUT.
- */
-int rfs_node_stat_own(struct rfs_ctx *c, const struct rfs_node *n,
-		      struct stat *st, double *timeout, double *attr_timeout);
 
 /* The directory N appears in; 0, or -1 for the root. */
 int rfs_node_parent(const struct rfs_node *n, struct rfs_node *p);

@@ -22,8 +22,8 @@
  * How long the kernel may trust a name and its attributes: as long as the
  * daemon may reuse its own snapshot, so a region or segment that goes is
  * gone from every path within a second (and from listings at once: the
- * directories whose names come and go are asked at every opendir, see
- * rfs_node_stat_own).  Not 0: `ls -l` would then pay a getattr round trip
+ * kernel never keeps the listing of a directory whose names come and go,
+ * see any_readdir).  Not 0: `ls -l` would then pay a getattr round trip
  * per name after readdirplus already gave the attributes.  A leaked link
  * kept a second too long is harmless: rm re-checks before it removes.
  */
@@ -233,57 +233,6 @@ int rfs_node_stat(struct rfs_ctx *c, const struct rfs_node *n, struct stat *st,
 	}
 	st->st_ino = rfs_ino(*n);
 	st->st_blksize = RFS_BLKSIZE;
-	return rc;
-}
-
-/* A digest of the names a directory lists (FNV-1a, each name with its
- * NUL). */
-static int digest_name(void *arg, const char *name, const struct rfs_node *n,
-		       off_t cookie)
-{
-	uint64_t *h = arg;
-	const unsigned char *p = (const unsigned char *)name;
-
-	(void)n;
-	(void)cookie;
-	do {
-		*h ^= *p;
-		*h *= 0x100000001b3ull;
-	} while (*p++);
-	return 0;
-}
-
-/*
- * With the kernel keeping listings, every opendir of a directory whose
- * names come and go asks for its attributes first (their timeout is 0),
- * and that is when we look: the listing is taken afresh (the table, or
- * the segment index) and its digest dates the mtime.  The reply to the
- * readdir that follows comes from a snapshot at least as new, so the
- * kernel never keeps a listing older than the mtime it keeps with it.
- */
-int rfs_node_stat_own(struct rfs_ctx *c, const struct rfs_node *n,
-		      struct stat *st, double *timeout, double *attr_timeout)
-{
-	uint64_t sig = 0xcbf29ce484222325ull;
-	int stamped = c->fs->kernel_lists && rfs_lists_change(n->kind);
-	int rc;
-
-	if (stamped) {
-		int view = n->kind == RFS_ROOT || n->kind == RFS_REGIONS;
-
-		if (view ? !c->fresh_view : !c->fresh_segs) {
-			rfs_ctx_drop(c);
-			c->fresh_view |= view;
-			c->fresh_segs |= !view;
-		}
-	}
-	rc = rfs_node_stat(c, n, st, timeout);
-	*attr_timeout = *timeout;
-	if (rc == 0 && stamped) {
-		rfs_list(c, n, digest_name, &sig);
-		rfs_dir_stamp(c->fs, n->kind, sig, st);
-		*attr_timeout = 0;
-	}
 	return rc;
 }
 

@@ -140,11 +140,12 @@ t_region_appears_and_vanishes() {
 	need '[ ! -e "$MF/$file" ]' && need '[ ! -e "$MF/regions/$file" ]'
 }
 
-# A mount of one user's: the kernel keeps every listing and no opendir
-# reaches the daemon after the first, yet names that come and go show at
-# once, also where the home's own mtime says nothing (regions in
-# segments), and in sysv/.  A mount shared with other users still opens
-# each directory, where each requester is checked.
+# A mount of one user's: the kernel keeps a segment directory's listing
+# and no opendir reaches the daemon after the first, yet names that come
+# and go show at once (in the root and regions/, also when the home's own
+# mtime says nothing: regions in segments; and in sysv/), each time they
+# are listed.  A mount shared with other users still opens each
+# directory, where each requester is checked.
 t_listings_kept_yet_fresh() {
 	local m=$T/mk dl=$T/mk.log ms=$T/mko dls=$T/mko.log pid spid id id2 file rc=0
 	mkdir -p "$m" "$ms"
