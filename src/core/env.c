@@ -119,7 +119,7 @@ static int open_private(struct rgn_env *env)
 				env->home);
 	if (rc != -ENOENT)
 		return rc;
-	rc = rgn_lockfile_write_private(env->lockfd);
+	rc = rgn_lockfile_write_private(env);
 	if (rc < 0)
 		return rgn_fail(rc, "write %s/%s", env->home, RGN_LOCK_FILE);
 	rc = rgn_home_canonical(env);
@@ -240,9 +240,10 @@ static int refresh_cache(struct rgn_env *env, int how)
 	}
 	if (how & CACHE_VERIFY)
 		return 0;
-	if (ftruncate(env->lockfd, 0) < 0)
+	if (env->lck_len != 0 && ftruncate(env->lockfd, 0) < 0)
 		return rgn_fail(-errno, "truncate %s/%s", env->home,
 				RGN_LOCK_FILE);
+	env->lck_len = 0;
 	return 0;
 }
 
@@ -276,8 +277,10 @@ static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
 
 	fd = openat(env->dirfd, RGN_LOCK_FILE,
 		    O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
+	if (fd < 0) {
+		env->lck_absent = errno == ENOENT;
 		return -EAGAIN;
+	}
 	if (rgn_lockfile_ofd(fd, F_RDLCK, RGN_LOCK_ATTACH, 0) < 0 ||
 	    fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink == 0) {
 		close(fd);
@@ -382,13 +385,18 @@ static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
 	env->ops = rgn_backing_select(env->backing,
 				      fallback ? RGN_RF_FALLBACK : 0);
 	/* A dead creator's intent lets the sysv backing reclaim what it left
-	 * at the base key; then ours replaces it until we are published. */
-	if (rgn_lockfile_read_intent(env->lockfd, &env->crashed) < 0 ||
-	    rgn_proc_alive(env->crashed.pid, env->crashed.start))
-		memset(&env->crashed, 0, sizeof(env->crashed));
-	rc = rgn_lockfile_write_intent(env->lockfd, env->shm_key);
-	if (rc < 0)
-		return rgn_fail(rc, "write %s/%s", env->home, RGN_LOCK_FILE);
+	 * at the base key; then ours replaces it until we are published.
+	 * Only segments outlive their creator unnamed: a files primary is
+	 * built as __db.001.tmp, which is its own evidence. */
+	if (env->ops->in_segments) {
+		if (rgn_lockfile_read_intent(env, &env->crashed) < 0 ||
+		    rgn_proc_alive(env->crashed.pid, env->crashed.start))
+			memset(&env->crashed, 0, sizeof(env->crashed));
+		rc = rgn_lockfile_write_intent(env, env->shm_key);
+		if (rc < 0)
+			return rgn_fail(rc, "write %s/%s", env->home,
+					RGN_LOCK_FILE);
+	}
 	rc = rgn_primary_create(env);
 	if (rc < 0)
 		return rc;
@@ -465,6 +473,7 @@ static struct rgn_env *env_alloc(void)
 	pthread_mutex_init(&env->lock, NULL);
 	env->dirfd = -1;
 	env->lockfd = -1;
+	env->lck_len = -1;
 	env->reg.slot = -1;
 	return env;
 }
@@ -516,6 +525,8 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 	}
 
 	private_env = cfg->backing == RGN_BACKING_PRIVATE;
+	/* An exclusive create expects an empty home. */
+	env->lck_absent = (cfg->flags & RGN_EXCL) != 0;
 	if (!private_env && !(cfg->flags & RGN_EXCL)) {
 		rc = fast_join(env, cfg);
 		if (rc == 0)

@@ -87,6 +87,12 @@ struct rgn_env {
 					     creator's intent, if any */
 	int forked;			  /* open_lock: set in a fork()ed
 					     child's copy; read at close */
+	int lck_absent;			  /* open: __db.lck is expected not to
+					     exist (make it first) */
+	int lck_len;			  /* setup lock: bytes __db.lck holds
+					     when this handle made it or
+					     wrote it since locking; -1 when
+					     not known (env_lock.c) */
 };
 
 /* Lock the environment mutex (ev_mutex), recovering it if its holder died. */

@@ -105,7 +105,30 @@ static int read_record(int fd, const char *what, struct rgn_intent *rec)
 	return 0;
 }
 
-static int write_record(int fd, const char *what, int32_t key)
+/*
+ * Replace the text of ENV's lock file (held with the setup lock) by the N
+ * bytes of BUF: overwrite, then cut to length.  Never cut to zero first:
+ * ext4 takes a file cut to zero and written again for a replaced file and
+ * writes its data to disk at close (auto_da_alloc), which made every create
+ * of a segment-backed environment wait for the disk once __db.lck kept the
+ * record's copy.  The cut is skipped when this handle knows the file held
+ * no more than N bytes (it made the file, or wrote it last): only writers
+ * holding the setup lock change the file, so what we know stays true.
+ */
+static int replace_text(struct rgn_env *env, const char *buf, int n)
+{
+	if (pwrite(env->lockfd, buf, (size_t)n, 0) != n)
+		return errno ? -errno : -EIO;
+	if (env->lck_len < 0 || env->lck_len > n) {
+		env->lck_len = -1;
+		if (ftruncate(env->lockfd, n) < 0)
+			return -errno;
+	}
+	env->lck_len = n;
+	return 0;
+}
+
+static int write_record(struct rgn_env *env, const char *what, int32_t key)
 {
 	char buf[160];
 	int n = snprintf(buf, sizeof(buf),
@@ -113,14 +136,7 @@ static int write_record(int fd, const char *what, int32_t key)
 			 (int)rgn_self_pid(), rgn_self_start(), (unsigned)key,
 			 (long long)time(NULL));
 
-	/* Overwrite, then cut to length; never cut to zero first: ext4
-	 * takes a file cut to zero and written again for a replaced file
-	 * and writes its data to disk at close (auto_da_alloc), which made
-	 * every create of a segment-backed environment wait for the disk
-	 * once __db.lck kept the record's copy. */
-	if (pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) < 0)
-		return -errno;
-	return 0;
+	return replace_text(env, buf, n);
 }
 
 /* The private owner named in the lock file, if it is still running. */
@@ -142,19 +158,22 @@ int rgn_lockfile_private_owner(int fd, pid_t *pid)
 	return read_owner(fd, pid);
 }
 
-int rgn_lockfile_read_intent(int fd, struct rgn_intent *rec)
+int rgn_lockfile_read_intent(struct rgn_env *env, struct rgn_intent *rec)
 {
-	return read_record(fd, "creating", rec);
+	/* A file this handle made is empty: nothing to read. */
+	if (env->lck_len == 0)
+		return -ENOENT;
+	return read_record(env->lockfd, "creating", rec);
 }
 
-int rgn_lockfile_write_intent(int fd, int32_t key)
+int rgn_lockfile_write_intent(struct rgn_env *env, int32_t key)
 {
-	return write_record(fd, "creating", key);
+	return write_record(env, "creating", key);
 }
 
-int rgn_lockfile_write_private(int fd)
+int rgn_lockfile_write_private(struct rgn_env *env)
 {
-	return write_record(fd, "private", 0);
+	return write_record(env, "private", 0);
 }
 
 /*
@@ -164,18 +183,28 @@ int rgn_lockfile_write_private(int fd)
  */
 static int open_lockfile(struct rgn_env *env, int create)
 {
+	/* A creator that expects no lock file (an exclusive create, or a
+	 * fast join that found none) tries to make it first: one open
+	 * instead of a failed one and the creating one. */
+	int make_first = create && env->lck_absent;
+
 	for (;;) {
 		struct stat st, path_st;
-		int fd, made = 0, rc;
+		int fd = -ENOENT, made = 0, rc;
 
-		fd = rgn_open_in_home(env, RGN_LOCK_FILE, O_RDWR, 0, &st);
+		if (!make_first)
+			fd = rgn_open_in_home(env, RGN_LOCK_FILE, O_RDWR, 0,
+					      &st);
 		if (fd == -ENOENT && create) {
 			fd = rgn_open_in_home(env, RGN_LOCK_FILE,
 					      O_RDWR | O_CREAT | O_EXCL,
 					      env->mode, &st);
 			made = fd >= 0;
-			if (fd == -EEXIST)
+			make_first = 0;
+			if (fd == -EEXIST) {
+				rgn_clear_detail();
 				continue;
+			}
 		}
 		if (fd < 0)
 			return fd;
@@ -192,6 +221,9 @@ static int open_lockfile(struct rgn_env *env, int create)
 		    path_st.st_dev == st.st_dev &&
 		    path_st.st_ino == st.st_ino) {
 			env->lockfd = fd;
+			/* Made by us with O_EXCL, locked before anyone
+			 * could write it: empty. */
+			env->lck_len = made ? 0 : -1;
 			return 0;
 		}
 		close(fd); /* lost a race with remove: the file is gone */
@@ -208,6 +240,7 @@ void rgn_lockfile_setup_unlock(struct rgn_env *env)
 	};
 
 	fcntl(env->lockfd, F_OFD_SETLK, &fl);
+	env->lck_len = -1; /* others may write it now */
 }
 
 int rgn_lockfile_owns_private(struct rgn_env *env)
@@ -395,10 +428,9 @@ int rgn_lockfile_write_cache(struct rgn_env *env,
 		return n;
 	/* Overwrite, then cut: whatever the file held (an intent) is
 	 * replaced, and a crash in between leaves the whole line first. */
-	if (pwrite(env->lockfd, buf, (size_t)n, 0) != n ||
-	    ftruncate(env->lockfd, n) < 0)
-		return rgn_fail(errno ? -errno : -EIO, "write %s/%s", env->home,
-				RGN_LOCK_FILE);
+	n = replace_text(env, buf, n);
+	if (n < 0)
+		return rgn_fail(n, "write %s/%s", env->home, RGN_LOCK_FILE);
 	return 0;
 }
 

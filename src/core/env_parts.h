@@ -26,11 +26,11 @@ int rgn_lockfile_ofd(int fd, short type, off_t byte, int wait);
 int rgn_lockfile_private_owner(int fd, pid_t *pid);
 
 /* The intent record ("creating ...") of a creator, or -ENOENT. */
-int rgn_lockfile_read_intent(int fd, struct rgn_intent *rec);
+int rgn_lockfile_read_intent(struct rgn_env *env, struct rgn_intent *rec);
 /* Replace the file's text with our intent to take KEY, or with our
  * private owner record.  0 or -errno. */
-int rgn_lockfile_write_intent(int fd, int32_t key);
-int rgn_lockfile_write_private(int fd);
+int rgn_lockfile_write_intent(struct rgn_env *env, int32_t key);
+int rgn_lockfile_write_private(struct rgn_env *env);
 /* 1 if the private owner record is this process's. */
 int rgn_lockfile_owns_private(struct rgn_env *env);
 

@@ -412,11 +412,9 @@ int rgn_env_remove_report(const char *home, uint32_t flags, rgn_remove_fn fn,
 		return -ENOMEM;
 	rc = rgn_home_open(env, home);
 	if (rc == 0)
-		rc = rgn_home_refuse_foreign(env);
-	if (rc == 0)
 		rc = rgn_lockfile_open_home(env, 0, 1);
 	if (rc < 0)
-		goto out;
+		goto out_foreign;
 	busy = rgn_lockfile_ofd(env->lockfd, F_WRLCK, RGN_LOCK_ATTACH, 0) < 0;
 	if (busy) {
 		pid_t owner;
@@ -430,6 +428,8 @@ int rgn_env_remove_report(const char *home, uint32_t flags, rgn_remove_fn fn,
 		}
 	}
 	rc = rgn_primary_probe(env, 0);
+	if (rc == RGN_EBADMAGIC)
+		goto out_foreign;
 	if (rc == -ENOENT) {
 		/* Nothing but a lock file and perhaps a dead creator's
 		 * debris: finish the job. */
@@ -454,6 +454,19 @@ int rgn_env_remove_report(const char *home, uint32_t flags, rgn_remove_fn fn,
 	}
 	if (rc == 0)
 		rc = remove_by_table(env, flags, busy, &lf);
+	goto out;
+out_foreign:
+	/*
+	 * Nothing was changed (a lock is no change): only now, when __db.001
+	 * is not ours, say whether it is Berkeley DB's.  Asked before
+	 * anything else, this cost every remove an open of __db.001.
+	 */
+	if (rc == RGN_EBADMAGIC) {
+		int foreign = rgn_home_refuse_foreign(env);
+
+		if (foreign < 0)
+			rc = foreign;
+	}
 out:
 	if (rc == 0 && lf.n) {
 		rc = lf.first;

@@ -378,6 +378,45 @@ static void create_over_a_stranger_primary_creates_nothing(void **state)
 	}
 }
 
+/*
+ * Remove asks whether __db.001 is Berkeley DB's only once it is found not
+ * ours, after taking __db.lck's locks: beside a lock file we left, a
+ * stranger primary gets the same answer as in a home without one, and
+ * both files stay exactly as they were.
+ */
+static void remove_beside_our_lock_file_judges_a_stranger_primary(void **state)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		int expect;
+	} strangers[] = {
+		{"not ours at all", 15, RGN_EBADMAGIC},
+		{"twenty-four bytes long!", 24, RGN_EFOREIGNENV},
+		{"", 0, RGN_EFOREIGNENV},
+	};
+	char path[4200], lck[4200], got[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(strangers) / sizeof(strangers[0]); i++) {
+		const char *home = tu_mkhome();
+
+		snprintf(path, sizeof(path), "%s/__db.001", home);
+		snprintf(lck, sizeof(lck), "%s/__db.lck", home);
+		tu_write_file(path, strangers[i].bytes, strangers[i].len);
+		tu_write_file(lck, "", 0);
+		assert_int_equal(rgn_env_remove(home, 0), strangers[i].expect);
+		assert_non_null(strstr(rgn_errdetail(), "__db.001"));
+		assert_int_equal(rgn_env_remove(home, RGN_FORCE),
+				 strangers[i].expect);
+		assert_int_equal(count_dir(home), 2);
+		assert_int_equal(tu_read_file(path, got, sizeof(got)),
+				 (ssize_t)strangers[i].len);
+		assert_memory_equal(got, strangers[i].bytes, strangers[i].len);
+		assert_int_equal(tu_read_file(lck, got, sizeof(got)), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +432,8 @@ int main(void)
 		cmocka_unit_test(inspect_is_not_counted_as_attached),
 		cmocka_unit_test(generation_counts_region_creates_and_removes),
 		cmocka_unit_test(remove_is_busy_while_attached_unless_forced),
+		cmocka_unit_test(
+			remove_beside_our_lock_file_judges_a_stranger_primary),
 		cmocka_unit_test(
 			create_over_a_stranger_primary_creates_nothing),
 	};
