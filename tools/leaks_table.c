@@ -15,6 +15,14 @@
  * off, so one segment is always one line and nothing is escaped twice.
  * --raw is the exception: there libsmartcols encodes every cell itself,
  * exactly as lsipc --raw does, and gets the bytes as they are.
+ *
+ * Cost: a table of thousands of segments is most of `regionctl leaks`'s
+ * user time.  Cells are formatted without printf, and figures that repeat
+ * from row to row (sizes, times, ages) are formatted once.  libsmartcols
+ * measures every cell with the multibyte functions twice, once to size the
+ * columns and once to pad; for a table of printable ASCII, where a cell's
+ * width is its length, the sizing pass asks our chunk-size callback
+ * instead (see plain_width), which halves that cost and prints the same.
  */
 #include <inttypes.h>
 #include <libsmartcols.h>
@@ -44,9 +52,17 @@
 static char *escape_cell(const char *s, int ascii)
 {
 	static const char hex[] = "0123456789abcdef";
-	char *e = rgn_render_escape_dup(s), *out, *o;
+	char *e, *out, *o;
 	const unsigned char *p;
 
+	/* Printable ASCII without a backslash escapes to itself: the common
+	 * case (homes, names, evidence), spared the escaper's UTF-8 walk. */
+	for (p = (const unsigned char *)s;
+	     *p >= 0x20 && *p < 0x7f && *p != '\\'; p++)
+		;
+	if (!*p)
+		return strdup(s);
+	e = rgn_render_escape_dup(s);
 	if (!e || !ascii)
 		return e;
 	out = malloc(strlen(e) * 4 + 1);
@@ -69,6 +85,41 @@ static char *escape_cell(const char *s, int ascii)
 
 /* ---- cell formatters ----------------------------------------------------- */
 
+/* V in decimal into BUF (at least 21 bytes); returns BUF.  printf costs
+ * more than the rest of a cell's making. */
+static char *put_u64(char *buf, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+	return buf;
+}
+
+static char *put_i64(char *buf, int64_t v)
+{
+	if (v >= 0)
+		return put_u64(buf, (uint64_t)v);
+	buf[0] = '-';
+	put_u64(buf + 1, 0 - (uint64_t)v);
+	return buf;
+}
+
+/* A cell that the previous row most likely shared (every segment of an
+ * environment has the same size; segments made in one second share their
+ * times): KEY's text, formatted again only when KEY changes. */
+struct memo {
+	int64_t key;
+	int valid;
+	char text[40];
+};
+
 /* What a cell formatter may use besides the segment. */
 struct fill_ctx {
 	int64_t now;	 /* the scan's time */
@@ -76,6 +127,7 @@ struct fill_ctx {
 	uint32_t uid[8]; /* a few user names: a scan names few */
 	char name[8][33];
 	unsigned nnames, next;
+	struct memo size, atime, dtime, idle;
 };
 
 static const char *user_name(struct fill_ctx *c, uint32_t uid)
@@ -112,13 +164,19 @@ typedef const char *fill_fn(struct fill_ctx *c, const struct rgn_leak *g,
 FILL(fill_shmid)
 {
 	UNUSED_CTX;
-	snprintf(buf, 64, "%d", g->shmid);
-	return buf;
+	return put_i64(buf, g->shmid);
 }
 FILL(fill_key)
 {
+	static const char hex[] = "0123456789abcdef";
+	uint32_t k = (uint32_t)g->key;
+
 	UNUSED_CTX;
-	snprintf(buf, 64, "0x%08x", (unsigned)(uint32_t)g->key);
+	buf[0] = '0';
+	buf[1] = 'x';
+	for (int i = 0; i < 8; i++)
+		buf[2 + i] = hex[(k >> (28 - 4 * i)) & 0xf];
+	buf[10] = '\0';
 	return buf;
 }
 FILL(fill_owner)
@@ -130,55 +188,76 @@ FILL(fill_owner)
 FILL(fill_perms)
 {
 	UNUSED_CTX;
-	snprintf(buf, 64, "%03o", (unsigned)(g->mode & 0777));
+	for (int i = 0; i < 3; i++)
+		buf[i] = (char)('0' + ((g->mode >> (6 - 3 * i)) & 7));
+	buf[3] = '\0';
 	return buf;
 }
 FILL(fill_size)
 {
 	(void)untrusted;
 	if (c->flags & LT_BYTES)
-		snprintf(buf, 64, "%" PRIu64, g->size);
-	else
-		rgn_render_size_short(g->size, buf, 64);
-	return buf;
+		return put_u64(buf, g->size);
+	if (!c->size.valid || c->size.key != (int64_t)g->size) {
+		rgn_render_size_short(g->size, c->size.text,
+				      sizeof(c->size.text));
+		c->size.key = (int64_t)g->size;
+		c->size.valid = 1;
+	}
+	return c->size.text;
 }
 FILL(fill_nattch)
 {
 	UNUSED_CTX;
-	snprintf(buf, 64, "%" PRIu64, g->nattch);
-	return buf;
+	return put_u64(buf, g->nattch);
 }
 FILL(fill_cpid)
 {
 	UNUSED_CTX;
+	put_i64(buf, g->cpid);
 	/* '*': the creator is dead, or its pid now names another process. */
-	snprintf(buf, 64, "%d%s", g->cpid,
-		 g->cpid_alive == RGN_LEAK_NO ? "*" : "");
+	if (g->cpid_alive == RGN_LEAK_NO)
+		strcat(buf, "*");
 	return buf;
 }
 FILL(fill_lpid)
 {
 	UNUSED_CTX;
-	snprintf(buf, 64, "%d", g->lpid);
-	return buf;
+	return put_i64(buf, g->lpid);
+}
+
+/* A time of day or date, through M. */
+static const char *when(struct fill_ctx *c, struct memo *m, int64_t t)
+{
+	if (!m->valid || m->key != t) {
+		rgn_render_when(t, c->now, m->text, sizeof(m->text));
+		m->key = t;
+		m->valid = 1;
+	}
+	return m->text;
 }
 FILL(fill_atime)
 {
 	(void)untrusted;
-	rgn_render_when(g->atime, c->now, buf, 64);
-	return buf;
+	(void)buf;
+	return when(c, &c->atime, g->atime);
 }
 FILL(fill_dtime)
 {
 	(void)untrusted;
-	rgn_render_when(g->dtime, c->now, buf, 64);
-	return buf;
+	(void)buf;
+	return when(c, &c->dtime, g->dtime);
 }
 FILL(fill_idle)
 {
-	UNUSED_CTX;
-	rgn_render_age(g->idle, buf, 64);
-	return buf;
+	(void)untrusted;
+	(void)buf;
+	if (!c->idle.valid || c->idle.key != g->idle) {
+		rgn_render_age(g->idle, c->idle.text, sizeof(c->idle.text));
+		c->idle.key = g->idle;
+		c->idle.valid = 1;
+	}
+	return c->idle.text;
 }
 FILL(fill_class)
 {
@@ -188,6 +267,8 @@ FILL(fill_class)
 }
 FILL(fill_region)
 {
+	size_t n, name;
+
 	(void)c;
 	if (g->program == RGN_LEAK_PROG_BDB) {
 		/* Its type comes from the primary's table: our own words. */
@@ -199,9 +280,17 @@ FILL(fill_region)
 	}
 	if (g->ours != RGN_LEAK_YES)
 		return "-";
-	/* The name comes from a segment header: anybody's bytes. */
+	/* The name comes from a segment header: anybody's bytes.  "ID:NAME",
+	 * cut at 63 bytes like any cell formatted here. */
 	*untrusted = 1;
-	snprintf(buf, 64, "%u:%s", g->region_id, g->region_name);
+	put_u64(buf, g->region_id);
+	n = strlen(buf);
+	buf[n++] = ':';
+	name = strnlen(g->region_name, sizeof(g->region_name));
+	if (name > 63 - n)
+		name = 63 - n;
+	memcpy(buf + n, g->region_name, name);
+	buf[n + name] = '\0';
 	return buf;
 }
 FILL(fill_where)
@@ -321,14 +410,61 @@ size_t leaks_parse_columns(const char *list, int *cols, size_t cap)
 	return n;
 }
 
+/*
+ * libsmartcols' chunk-size callback, for a table whose every cell is
+ * printable ASCII (0x20-0x7e): there a cell's width in columns is its
+ * length, which is exactly what libsmartcols' own measure (the multibyte
+ * functions, a conversion per character) would find.  A column with this
+ * callback and one_chunk is "custom wrapped" (SCOLS_FL_WRAP) but never
+ * wraps: one_chunk says every cell is a single chunk, and such a column is
+ * never truncated, like a column without flags.
+ */
+static size_t plain_width(const struct libscols_column *cl, const char *data,
+			  void *arg)
+{
+	(void)cl;
+	(void)arg;
+	return data ? strlen(data) : 0;
+}
+
+static char *one_chunk(const struct libscols_column *cl, char *data, void *arg)
+{
+	(void)cl;
+	(void)data;
+	(void)arg;
+	return NULL;
+}
+
+/* What a cell holds beyond printable ASCII: bit 0 a byte >= 0x80, bit 1 a
+ * control character. */
+#define CELL_NONASCII 0x1
+#define CELL_CONTROL  0x2
+
+static unsigned cell_kind(const char *s)
+{
+	unsigned kind = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x80)
+			kind |= CELL_NONASCII;
+		else if (*p < 0x20 || *p == 0x7f)
+			kind |= CELL_CONTROL;
+	}
+	return kind;
+}
+
 int leaks_print_table(const struct rgn_leak_scan *scan, const int *cols,
 		      size_t ncols, unsigned flags)
 {
 	struct fill_ctx ctx = {.now = scan->time, .flags = flags};
 	struct libscols_table *tb = NULL;
+	struct libscols_column *cl[64];
 	locale_t utf8, old = (locale_t)0;
-	int ret = EXIT_FAILURE, nonascii = 0, switched = 0;
+	int ret = EXIT_FAILURE, switched = 0;
+	unsigned kind = 0;
 
+	if (ncols > sizeof(cl) / sizeof(cl[0]))
+		ncols = sizeof(cl) / sizeof(cl[0]); /* -o allows no more */
 	/* libsmartcols measures cells with the C library's multibyte
 	 * functions, which in the "C" locale we run in (regionctl never calls
 	 * setlocale, so every other output is locale-free) reject UTF-8; and
@@ -346,10 +482,12 @@ int leaks_print_table(const struct rgn_leak_scan *scan, const int *cols,
 	scols_table_enable_noencoding(tb, 1);
 	scols_table_enable_raw(tb, !!(flags & LT_RAW));
 	scols_table_enable_noheadings(tb, !!(flags & LT_NOHEADINGS));
-	for (size_t i = 0; i < ncols; i++)
-		if (!scols_table_new_column(tb, columns[cols[i]].name, 0,
-					    columns[cols[i]].flags))
+	for (size_t i = 0; i < ncols; i++) {
+		cl[i] = scols_table_new_column(tb, columns[cols[i]].name, 0,
+					       columns[cols[i]].flags);
+		if (!cl[i])
 			goto nomem;
+	}
 	for (size_t s = 0; s < scan->nsegs; s++) {
 		struct libscols_line *ln = scols_table_new_line(tb, NULL);
 
@@ -373,8 +511,7 @@ int leaks_print_table(const struct rgn_leak_scan *scan, const int *cols,
 				free(cell);
 				goto nomem;
 			}
-			for (const char *c = cell; !nonascii && *c; c++)
-				nonascii = (unsigned char)*c >= 0x80;
+			kind |= cell_kind(cell);
 		}
 	}
 	/* libsmartcols prints nothing at all for a table without lines; the
@@ -384,7 +521,19 @@ int leaks_print_table(const struct rgn_leak_scan *scan, const int *cols,
 			printf("%s%s", i ? " " : "", columns[cols[i]].name);
 		putchar('\n');
 	} else {
-		if (utf8 && nonascii) {
+		/* Widths by length where that is what the multibyte measure
+		 * would find; headers are ASCII words.  --raw measures
+		 * nothing. */
+		for (size_t i = 0; !kind && !(flags & LT_RAW) && i < ncols;
+		     i++) {
+			if (scols_column_set_flags(cl[i],
+						   columns[cols[i]].flags |
+							   SCOLS_FL_WRAP) ||
+			    scols_column_set_wrapfunc(cl[i], plain_width,
+						      one_chunk, NULL))
+				goto nomem;
+		}
+		if (utf8 && (kind & CELL_NONASCII)) {
 			old = uselocale(utf8);
 			switched = 1;
 		}

@@ -43,7 +43,12 @@
  * and shm_lpid; every record reports the figures from before it.  Segments
  * that cannot hold our header are never attached: too small, marked for
  * removal, or never written (no resident or swapped page in
- * /proc/sysvipc/shm, while our header is written at create).
+ * /proc/sysvipc/shm, while our header is written at create).  Nor is a
+ * segment that the region table of an environment already looked up in
+ * this scan names with its exact identity (shmid, key, creation time and
+ * creator pid as recorded at create): the table says what its header
+ * would, so of an environment's segments only the first one met is
+ * attached.
  *
  * Removal re-checks everything right before IPC_RMID (same key, same
  * creation time, nobody attached, still orphaned, the requester owns it)

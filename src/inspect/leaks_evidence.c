@@ -10,7 +10,13 @@
  * on itself).  Its registry is read as an observer, headers and process
  * slots only.  Every answer is cached for the length of one scan: across
  * thousands of segments the same few homes and pids come back again and
- * again, and a scan must stay within the time `ipcs -m -p` takes.  Our
+ * again, and a scan must stay within the time `ipcs -m -p` takes.  So is
+ * each environment's region table, read once with its registry: the
+ * identity each region's creator recorded there (shmid, key, creation
+ * time, creator pid) proves a listed segment is that region, as it does
+ * for the core (backing_sysv.c), so the judge attaches only segments no
+ * table accounts for: an attach and detach per segment were most of a
+ * scan's system time.  Our
  * own credentials are evidence too: whether a segment's permissions let us
  * attach at all is predicted here, once per segment, without a syscall.
  */
@@ -53,6 +59,99 @@ static void home_free(struct rgn_leaks_home *hi)
 	free(hi);
 }
 
+static void claim_put(struct rgn_leaks_cache *c, const struct rgn_shm_slot *sl,
+		      struct rgn_leaks_home *hi)
+{
+	struct rgn_leaks_claim *cl;
+	size_t i;
+
+	/* Stop at half full, so probing always finds an empty slot; a
+	 * segment no claim covers is attached, as it was before. */
+	if (2 * (c->nclaims + 1) >= c->nclaim_slots)
+		return;
+	i = ((uint32_t)sl->sl_shmid * 2654435761u) & (c->nclaim_slots - 1);
+	while (c->claim_at[i] >= 0) {
+		if (c->claims[c->claim_at[i]].shmid == sl->sl_shmid)
+			return; /* two tables name it: the first one read */
+		i = (i + 1) & (c->nclaim_slots - 1);
+	}
+	if (c->nclaims == c->claims_cap) {
+		size_t cap = c->claims_cap ? c->claims_cap * 2 : 64;
+		struct rgn_leaks_claim *v =
+			realloc(c->claims, cap * sizeof(*v));
+
+		if (!v)
+			return; /* best effort: attach instead */
+		c->claims = v;
+		c->claims_cap = cap;
+	}
+	cl = &c->claims[c->nclaims];
+	memset(cl, 0, sizeof(*cl));
+	cl->shmid = sl->sl_shmid;
+	cl->key = sl->sl_key;
+	cl->creator_pid = sl->sl_creator_pid;
+	cl->id = sl->sl_id;
+	cl->type = sl->sl_type;
+	cl->seg_ctime = sl->sl_seg_ctime;
+	cl->home = hi;
+	memcpy(cl->name, sl->sl_name, sizeof(cl->name));
+	cl->name[RGN_NAME_MAX] = '\0';
+	c->claim_at[i] = (int32_t)c->nclaims++;
+}
+
+/*
+ * The segments the region table of ENV (NSLOTS slots in use) names, as
+ * claims of HI.  Best effort: a table that cannot be read claims nothing
+ * and its segments are attached instead.  Only READY slots of a segment
+ * with a recorded creation time count: a region being made or removed
+ * proves nothing yet.
+ */
+static void read_claims(struct rgn_leaks_cache *c, struct rgn_env *env,
+			struct rgn_leaks_home *hi, uint32_t nslots)
+{
+	const size_t per = RGN_REGISTRY_BUF / sizeof(struct rgn_shm_slot);
+	const struct rgn_shm_slot *sl = (const void *)c->buf;
+
+	for (uint32_t base = 0; base < nslots; base += (uint32_t)per) {
+		size_t n = nslots - base < per ? nslots - base : per;
+		ssize_t got = rgn_backing_pread(
+			env, &env->primary_slot, c->buf, n * sizeof(*sl),
+			RGN_TABLE_OFF + (uint64_t)base * sizeof(*sl));
+
+		if (got < 0 || (size_t)got < n * sizeof(*sl))
+			return;
+		/* rgn_slot_listed's test, on a chunk of the table. */
+		for (size_t k = 0; k < n; k++)
+			if (sl[k].sl_state == RGN_SLOT_READY &&
+			    sl[k].sl_id == base + k + 1 &&
+			    sl[k].sl_shmid >= 0 && sl[k].sl_seg_ctime)
+				claim_put(c, &sl[k], hi);
+	}
+}
+
+const struct rgn_leaks_claim *rgn_leaks_claim_find(
+	const struct rgn_leaks_cache *c, const struct rgn_leak *r)
+{
+	const struct rgn_leaks_claim *cl;
+	size_t i;
+
+	if (!c->nclaims)
+		return NULL;
+	i = ((uint32_t)r->shmid * 2654435761u) & (c->nclaim_slots - 1);
+	for (; c->claim_at[i] >= 0; i = (i + 1) & (c->nclaim_slots - 1)) {
+		cl = &c->claims[c->claim_at[i]];
+		if (cl->shmid != r->shmid)
+			continue;
+		/* The id alone may have been recycled: the whole identity
+		 * recorded at creation must match what the kernel says now. */
+		return cl->key == r->key && cl->seg_ctime == r->ctime &&
+				       cl->creator_pid == r->cpid
+			       ? cl
+			       : NULL;
+	}
+	return NULL;
+}
+
 /*
  * Read the registry of ENV, opened as an observer: the primary's headers
  * (validated, and its env id must be the one __db.001 records) and the
@@ -66,7 +165,7 @@ static int read_registry(struct rgn_leaks_cache *c, struct rgn_env *env,
 {
 	const size_t hdr_len = RGN_ENV_OFF + sizeof(struct rgn_shm_env);
 	const struct rgn_shm_proc *procs;
-	uint32_t nprocs;
+	uint32_t nprocs, nslots;
 	size_t procs_len;
 	uint8_t *buf = c->buf;
 	ssize_t n;
@@ -86,6 +185,7 @@ static int read_registry(struct rgn_leaks_cache *c, struct rgn_env *env,
 	/* Only up to the high-water mark: beyond it nothing was ever
 	 * written, and reading it would populate pages of the segment. */
 	nprocs = rgn_proc_hwm((const void *)(buf + RGN_ENV_OFF));
+	nslots = rgn_slot_hwm((const void *)(buf + RGN_ENV_OFF));
 	procs_len = nprocs * sizeof(struct rgn_shm_proc);
 	n = rgn_backing_pread(env, &env->primary_slot, buf, procs_len,
 			      RGN_PROCS_OFF);
@@ -108,6 +208,7 @@ static int read_registry(struct rgn_leaks_cache *c, struct rgn_env *env,
 			hi->stale++;
 	}
 	hi->env_id = env->env_id;
+	read_claims(c, env, hi, nslots);
 out:
 	return rc;
 }
@@ -542,7 +643,12 @@ int rgn_leaks_cache_init(struct rgn_leaks_cache *c, size_t nsegs)
 	c->homes = calloc(c->nhome_slots, sizeof(*c->homes));
 	c->pids = calloc(c->npid_slots, sizeof(*c->pids));
 	c->buf = malloc(RGN_REGISTRY_BUF);
-	return c->homes && c->pids && c->buf ? 0 : -ENOMEM;
+	c->nclaim_slots = rgn_leaks_pow2(nsegs * 2 + 2);
+	c->claim_at = malloc(c->nclaim_slots * sizeof(*c->claim_at));
+	if (c->claim_at)
+		memset(c->claim_at, 0xff,
+		       c->nclaim_slots * sizeof(*c->claim_at));
+	return c->homes && c->pids && c->buf && c->claim_at ? 0 : -ENOMEM;
 }
 
 /* Free the caches.  With POOLP, the home strings move to a new pool that
@@ -579,6 +685,8 @@ int rgn_leaks_cache_fini(struct rgn_leaks_cache *c,
 	free(c->pids);
 	free(c->buf);
 	free(c->bdb);
+	free(c->claims);
+	free(c->claim_at);
 	for (size_t i = 0; i < c->nfuse_mnts; i++)
 		free(c->fuse_mnts[i]);
 	free(c->fuse_mnts);

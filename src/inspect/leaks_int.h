@@ -94,6 +94,25 @@ struct rgn_leaks_pid {
 	uint64_t start; /* start ticks when err == 0 */
 };
 
+/*
+ * A segment an environment's region table names, with the identity its
+ * creator recorded there (shmid, key, creation time, creator pid: the
+ * proof backing_sysv.c accepts of a region without attaching it).  A
+ * listed segment with exactly that identity is that region, so judging it
+ * needs no attach: the table says what its header would.
+ */
+struct rgn_leaks_claim {
+	int32_t shmid;		     /* sl_shmid */
+	int32_t key;		     /* sl_key */
+	int32_t creator_pid;	     /* sl_creator_pid */
+	uint32_t id;		     /* sl_id */
+	uint32_t type;		     /* sl_type */
+	uint32_t pad0;		     /* zero */
+	int64_t seg_ctime;	     /* sl_seg_ctime */
+	struct rgn_leaks_home *home; /* whose table names it (MATCHABLE) */
+	char name[RGN_NAME_MAX + 1]; /* sl_name */
+};
+
 /* Who we are, for predicting whether a segment lets us attach. */
 struct rgn_leaks_cred {
 	int read; /* 1 once filled */
@@ -121,6 +140,11 @@ struct rgn_leaks_cache {
 	struct rgn_bdb_segment *bdb; /* Berkeley DB primaries judged,
 					malloc'd, for grouping */
 	size_t nbdb, bdb_cap;
+	struct rgn_leaks_claim *claims; /* from the tables read, malloc'd */
+	size_t nclaims, claims_cap;
+	int32_t *claim_at;   /* open addressing by shmid: index into
+				claims, -1 = empty */
+	size_t nclaim_slots; /* power of two */
 };
 
 /* The home strings a scan's records point to (scan->strings). */
@@ -146,6 +170,11 @@ void rgn_leaks_pool_free(struct rgn_leaks_pool *pool);
  * string, state RGN_HOME_SKIPPED).  NULL only on ENOMEM. */
 struct rgn_leaks_home *rgn_leaks_home_get(struct rgn_leaks_cache *c,
 					  const char *home, int lookup);
+
+/* The claim that proves R (as listed) is a region of an environment whose
+ * table was read in this cache, or NULL: attach to find out. */
+const struct rgn_leaks_claim *rgn_leaks_claim_find(
+	const struct rgn_leaks_cache *c, const struct rgn_leak *r);
 
 /* Start ticks of PID: 0, or -ESRCH when there is no such process. */
 int rgn_leaks_pid_get(struct rgn_leaks_cache *c, int32_t pid, uint64_t *start);

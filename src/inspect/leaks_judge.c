@@ -7,7 +7,11 @@
  * header, asked of the core's identity module (rgn_shm_identify) so that
  * an id recycled or marked for removal since the listing is named as such
  * and never judged by somebody else's bytes; for ours, one look at the
- * environment the header names (leaks_evidence.c, cached per scan).
+ * environment the header names (leaks_evidence.c, cached per scan).  That
+ * look reads the environment's region table too, and a segment the table
+ * names with its exact identity (shmid, key, creation time, creator pid)
+ * is judged by the table, without an attach: in an environment of many
+ * regions only the first segment seen is attached.
  *
  * Trade-off: the attach is the only way to read a segment's first bytes,
  * and it touches shm_atime/shm_dtime/shm_lpid.  We report the figures
@@ -258,6 +262,7 @@ static int read_header(struct rgn_leaks_cache *c, struct rgn_leak *r,
 			      .shmid = r->shmid,
 			      .bdb = bdb},
 			*h = &hc;
+	const struct rgn_leaks_claim *cl;
 	struct rgn_shm_info now;
 	int err = 0;
 
@@ -266,6 +271,19 @@ static int read_header(struct rgn_leaks_cache *c, struct rgn_leak *r,
 	if (!rgn_leaks_may_attach(c, r)) {
 		cannot_attach(r, EACCES);
 		return -1;
+	}
+	/* Named by a table already read, with the identity its creator
+	 * recorded: the slot says what the header would (and the header's
+	 * format is the environment's, which opened). */
+	cl = rgn_leaks_claim_find(c, r);
+	if (cl) {
+		r->region_id = cl->id;
+		r->region_type = cl->type;
+		r->env_id = cl->home->env_id;
+		r->creator_pid = cl->creator_pid;
+		memcpy(r->region_name, cl->name, sizeof(r->region_name));
+		snprintf(home, RGN_HOME_MAX, "%s", cl->home->home);
+		return 1;
 	}
 	switch (rgn_shm_identify(&sn, 0, copy_header, h, &now, &err)) {
 	case RGN_SHM_GONE:

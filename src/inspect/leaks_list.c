@@ -71,29 +71,40 @@ static struct rgn_leak *list_push(struct rgn_leaks_list *l)
  * One line of /proc/sysvipc/shm (proc(5)):
  *   key shmid perms size cpid lpid nattch uid gid cuid cgid atime dtime
  *   ctime rss swap
- * Parsed by hand: with thousands of segments sscanf shows in profiles.
+ * Parsed by hand: with thousands of segments sscanf, and even strtoull
+ * (locale and base handling per field), show in profiles.  Every field is
+ * a decimal number (key may be negative) except perms, which is octal.
  */
 #define PROC_FIELDS 16
 
 static int proc_line(char *line, long long v[PROC_FIELDS])
 {
-	char *p = line, *end;
+	const char *p = line;
 	int n = 0;
 
 	while (n < PROC_FIELDS) {
+		unsigned base = n == 2 ? 8 : 10;
+		uint64_t x = 0;
+		int neg = 0;
+		const char *start;
+
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p == '\n' || !*p)
 			break;
-		/* perms is octal, everything else decimal */
-		v[n] = n == 2 ? (long long)strtoull(p, &end, 8)
-			      : (p[0] == '-'
-					 ? strtoll(p, &end, 10)
-					 : (long long)strtoull(p, &end, 10));
-		if (end == p)
+		if (*p == '-' && base == 10) {
+			neg = 1;
+			p++;
+		}
+		start = p;
+		while ((unsigned)(*p - '0') < base)
+			x = x * base + (unsigned)(*p++ - '0');
+		/* A field that is no number, or runs into something that is
+		 * not a separator: a format we do not know. */
+		if (p == start ||
+		    !(*p == ' ' || *p == '\t' || *p == '\n' || !*p))
 			return -1;
-		p = end;
-		n++;
+		v[n++] = (long long)(neg ? 0 - x : x);
 	}
 	return n >= 14 ? n : -1;
 }
