@@ -93,12 +93,21 @@ struct listed {
 	struct rfs_ctx *c;
 	const struct rfs_node *dir;
 	int private_env;
+	off_t last; /* the previous name's cookie */
 };
 
-static int check_listed(void *arg, const char *name, const struct rfs_node *n)
+/* Every listed name is found again, and cookies ascend: a readdir that
+ * continues past a cookie relies on it. */
+static int check_listed(void *arg, const char *name, const struct rfs_node *n,
+			off_t cookie)
 {
-	const struct listed *l = arg;
+	struct listed *l = arg;
 	struct rfs_node found;
+
+	FZ_CHECK(cookie > l->last && cookie > 2,
+		 "\"%s\": cookie %lld after %lld", name, (long long)cookie,
+		 (long long)l->last);
+	l->last = cookie;
 
 	FZ_CHECK(rfs_lookup_name(l->c, l->dir, name, &found) == 0 &&
 			 same_node(&found, n),
@@ -183,10 +192,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	{
 		struct rfs_node root = {.kind = RFS_ROOT},
 				regs = {.kind = RFS_REGIONS};
-		struct listed l = {&c, &root, private_env};
+		struct listed l = {&c, &root, private_env, 0};
 
 		rfs_list(&c, &root, check_listed, &l);
 		l.dir = &regs;
+		l.last = 0;
 		rfs_list(&c, &regs, check_listed, &l);
 	}
 	return 0;
