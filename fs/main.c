@@ -57,6 +57,7 @@ struct rfs_args {
 	int max_threads_given; /* -o max_threads=N */
 	int nonempty;	       /* -o nonempty: mount over anything */
 	int shared;	       /* -o allow_other or allow_root */
+	int nopassthrough;     /* -o nopassthrough */
 	int help;	       /* -h or --help */
 	int version;	       /* -V or --version */
 	int nargs;	       /* arguments other than -h/--help */
@@ -71,6 +72,7 @@ enum {
 	KEY_VERSION,
 	KEY_NONEMPTY,
 	KEY_SHARED,
+	KEY_NOPASSTHROUGH,
 };
 
 static const struct fuse_opt rfs_opts[] = {
@@ -87,6 +89,8 @@ static const struct fuse_opt rfs_opts[] = {
 	 * regionfs_init), then left for libfuse. */
 	FUSE_OPT_KEY("allow_other", KEY_SHARED),
 	FUSE_OPT_KEY("allow_root", KEY_SHARED),
+	/* Ours: every read of a region file comes to the daemon. */
+	FUSE_OPT_KEY("nopassthrough", KEY_NOPASSTHROUGH),
 	/* mount(8) and fstab words, meaningless to a FUSE mount: libfuse
 	 * would reject them as unknown. */
 	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
@@ -147,6 +151,9 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_SHARED:
 		a->shared = 1;
 		return 1;
+	case KEY_NOPASSTHROUGH:
+		a->nopassthrough = 1;
+		return 0;
 	}
 	return 1;
 }
@@ -177,6 +184,9 @@ static void usage(FILE *f)
 		"    -o nonempty            mount even on a mount point that "
 		"is not\n"
 		"                           empty or is already a mount point\n"
+		"    -o nopassthrough       read region files through the "
+		"daemon,\n"
+		"                           not by the kernel itself\n"
 		"    -o max_threads=N       worker threads (default %d)\n"
 		"    -f                     stay in the foreground\n"
 		"    -d                     debug: log every request (implies "
@@ -457,6 +467,9 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out;
 	mounted = 1;
+	/* Before the loop answers the kernel's INIT. */
+	if (!a.nopassthrough)
+		rfs_passthrough_install(&fs, se);
 	/* Detach only now, so every error above reached the terminal. */
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out;

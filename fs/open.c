@@ -8,7 +8,9 @@
  * opened with direct_io: contents change under us all the time, the page
  * cache would serve stale bytes and double the memory of a large region,
  * and direct reads reach us in requests as large as the reader's buffer
- * (up to just under 1 MiB, see regionfs_init).
+ * (up to just under 1 MiB, see regionfs_init).  But a region file the
+ * kernel may read itself (passthrough.c) is opened in passthrough mode:
+ * reads and maps go to the region file, never through us or a cache.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,7 +79,11 @@ void rfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	/* -ENOENT: the open was interrupted and no release will follow. */
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	if (h->backing.id > 0)
+		rc = rfs_passthrough_reply_open(req, fi->fh, &h->backing);
+	else
+		rc = fuse_reply_open(req, fi);
+	if (rc == -ENOENT)
 		open_free(h);
 }
 

@@ -70,8 +70,13 @@ static int region_open(struct rfs_ctx *c, const struct rfs_node *n,
 	if (h->reader.fd >= 0) {
 		if (fstat(h->reader.fd, &st) < 0)
 			return -errno;
-		return rfs_perm(c, st.st_uid, st.st_gid, st.st_uid, st.st_gid,
-				st.st_mode, R_OK);
+		rc = rfs_perm(c, st.st_uid, st.st_gid, st.st_uid, st.st_gid,
+			      st.st_mode, R_OK);
+		/* The kernel reads the file itself where it can; otherwise,
+		 * or if it refuses, every read comes to region_read. */
+		if (rc == 0)
+			rfs_passthrough_get(c->fs, h->reader.fd, &h->backing);
+		return rc;
 	}
 	rc = rgn_fsview_segment_stat(h->reader.shmid, &seg);
 	if (rc < 0)
@@ -116,6 +121,7 @@ static void region_read(fuse_req_t req, struct rfs_open *h, size_t size,
 
 static void region_release(struct rfs_open *h)
 {
+	rfs_passthrough_put(&h->backing);
 	rgn_fsview_reader_close(&h->reader);
 }
 

@@ -5,6 +5,8 @@
  *
  *   1 base.c      errno mapping and error replies, the refusal of writes,
  *                 the clock                               (nothing of fs/)
+ *     passthrough.c  the kernel reading region files itself (nothing of
+ *                 fs/)
  *   2 bdbtable.c  a Berkeley DB home: the probe, and its region table as
  *                 a view                                  (base)
  *   3 state.c     the daemon state, the handle on the home, the snapshot
@@ -95,6 +97,38 @@ struct rfs_env {
 
 struct regionfs;
 
+/* passthrough.c: one backing file the kernel reads for us, as an open
+ * holds it. */
+struct rfs_backing {
+	struct regionfs *fs;
+	int id; /* > 0: registered with the kernel */
+	dev_t dev;
+	ino_t ino;
+};
+
+/* One registered region file, shared by its opens. */
+struct rfs_pt_file {
+	dev_t dev;
+	ino_t ino;
+	int id;
+	unsigned refs;
+};
+
+enum rfs_pt_state {
+	RFS_PT_OFF = 0, /* reads come to us */
+	RFS_PT_UNSEEN,	/* watching for the kernel's INIT */
+	RFS_PT_OFFERED, /* the kernel offered it; our reply will take it */
+	RFS_PT_ON	/* asked for: opens of region files may use it */
+};
+
+struct rfs_passthrough {
+	int state;	      /* enum rfs_pt_state; atomic */
+	uint64_t init_unique; /* the INIT request's, to find our reply */
+	pthread_mutex_t lock; /* guards the table */
+	struct rfs_pt_file *v;
+	size_t n, cap;
+};
+
 /*
  * What every cached snapshot starts with: immutable once published,
  * refcounted, and freed by its own FREE at the last put.
@@ -169,7 +203,8 @@ struct regionfs {
 	int kernel_lists;	 /* set by init: no opendir reaches us and
 				    the kernel keeps listings (ops.c) */
 	struct fuse_session *se; /* for notifications */
-	uid_t uid;		 /* the daemon's: owner of sysv/ */
+	struct rfs_passthrough pt;
+	uid_t uid; /* the daemon's: owner of sysv/ */
 	gid_t gid;
 	time_t start; /* the times of sysv/ and leaked/ */
 
@@ -213,6 +248,20 @@ void rfs_reply_err(fuse_req_t req, int rc);
 int rfs_refusal(const struct regionfs *fs);
 /* CLOCK_MONOTONIC in nanoseconds: the age of snapshots. */
 int64_t rfs_now_ns(void);
+
+/* passthrough.c.  Install the watch on the connection (before the loop;
+ * as root only); 0 always, as without it reads simply come to us. */
+int rfs_passthrough_install(struct regionfs *fs, struct fuse_session *se);
+/* With rfs_init and rfs_fini. */
+void rfs_passthrough_init(struct regionfs *fs);
+void rfs_passthrough_fini(struct regionfs *fs);
+/* Register region file FD (or share its registration) for the kernel to
+ * read: 0 and *B, or why not (then reads come to us). */
+int rfs_passthrough_get(struct regionfs *fs, int fd, struct rfs_backing *b);
+void rfs_passthrough_put(struct rfs_backing *b);
+/* The reply to an open that the kernel serves from B. */
+int rfs_passthrough_reply_open(fuse_req_t req, uint64_t fh,
+			       const struct rfs_backing *b);
 
 /* ---- 2: bdbtable.c ------------------------------------------------------- */
 
@@ -398,6 +447,7 @@ struct rfs_open {
 	size_t len;			     /* their count */
 	struct rfs_env *env;		     /* regions: the handle read */
 	struct rgn_fsview_reader reader;     /* regions */
+	struct rfs_backing backing;	     /* regions the kernel reads */
 	struct rgn_fsview_segment seg;	     /* sysv/SHMID/data */
 	struct rgn_bdb *bdb;		     /* a Berkeley DB region: the
 						snapshot that found it */

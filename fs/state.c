@@ -621,6 +621,7 @@ int rfs_init(struct regionfs *fs, rgn_env *env, const char *bdb_home)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&fs->lock, NULL);
+	rfs_passthrough_init(fs);
 	cache_init(&fs->views, view_take, &view_oom.s);
 	cache_init(&fs->segs, segs_take, &segs_oom.s);
 	/*
@@ -637,6 +638,7 @@ int rfs_init(struct regionfs *fs, rgn_env *env, const char *bdb_home)
 
 void rfs_fini(struct regionfs *fs)
 {
+	rfs_passthrough_fini(fs);
 	cache_fini(&fs->views);
 	cache_fini(&fs->segs);
 	rfs_env_put(fs->env);

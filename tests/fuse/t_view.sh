@@ -72,6 +72,38 @@ t_region_bytes_files() {
 		need 'python3 -c "import sys; sys.exit(open(sys.argv[1], \"rb\").read() != open(sys.argv[2], \"rb\").read())" "$MF/__db.007" "$HF/__db.007"' python3
 }
 
+# As root the kernel reads a region file itself (passthrough): the same
+# bytes, no read request reaches the daemon, and the file maps.  With -o
+# nopassthrough every read is the daemon's, and the bytes are the same.
+t_region_reads_passthrough_or_not() {
+	local m=$T/mp dl=$T/mp.log pid mode rc=0
+	for mode in passthrough nopassthrough; do
+		mkdir -p "$m"
+		MOUNTS+=("$m")
+		: >"$dl"
+		if [ $mode = passthrough ]; then
+			"$REGIONFS" "$HF" "$m" -d 2>>"$dl" &
+		else
+			"$REGIONFS" "$HF" "$m" -d -o nopassthrough 2>>"$dl" &
+		fi
+		pid=$!
+		PIDS+=("$pid")
+		wait_mounted "$m" || return 1
+		need 'cmp -s "$HF/__db.007" "$m/__db.007"' "$mode: bytes differ" || rc=1
+		need 'dd if="$m/__db.007" bs=128K skip=5 status=none | cmp -s - <(dd if="$HF/__db.007" bs=128K skip=5 status=none)' "$mode: 128K reads" || rc=1
+		if [ $mode = passthrough ]; then
+			need 'grep -aq "passthrough asked for" "$dl"' "the kernel did not offer passthrough" &&
+				need '! grep -aq "opcode: READ " "$dl"' "a read reached the daemon" &&
+				need 'python3 -c "import mmap, os, sys; f = os.open(sys.argv[1], os.O_RDONLY); m = mmap.mmap(f, 4096, prot=mmap.PROT_READ); sys.exit(m[:4096] != open(sys.argv[2], \"rb\").read(4096))" "$m/__db.007" "$HF/__db.007"' "mmap through the mount" || rc=1
+		else
+			need '! grep -aq "passthrough asked for" "$dl"' &&
+				need 'grep -aq "opcode: READ " "$dl"' "no read reached the daemon" || rc=1
+		fi
+		unmount_fs "$m" "$pid" || rc=1
+	done
+	return $rc
+}
+
 t_region_bytes_sysv_detached_after() {
 	local shmid
 	cmp_regions "$HS" "$MS" || return 1
