@@ -137,9 +137,11 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		/* Missing from a cached snapshot: it may be brand new. */
 		if (rc == -ENOENT) {
 			rfs_ctx_drop(&c);
-			if (may_be_new(&child, &c))
+			if (may_be_new(&child, &c)) {
+				rfs_node_settle(&c, &child);
 				rc = rfs_node_stat(&c, &child, &e.attr,
 						   &timeout);
+			}
 		}
 	}
 	if (rc == 0)

@@ -18,9 +18,12 @@
  * Registering needs CAP_SYS_ADMIN, so only a daemon running as root asks
  * for it; any refusal leaves the open to the daemon's reader, as before.
  *
- * The kernel lets one inode have one backing file at a time, so opens of
- * one region file share one registration, counted here and closed with
- * the last release.
+ * The kernel lets one inode have one backing file at a time, and fails
+ * with EIO any open of it that names another or none.  So opens of one
+ * region file share one registration, counted here and closed with the
+ * last release; and each file a region has had is an inode of its own
+ * (rfs_node_settle), so that a region removed and made again while its
+ * old file is still open is a new inode, free to name its new file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -208,7 +211,8 @@ void rfs_passthrough_fini(struct regionfs *fs)
 
 /* ---- backing files ------------------------------------------------------- */
 
-int rfs_passthrough_get(struct regionfs *fs, int fd, struct rfs_backing *b)
+int rfs_passthrough_get(struct regionfs *fs, uint32_t key, int fd,
+			struct rfs_backing *b)
 {
 	struct k_backing_map map = {.fd = fd};
 	struct rfs_pt_file *f = NULL;
@@ -223,7 +227,7 @@ int rfs_passthrough_get(struct regionfs *fs, int fd, struct rfs_backing *b)
 		return -errno;
 	pthread_mutex_lock(&fs->pt.lock);
 	for (size_t i = 0; i < fs->pt.n; i++)
-		if (fs->pt.v[i].dev == st.st_dev &&
+		if (fs->pt.v[i].key == key && fs->pt.v[i].dev == st.st_dev &&
 		    fs->pt.v[i].ino == st.st_ino) {
 			f = &fs->pt.v[i];
 			break;
@@ -253,6 +257,7 @@ int rfs_passthrough_get(struct regionfs *fs, int fd, struct rfs_backing *b)
 			return err;
 		}
 		f = &fs->pt.v[fs->pt.n++];
+		f->key = key;
 		f->dev = st.st_dev;
 		f->ino = st.st_ino;
 		f->id = id;
@@ -265,6 +270,18 @@ int rfs_passthrough_get(struct regionfs *fs, int fd, struct rfs_backing *b)
 	b->ino = f->ino;
 	pthread_mutex_unlock(&fs->pt.lock);
 	return 0;
+}
+
+int rfs_passthrough_held(struct regionfs *fs, uint32_t key, uint32_t tag)
+{
+	int held = 0;
+
+	pthread_mutex_lock(&fs->pt.lock);
+	for (size_t i = 0; i < fs->pt.n && !held; i++)
+		held = fs->pt.v[i].key == key &&
+		       RFS_TAG(fs->pt.v[i].ino) == tag;
+	pthread_mutex_unlock(&fs->pt.lock);
+	return held;
 }
 
 void rfs_passthrough_put(struct rfs_backing *b)

@@ -72,11 +72,21 @@ static int region_open(struct rfs_ctx *c, const struct rfs_node *n,
 			return -errno;
 		rc = rfs_perm(c, st.st_uid, st.st_gid, st.st_uid, st.st_gid,
 			      st.st_mode, R_OK);
+		if (rc < 0)
+			return rc;
 		/* The kernel reads the file itself where it can; otherwise,
-		 * or if it refuses, every read comes to region_read. */
-		if (rc == 0)
-			rfs_passthrough_get(c->fs, h->reader.fd, &h->backing);
-		return rc;
+		 * or if it refuses, every read comes to region_read.  An
+		 * inode of another file of the region (a name the kernel
+		 * kept from before the region was made again) may read the
+		 * file the region has now, unless the kernel reads its old
+		 * file through it: then it must fail, and that file is
+		 * gone. */
+		if (RFS_TAG(st.st_ino) == n->tag)
+			rfs_passthrough_get(c->fs, n->arg, h->reader.fd,
+					    &h->backing);
+		else if (rfs_passthrough_held(c->fs, n->arg, n->tag))
+			return -ENOENT;
+		return 0;
 	}
 	rc = rgn_fsview_segment_stat(h->reader.shmid, &seg);
 	if (rc < 0)

@@ -71,7 +71,13 @@ struct rfs_node {
 	enum rfs_kind kind;
 	uint32_t entry; /* RFS_PSEUDO: index in rfs_entries */
 	uint32_t arg;	/* region id or shmid, else 0 */
+	uint32_t tag;	/* RFS_REGION: RFS_TAG of its file's inode number,
+			   so that each file a region has had is an inode
+			   of its own (see rfs_node_settle) */
 };
+
+/* The part of a region file's inode number in the node's. */
+#define RFS_TAG(ino) ((uint32_t)((ino)&0xffffffu))
 
 #define RFS_NAME_MAX 32 /* longest name we produce, with NUL */
 
@@ -108,6 +114,7 @@ struct rfs_backing {
 
 /* One registered region file, shared by its opens. */
 struct rfs_pt_file {
+	uint32_t key; /* the region id: our inode */
 	dev_t dev;
 	ino_t ino;
 	int id;
@@ -255,9 +262,13 @@ int rfs_passthrough_install(struct regionfs *fs, struct fuse_session *se);
 /* With rfs_init and rfs_fini. */
 void rfs_passthrough_init(struct regionfs *fs);
 void rfs_passthrough_fini(struct regionfs *fs);
-/* Register region file FD (or share its registration) for the kernel to
- * read: 0 and *B, or why not (then reads come to us). */
-int rfs_passthrough_get(struct regionfs *fs, int fd, struct rfs_backing *b);
+/* Register region file FD, of the region whose id is KEY, (or share its
+ * registration) for the kernel to read: 0 and *B, or why not (then reads
+ * come to us). */
+int rfs_passthrough_get(struct regionfs *fs, uint32_t key, int fd,
+			struct rfs_backing *b);
+/* Is a file of region KEY whose inode number has tag TAG registered? */
+int rfs_passthrough_held(struct regionfs *fs, uint32_t key, uint32_t tag);
 void rfs_passthrough_put(struct rfs_backing *b);
 /* The reply to an open that the kernel serves from B. */
 int rfs_passthrough_reply_open(fuse_req_t req, uint64_t fh,
@@ -536,6 +547,15 @@ const struct rfs_file_ops *rfs_node_ops(const struct rfs_node *n);
 /* Is E visible for the environment as it is now (shared rows vanish for
  * a private one)? */
 int rfs_entry_visible(struct rfs_ctx *c, const struct rfs_entry *e);
+
+/*
+ * Give a region file's node N the tag of the file the region has now (as
+ * the request's table snapshot says).  The kernel lets an inode read
+ * through one backing file at a time (passthrough.c): a region removed
+ * and made again, while its old file is still open, must come back as
+ * another inode.
+ */
+void rfs_node_settle(struct rfs_ctx *c, struct rfs_node *n);
 
 /* Find NAME in directory DIR: 0 and *CHILD, or -ENOENT. */
 int rfs_lookup_name(struct rfs_ctx *c, const struct rfs_node *dir,

@@ -35,10 +35,16 @@
 #define INO_KIND_SHIFT	56
 #define INO_ENTRY_SHIFT 40
 
+/* A region file has no entry: its tag takes the bits above its id. */
+#define INO_TAG_SHIFT 32
+
 fuse_ino_t rfs_ino(struct rfs_node n)
 {
 	if (n.kind == RFS_ROOT)
 		return FUSE_ROOT_ID;
+	if (n.kind == RFS_REGION)
+		return ((uint64_t)n.kind << INO_KIND_SHIFT) |
+		       ((uint64_t)RFS_TAG(n.tag) << INO_TAG_SHIFT) | n.arg;
 	return ((uint64_t)n.kind << INO_KIND_SHIFT) |
 	       ((uint64_t)(n.entry & 0xffffu) << INO_ENTRY_SHIFT) | n.arg;
 }
@@ -55,8 +61,12 @@ int rfs_node_of(fuse_ino_t ino, struct rfs_node *n)
 	if (kind <= RFS_ROOT || kind >= RFS_NKINDS)
 		return -1;
 	n->kind = (enum rfs_kind)kind;
-	n->entry = (uint32_t)((ino >> INO_ENTRY_SHIFT) & 0xffffu);
 	n->arg = (uint32_t)ino;
+	if (n->kind == RFS_REGION) {
+		n->tag = RFS_TAG(ino >> INO_TAG_SHIFT);
+		return 0;
+	}
+	n->entry = (uint32_t)((ino >> INO_ENTRY_SHIFT) & 0xffffu);
 	if (n->kind == RFS_PSEUDO && n->entry >= rfs_nentries)
 		return -1;
 	return 0;
@@ -80,6 +90,16 @@ int rfs_entry_visible(struct rfs_ctx *c, const struct rfs_entry *e)
 }
 
 /* ---- names --------------------------------------------------------------- */
+
+void rfs_node_settle(struct rfs_ctx *c, struct rfs_node *n)
+{
+	const struct rgn_fsview_region *rg;
+
+	if (n->kind != RFS_REGION)
+		return;
+	rg = rgn_fsview_find(rfs_ctx_view(c), n->arg);
+	n->tag = rg ? RFS_TAG(rg->file_ino) : 0;
+}
 
 int rfs_lookup_name(struct rfs_ctx *c, const struct rfs_node *dir,
 		    const char *name, struct rfs_node *child)
@@ -107,6 +127,7 @@ int rfs_lookup_name(struct rfs_ctx *c, const struct rfs_node *dir,
 		if (f->parent != dir->kind || f->parse(name, &arg) < 0)
 			continue;
 		*child = (struct rfs_node){.kind = f->child, .arg = arg};
+		rfs_node_settle(c, child);
 		return 0;
 	}
 	return -ENOENT;
@@ -126,8 +147,12 @@ static int list_family(struct rfs_ctx *c, const struct rfs_family *f,
 		const struct rgn_fsview *v = rfs_ctx_view(c);
 
 		for (size_t i = 0; v && i < v->nregions && !rc; i++) {
-			struct rfs_node n = {.kind = f->child,
-					     .arg = v->regions[i].id};
+			struct rfs_node n = {
+				.kind = f->child,
+				.arg = v->regions[i].id,
+				.tag = f->child == RFS_REGION
+					       ? RFS_TAG(v->regions[i].file_ino)
+					       : 0};
 
 			f->format(n.arg, name, sizeof(name));
 			rc = fn(arg, name, &n, RFS_COOKIE_MEMBERS + n.arg);

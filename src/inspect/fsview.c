@@ -72,6 +72,7 @@ static void region_owner(struct rgn_env *env, const struct rgn_shm_slot *sl,
 		rg->uid = st.st_uid;
 		rg->gid = st.st_gid;
 		rg->mode = st.st_mode & 0777;
+		rg->file_ino = st.st_ino;
 	}
 }
 

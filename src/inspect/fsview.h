@@ -45,6 +45,8 @@ struct rgn_fsview_region {
 	uint64_t size;		     /* bytes */
 	int64_t ctime;		     /* creation, seconds since the epoch */
 	int64_t mtime;		     /* last change */
+	uint64_t file_ino;	     /* the region file's inode number; 0
+					for a segment, or if unknown */
 	char name[RGN_NAME_MAX + 1]; /* region name */
 };
 

@@ -104,6 +104,44 @@ t_region_reads_passthrough_or_not() {
 	return $rc
 }
 
+# A region removed and made again under the same name while a reader
+# still holds its old file (read by the kernel itself, passthrough): the
+# new file is another inode, opens and reads the new bytes, and the old
+# descriptor goes on reading the old file, both without EIO.
+t_region_made_again_while_open() {
+	python3 - "$MF" "$HF" "$HELPER" <<'PY'
+import os, subprocess, sys
+mnt, home, helper = sys.argv[1:4]
+def run(*a):
+    subprocess.run([helper, *a], check=True)
+def file_of(name):
+    out = subprocess.run([helper, "list", home], check=True,
+                         capture_output=True, text=True).stdout
+    return [l.split()[0] for l in out.splitlines() if l.split()[3] == name][0]
+run("add", home, "again", "65536")
+f = file_of("again")
+old = os.open(os.path.join(mnt, f), os.O_RDONLY)
+old_bytes = os.pread(old, 65536, 0)
+run("remove", home, "again")
+run("add", home, "again", "131072")
+if file_of("again") != f:
+    sys.exit("the region did not get its id again")
+os.listdir(mnt)  # the listing names the new inode at once
+new = os.open(os.path.join(mnt, f), os.O_RDONLY)
+if os.fstat(new).st_ino == os.fstat(old).st_ino:
+    sys.exit("the new file is the old inode")
+got = os.pread(new, 131072, 0)
+want = open(os.path.join(home, f), "rb").read()
+if got != want:
+    sys.exit("new file: %d bytes, not the region's %d" % (len(got), len(want)))
+if os.pread(old, 65536, 0) != old_bytes:
+    sys.exit("the old descriptor no longer reads the old file")
+os.close(old)
+os.close(new)
+run("remove", home, "again")
+PY
+}
+
 t_region_bytes_sysv_detached_after() {
 	local shmid
 	cmp_regions "$HS" "$MS" || return 1
@@ -153,7 +191,7 @@ t_tools_see_full_stat() {
 		need '[ "$(dd if="$MF/stat" bs=7 status=none | nolocal)" = "$ref" ]' "dd bs=7" &&
 		need '[ "$(head -c 20 "$MF/stat" | wc -c)" = 20 ]' head &&
 		need '[ "$(wc -c <"$MF/stat")" -eq $(( $(wc -c <<<"$ref") + $(head -1 "$MF/stat" | wc -c) )) ]' "wc -c" &&
-		need 'TERM=xterm LINES=200 COLUMNS=200 SHELL=/bin/sh script -qefc "timeout --foreground -k 1 1.5 watch -t -n 0.5 cat $MF/stat" /dev/null </dev/null 2>/dev/null | tr -d "\033" | grep -q "Registered processes"' watch
+		need 'TERM=xterm LINES=200 COLUMNS=200 SHELL=/bin/sh script -qefc "timeout --foreground -k 1 10 watch -g -t -n 0.5 cat $MF/stat" /dev/null </dev/null 2>/dev/null | tr -d "\033" | grep -q "Registered processes"' watch
 }
 
 t_region_appears_and_vanishes() {

@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 static int same_node(const struct rfs_node *a, const struct rfs_node *b)
 {
-	return a->kind == b->kind && a->entry == b->entry && a->arg == b->arg;
+	return a->kind == b->kind && a->entry == b->entry && a->arg == b->arg &&
+	       a->tag == b->tag;
 }
 
 static int is_dir(enum rfs_kind k)
