@@ -246,7 +246,18 @@ struct rfs_dir {
 	size_t n;
 	size_t cap;
 	struct rfs_dirent *v;
+	char *buf; /* the reply, kept for the next one */
+	size_t bufcap;
 };
+
+/*
+ * The listing and reply buffers of a readdir with no open, kept for the
+ * next one: `ls -l` of 1000 regions would otherwise fault in and free
+ * some 300 KiB of fresh memory per reply.  One set; a readdir that finds
+ * it in use makes its own.
+ */
+static struct rfs_dir spare_dir;
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct dir_builder {
 	struct rfs_ctx *c;
@@ -343,8 +354,10 @@ static enum rfs_kind parent_kind(enum rfs_kind k)
 
 static void dir_free(struct rfs_dir *d)
 {
-	if (d)
+	if (d) {
 		free(d->v);
+		free(d->buf);
+	}
 	free(d);
 }
 
@@ -355,14 +368,15 @@ static void dir_free(struct rfs_dir *d)
  * regionfs_opendir).
  */
 static int dir_make(fuse_req_t req, fuse_ino_t ino, off_t after, size_t room,
-		    int plus, int fresh, struct rfs_dir **dp)
+		    int plus, int fresh, struct rfs_dir *d)
 {
 	struct rfs_ctx c = {.fs = fs_of(req), .req = req};
-	struct rfs_dir *d = calloc(1, sizeof(*d));
 	struct dir_builder b = {&c, d, req, after, room, 0, plus};
 	struct rfs_dirent dot, dotdot;
 	struct rfs_node n;
-	int rc = d ? 0 : -ENOMEM;
+	int rc = 0;
+
+	d->n = 0;
 
 	if (rc == 0 && rfs_node_of(ino, &n) < 0)
 		rc = -ENOENT;
@@ -392,24 +406,24 @@ static int dir_make(fuse_req_t req, fuse_ino_t ino, off_t after, size_t room,
 			rc = 0;
 	}
 	rfs_ctx_done(&c);
-	if (rc < 0) {
-		dir_free(d);
-		return rc;
-	}
-	*dp = d;
-	return 0;
+	return rc < 0 ? rc : 0;
 }
 
 static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
 			     struct fuse_file_info *fi)
 {
-	struct rfs_dir *d = NULL;
+	struct rfs_dir *d = calloc(1, sizeof(*d));
 	struct rfs_node n;
 	int rc;
 
 	/* ENOSYS is success here, and the last opendir we see. */
 	if (fs_of(req)->kernel_lists) {
+		free(d);
 		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	if (!d) {
+		rfs_reply_err(req, -ENOMEM);
 		return;
 	}
 	/* The directories whose members come and go are listed from
@@ -417,8 +431,9 @@ static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
 	 * the environment's, the segment index for sysv/ (which never
 	 * refreshes the table).  Not a segment's own directory: listing each
 	 * of 4000 would mean 4000 scans. */
-	rc = dir_make(req, ino, 0, 0, 0, 1, &d);
+	rc = dir_make(req, ino, 0, 0, 0, 1, d);
 	if (rc < 0) {
+		dir_free(d);
 		rfs_reply_err(req, rc);
 		return;
 	}
@@ -446,8 +461,8 @@ static void regionfs_opendir(fuse_req_t req, fuse_ino_t ino,
  * mmap threshold (see rfs_init) cost an mmap and a munmap per reply,
  * 10000 of them in one `find`.
  */
-static void reply_dir(fuse_req_t req, size_t size, off_t off,
-		      const struct rfs_dir *d, int plus)
+static void reply_dir(fuse_req_t req, size_t size, off_t off, struct rfs_dir *d,
+		      int plus)
 {
 	size_t first = 0, want = 0, used = 0;
 	char *buf;
@@ -458,11 +473,16 @@ static void reply_dir(fuse_req_t req, size_t size, off_t off,
 		want += dirent_size(req, &d->v[i], plus);
 	if (want > size)
 		want = size;
-	buf = malloc(want ? want : 1);
-	if (!buf) {
-		rfs_reply_err(req, -ENOMEM);
-		return;
+	if (want > d->bufcap || !d->buf) {
+		buf = realloc(d->buf, want ? want : 1);
+		if (!buf) {
+			rfs_reply_err(req, -ENOMEM);
+			return;
+		}
+		d->buf = buf;
+		d->bufcap = want ? want : 1;
 	}
+	buf = d->buf;
 	for (size_t i = first; i < d->n; i++) {
 		const struct rfs_dirent *de = &d->v[i];
 		size_t need;
@@ -487,7 +507,6 @@ static void reply_dir(fuse_req_t req, size_t size, off_t off,
 		used += need;
 	}
 	fuse_reply_buf(req, buf, used);
-	free(buf);
 }
 
 /* Does directory kind K list names that come and go? */
@@ -510,25 +529,32 @@ static void any_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi, int plus)
 {
 	struct regionfs *fs = fs_of(req);
+	struct rfs_dir own = {0}, *d = &own;
+	int spare = pthread_mutex_trylock(&spare_lock) == 0;
 	struct rfs_node n;
-	struct rfs_dir *d;
-	int rc;
+	int rc, end;
 
 	if (fi->fh) {
-		reply_dir(req, size, off,
-			  (const struct rfs_dir *)(uintptr_t)fi->fh, plus);
+		reply_dir(req, size, off, (struct rfs_dir *)(uintptr_t)fi->fh,
+			  plus);
 		return;
 	}
-	rc = dir_make(req, ino, off, size, plus, off == 0, &d);
-	if (rc < 0) {
+	if (spare)
+		d = &spare_dir;
+	rc = dir_make(req, ino, off, size, plus, off == 0, d);
+	if (rc < 0)
 		rfs_reply_err(req, rc);
-		return;
+	else
+		reply_dir(req, size, off, d, plus);
+	end = rc == 0 && d->n == 0;
+	if (spare)
+		pthread_mutex_unlock(&spare_lock);
+	else {
+		free(own.v);
+		free(own.buf);
 	}
-	reply_dir(req, size, off, d, plus);
-	if (d->n == 0 && fs->se && rfs_node_of(ino, &n) == 0 &&
-	    names_change(n.kind))
+	if (end && fs->se && rfs_node_of(ino, &n) == 0 && names_change(n.kind))
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
-	dir_free(d);
 }
 
 static void regionfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
