@@ -172,6 +172,11 @@ static int stat_region(struct rfs_ctx *c, const struct rfs_node *n,
 	rg = rgn_fsview_find(v, n->arg);
 	if (!rg)
 		return -ENOENT;
+	/* The inode of a file the region no longer has (see
+	 * rfs_node_settle): not the attributes of the one it has now.  A
+	 * path is then walked again by the kernel (see rfs_region_stale). */
+	if (n->kind == RFS_REGION && n->tag != RFS_TAG(rg->file_ino))
+		return rfs_region_stale(c->fs, n->arg, n->tag);
 	if (n->kind == RFS_REGION) {
 		st->st_mode = S_IFREG | (rg->mode & 0666);
 		st->st_nlink = 1;
@@ -185,6 +190,54 @@ static int stat_region(struct rfs_ctx *c, const struct rfs_node *n,
 	st->st_gid = rg->gid;
 	set_times(st, rg->mtime, rg->mtime);
 	return 0;
+}
+
+/* How long after an ESTALE the kernel's second walk may come. */
+#define RFS_REWALK_NS (100 * 1000 * 1000LL)
+
+void rfs_region_named(struct regionfs *fs, uint32_t id, uint32_t tag)
+{
+	struct rfs_named *r;
+	size_t i, old = 0;
+
+	if (id > RGN_MAX_REGIONS)
+		return;
+	r = &fs->named[id];
+	pthread_mutex_lock(&fs->lock);
+	for (i = 0; i < 4 && r->last[i].tag != tag; i++)
+		if (r->last[i].ns < r->last[old].ns)
+			old = i;
+	if (i == 4)
+		i = old;
+	r->last[i].tag = tag;
+	r->last[i].ns = rfs_now_ns();
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/*
+ * Several readers may walk again at once: a run of ESTALEs for a region
+ * dates from its first, and any name given since then is a second walk's.
+ */
+int rfs_region_stale(struct regionfs *fs, uint32_t id, uint32_t tag)
+{
+	struct rfs_named *r;
+	int64_t now = rfs_now_ns(), named = -1;
+	int rewalked;
+
+	if (id > RGN_MAX_REGIONS)
+		return -ENOENT;
+	r = &fs->named[id];
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < 4; i++)
+		if (r->last[i].tag == tag && r->last[i].ns)
+			named = r->last[i].ns;
+	if (!r->stale_ns || now - r->stale_ns >= RFS_REWALK_NS)
+		r->stale_ns = 0;
+	rewalked = r->stale_ns && named >= r->stale_ns;
+	if (!r->stale_ns)
+		r->stale_ns = now;
+	pthread_mutex_unlock(&fs->lock);
+	return rewalked ? -ENOENT : -ESTALE;
 }
 
 int rfs_stat_region_file(struct rfs_ctx *c, const struct rfs_node *n,

@@ -154,6 +154,8 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	e.ino = e.attr.st_ino;
 	e.attr_timeout = timeout;
 	e.entry_timeout = timeout;
+	if (child.kind == RFS_REGION)
+		rfs_region_named(c.fs, child.arg, child.tag);
 	fuse_reply_entry(req, &e);
 }
 
@@ -336,6 +338,8 @@ static int dir_add(void *arg, const char *name, const struct rfs_node *n,
 	/* Gone between listing and stat (a region removed meanwhile). */
 	if (rfs_node_stat(b->c, n, &de.st, &de.timeout) < 0)
 		return 0;
+	if (n->kind == RFS_REGION && b->plus)
+		rfs_region_named(b->c->fs, n->arg, n->tag);
 	return dir_put(b, name, &de, cookie);
 }
 

@@ -272,18 +272,6 @@ int rfs_passthrough_get(struct regionfs *fs, uint32_t key, int fd,
 	return 0;
 }
 
-int rfs_passthrough_held(struct regionfs *fs, uint32_t key, uint32_t tag)
-{
-	int held = 0;
-
-	pthread_mutex_lock(&fs->pt.lock);
-	for (size_t i = 0; i < fs->pt.n && !held; i++)
-		held = fs->pt.v[i].key == key &&
-		       RFS_TAG(fs->pt.v[i].ino) == tag;
-	pthread_mutex_unlock(&fs->pt.lock);
-	return held;
-}
-
 void rfs_passthrough_put(struct rfs_backing *b)
 {
 	struct regionfs *fs = b->fs;

@@ -74,18 +74,27 @@ static int region_open(struct rfs_ctx *c, const struct rfs_node *n,
 			      st.st_mode, R_OK);
 		if (rc < 0)
 			return rc;
+		/*
+		 * An inode of another file of the region: a name the kernel
+		 * kept from before the region was made again.  ESTALE makes
+		 * the kernel walk the path once more, asking us; a table
+		 * taken now then gives it the inode of this file; if that
+		 * is stale again, the region is being made again and again:
+		 * ENOENT, as for any region gone at open (see
+		 * rfs_region_stale).  (Opening this file
+		 * through that inode cannot work: the kernel fails any open
+		 * of an inode that names another backing file than it reads
+		 * through already.)
+		 */
+		if (RFS_TAG(st.st_ino) != n->tag) {
+			rc = rfs_region_stale(c->fs, n->arg, n->tag);
+			if (rc == -ESTALE)
+				rfs_view_put(rfs_view_get(c->fs, 1));
+			return rc;
+		}
 		/* The kernel reads the file itself where it can; otherwise,
-		 * or if it refuses, every read comes to region_read.  An
-		 * inode of another file of the region (a name the kernel
-		 * kept from before the region was made again) may read the
-		 * file the region has now, unless the kernel reads its old
-		 * file through it: then it must fail, and that file is
-		 * gone. */
-		if (RFS_TAG(st.st_ino) == n->tag)
-			rfs_passthrough_get(c->fs, n->arg, h->reader.fd,
-					    &h->backing);
-		else if (rfs_passthrough_held(c->fs, n->arg, n->tag))
-			return -ENOENT;
+		 * or if it refuses, every read comes to region_read. */
+		rfs_passthrough_get(c->fs, n->arg, h->reader.fd, &h->backing);
 		return 0;
 	}
 	rc = rgn_fsview_segment_stat(h->reader.shmid, &seg);

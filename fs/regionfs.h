@@ -76,8 +76,14 @@ struct rfs_node {
 			   of its own (see rfs_node_settle) */
 };
 
-/* The part of a region file's inode number in the node's. */
-#define RFS_TAG(ino) ((uint32_t)((ino)&0xffffffu))
+/* 24 bits standing for a region file's inode number in the node's: a
+ * hash of all of it, as file systems number inodes in their own ways
+ * (XFS puts its allocation group above the low bits). */
+#define RFS_TAG_BITS 24
+#define RFS_TAG_MASK ((1u << RFS_TAG_BITS) - 1)
+#define RFS_TAG(ino)                                                           \
+	((uint32_t)(((uint64_t)(ino)*0x9e3779b97f4a7c15ull) >>                 \
+		    (64 - RFS_TAG_BITS)))
 
 #define RFS_NAME_MAX 32 /* longest name we produce, with NUL */
 
@@ -211,6 +217,16 @@ struct regionfs {
 				    the kernel keeps listings (ops.c) */
 	struct fuse_session *se; /* for notifications */
 	struct rfs_passthrough pt;
+	/* When each region file's name was last given to the kernel, with
+	 * which tag (rfs_region_named); atomic. */
+	struct rfs_named {
+		struct {
+			uint32_t tag;
+			int64_t ns;
+		} last[4];	  /* the latest names given, oldest
+				     replaced first */
+		int64_t stale_ns; /* when a run of ESTALEs began */
+	} named[RGN_MAX_REGIONS + 1];
 	uid_t uid; /* the daemon's: owner of sysv/ */
 	gid_t gid;
 	time_t start; /* the times of sysv/ and leaked/ */
@@ -267,8 +283,6 @@ void rfs_passthrough_fini(struct regionfs *fs);
  * come to us). */
 int rfs_passthrough_get(struct regionfs *fs, uint32_t key, int fd,
 			struct rfs_backing *b);
-/* Is a file of region KEY whose inode number has tag TAG registered? */
-int rfs_passthrough_held(struct regionfs *fs, uint32_t key, uint32_t tag);
 void rfs_passthrough_put(struct rfs_backing *b);
 /* The reply to an open that the kernel serves from B. */
 int rfs_passthrough_reply_open(fuse_req_t req, uint64_t fh,
@@ -365,6 +379,17 @@ enum rfs_attrs {
 	RFS_AT_REGION,	/* the region's file or segment */
 	RFS_AT_DAEMON,	/* the daemon, since the mount (sysv/) */
 };
+
+/*
+ * A region file's name was given to the kernel as an inode with TAG
+ * (lookup, readdirplus).  rfs_region_stale: what an open through an
+ * inode of a file the region no longer has gets.  A name the kernel kept
+ * is stale: ESTALE, and the kernel walks the path again, asking us.  But
+ * if that second walk's lookup named this very inode, the region got
+ * another file since: ENOENT, as for a region gone at open.
+ */
+void rfs_region_named(struct regionfs *fs, uint32_t id, uint32_t tag);
+int rfs_region_stale(struct regionfs *fs, uint32_t id, uint32_t tag);
 
 /* Attributes (into a zeroed ST) of: a directory N, with its existence
  * (-ENOTDIR for a node that is none); a region file or a region's

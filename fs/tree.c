@@ -44,7 +44,8 @@ fuse_ino_t rfs_ino(struct rfs_node n)
 		return FUSE_ROOT_ID;
 	if (n.kind == RFS_REGION)
 		return ((uint64_t)n.kind << INO_KIND_SHIFT) |
-		       ((uint64_t)RFS_TAG(n.tag) << INO_TAG_SHIFT) | n.arg;
+		       ((uint64_t)(n.tag & RFS_TAG_MASK) << INO_TAG_SHIFT) |
+		       n.arg;
 	return ((uint64_t)n.kind << INO_KIND_SHIFT) |
 	       ((uint64_t)(n.entry & 0xffffu) << INO_ENTRY_SHIFT) | n.arg;
 }
@@ -63,7 +64,7 @@ int rfs_node_of(fuse_ino_t ino, struct rfs_node *n)
 	n->kind = (enum rfs_kind)kind;
 	n->arg = (uint32_t)ino;
 	if (n->kind == RFS_REGION) {
-		n->tag = RFS_TAG(ino >> INO_TAG_SHIFT);
+		n->tag = (uint32_t)(ino >> INO_TAG_SHIFT) & RFS_TAG_MASK;
 		return 0;
 	}
 	n->entry = (uint32_t)((ino >> INO_ENTRY_SHIFT) & 0xffffu);

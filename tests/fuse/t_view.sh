@@ -106,11 +106,12 @@ t_region_reads_passthrough_or_not() {
 
 # A region removed and made again under the same name while a reader
 # still holds its old file (read by the kernel itself, passthrough): the
-# new file is another inode, opens and reads the new bytes, and the old
-# descriptor goes on reading the old file, both without EIO.
+# name opens the new file at once, as another inode, and reads the new
+# bytes; the old descriptor goes on reading the old file and never shows
+# the new one's size; no EIO, no ENOENT.
 t_region_made_again_while_open() {
 	python3 - "$MF" "$HF" "$HELPER" <<'PY'
-import os, subprocess, sys
+import errno, os, subprocess, sys
 mnt, home, helper = sys.argv[1:4]
 def run(*a):
     subprocess.run([helper, *a], check=True)
@@ -126,8 +127,7 @@ run("remove", home, "again")
 run("add", home, "again", "131072")
 if file_of("again") != f:
     sys.exit("the region did not get its id again")
-os.listdir(mnt)  # the listing names the new inode at once
-new = os.open(os.path.join(mnt, f), os.O_RDONLY)
+new = os.open(os.path.join(mnt, f), os.O_RDONLY)  # the kept name is stale
 if os.fstat(new).st_ino == os.fstat(old).st_ino:
     sys.exit("the new file is the old inode")
 got = os.pread(new, 131072, 0)
@@ -136,6 +136,12 @@ if got != want:
     sys.exit("new file: %d bytes, not the region's %d" % (len(got), len(want)))
 if os.pread(old, 65536, 0) != old_bytes:
     sys.exit("the old descriptor no longer reads the old file")
+try:
+    if os.fstat(old).st_size != 65536:
+        sys.exit("the old descriptor shows the new file's size")
+except OSError as e:
+    if e.errno != errno.ESTALE:
+        raise
 os.close(old)
 os.close(new)
 run("remove", home, "again")
