@@ -7,8 +7,9 @@
  * The default set and its order are the table regionctl always printed
  * (rgn_render_leaks_table): scripts that read columns by position keep
  * working.  Cells are formatted here rather than taken from that renderer,
- * which prints whole lines; the formats are the same (user names, short
- * sizes, ages, times of day).
+ * which prints whole lines, but with its formatters (render.h: numbers,
+ * keys, permissions, creator pids, user names, short sizes, ages, times of
+ * day), so the two tables cannot drift apart.
  *
  * Cells from other people's bytes (homes, region names, evidence) are
  * escaped before libsmartcols sees them, and its own encoding is turned
@@ -27,7 +28,6 @@
 #include <inttypes.h>
 #include <libsmartcols.h>
 #include <locale.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,32 +85,6 @@ static char *escape_cell(const char *s, int ascii)
 
 /* ---- cell formatters ----------------------------------------------------- */
 
-/* V in decimal into BUF (at least 21 bytes); returns BUF.  printf costs
- * more than the rest of a cell's making. */
-static char *put_u64(char *buf, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	buf[n] = '\0';
-	return buf;
-}
-
-static char *put_i64(char *buf, int64_t v)
-{
-	if (v >= 0)
-		return put_u64(buf, (uint64_t)v);
-	buf[0] = '-';
-	put_u64(buf + 1, 0 - (uint64_t)v);
-	return buf;
-}
-
 /* A cell that the previous row most likely shared (every segment of an
  * environment has the same size; segments made in one second share their
  * times): KEY's text, formatted again only when KEY changes. */
@@ -122,32 +96,11 @@ struct memo {
 
 /* What a cell formatter may use besides the segment. */
 struct fill_ctx {
-	int64_t now;	 /* the scan's time */
-	unsigned flags;	 /* LT_* */
-	uint32_t uid[8]; /* a few user names: a scan names few */
-	char name[8][33];
-	unsigned nnames, next;
+	int64_t now;	/* the scan's time */
+	unsigned flags; /* LT_* */
+	struct rgn_render_names names;
 	struct memo size, atime, dtime, idle;
 };
-
-static const char *user_name(struct fill_ctx *c, uint32_t uid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[1024];
-	unsigned i;
-
-	for (i = 0; i < c->nnames; i++)
-		if (c->uid[i] == uid)
-			return c->name[i];
-	i = c->nnames < 8 ? c->nnames++ : c->next++ % 8;
-	c->uid[i] = uid;
-	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
-	    strlen(res->pw_name) < sizeof(c->name[i]))
-		snprintf(c->name[i], sizeof(c->name[i]), "%s", res->pw_name);
-	else
-		snprintf(c->name[i], sizeof(c->name[i]), "%u", uid);
-	return c->name[i];
-}
 
 /* Each formatter writes a cell into BUF (64 bytes) and returns it, or
  * returns a string to be escaped (bytes that are not ours to trust). */
@@ -164,40 +117,29 @@ typedef const char *fill_fn(struct fill_ctx *c, const struct rgn_leak *g,
 FILL(fill_shmid)
 {
 	UNUSED_CTX;
-	return put_i64(buf, g->shmid);
+	return rgn_render_i64(g->shmid, buf);
 }
 FILL(fill_key)
 {
-	static const char hex[] = "0123456789abcdef";
-	uint32_t k = (uint32_t)g->key;
-
 	UNUSED_CTX;
-	buf[0] = '0';
-	buf[1] = 'x';
-	for (int i = 0; i < 8; i++)
-		buf[2 + i] = hex[(k >> (28 - 4 * i)) & 0xf];
-	buf[10] = '\0';
-	return buf;
+	return rgn_render_leak_key(g, buf);
 }
 FILL(fill_owner)
 {
 	(void)untrusted;
 	(void)buf;
-	return user_name(c, g->uid);
+	return rgn_render_user_name(&c->names, g->uid);
 }
 FILL(fill_perms)
 {
 	UNUSED_CTX;
-	for (int i = 0; i < 3; i++)
-		buf[i] = (char)('0' + ((g->mode >> (6 - 3 * i)) & 7));
-	buf[3] = '\0';
-	return buf;
+	return rgn_render_leak_perms(g, buf);
 }
 FILL(fill_size)
 {
 	(void)untrusted;
 	if (c->flags & LT_BYTES)
-		return put_u64(buf, g->size);
+		return rgn_render_u64(g->size, buf);
 	if (!c->size.valid || c->size.key != (int64_t)g->size) {
 		rgn_render_size_short(g->size, c->size.text,
 				      sizeof(c->size.text));
@@ -209,21 +151,18 @@ FILL(fill_size)
 FILL(fill_nattch)
 {
 	UNUSED_CTX;
-	return put_u64(buf, g->nattch);
+	return rgn_render_u64(g->nattch, buf);
 }
 FILL(fill_cpid)
 {
 	UNUSED_CTX;
-	put_i64(buf, g->cpid);
 	/* '*': the creator is dead, or its pid now names another process. */
-	if (g->cpid_alive == RGN_LEAK_NO)
-		strcat(buf, "*");
-	return buf;
+	return rgn_render_leak_cpid(g, buf);
 }
 FILL(fill_lpid)
 {
 	UNUSED_CTX;
-	return put_i64(buf, g->lpid);
+	return rgn_render_i64(g->lpid, buf);
 }
 
 /* A time of day or date, through M. */
@@ -283,7 +222,7 @@ FILL(fill_region)
 	/* The name comes from a segment header: anybody's bytes.  "ID:NAME",
 	 * cut at 63 bytes like any cell formatted here. */
 	*untrusted = 1;
-	put_u64(buf, g->region_id);
+	rgn_render_u64(g->region_id, buf);
 	n = strlen(buf);
 	buf[n++] = ':';
 	name = strnlen(g->region_name, sizeof(g->region_name));

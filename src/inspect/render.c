@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -350,6 +351,74 @@ static char *u64_digits(uint64_t v, char *end)
 		v /= 10;
 	} while (v);
 	return end;
+}
+
+char *rgn_render_u64(uint64_t v, char *buf)
+{
+	char tmp[24], *d = u64_digits(v, tmp + sizeof(tmp));
+	size_t n = (size_t)(tmp + sizeof(tmp) - d);
+
+	memcpy(buf, d, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+char *rgn_render_i64(int64_t v, char *buf)
+{
+	if (v >= 0)
+		return rgn_render_u64((uint64_t)v, buf);
+	/* Negated as unsigned: INT64_MIN has no positive twin. */
+	buf[0] = '-';
+	rgn_render_u64(0 - (uint64_t)v, buf + 1);
+	return buf;
+}
+
+char *rgn_render_leak_key(const struct rgn_leak *g, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint32_t k = (uint32_t)g->key;
+
+	buf[0] = '0';
+	buf[1] = 'x';
+	for (int i = 0; i < 8; i++)
+		buf[2 + i] = hex[(k >> (28 - 4 * i)) & 0xf];
+	buf[10] = '\0';
+	return buf;
+}
+
+char *rgn_render_leak_perms(const struct rgn_leak *g, char *buf)
+{
+	for (int i = 0; i < 3; i++)
+		buf[i] = (char)('0' + ((g->mode >> (6 - 3 * i)) & 7));
+	buf[3] = '\0';
+	return buf;
+}
+
+char *rgn_render_leak_cpid(const struct rgn_leak *g, char *buf)
+{
+	rgn_render_i64(g->cpid, buf);
+	if (g->cpid_alive == RGN_LEAK_NO)
+		strcat(buf, "*");
+	return buf;
+}
+
+const char *rgn_render_user_name(struct rgn_render_names *c, uint32_t uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	unsigned i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->uid[i] == uid)
+			return c->name[i];
+	i = c->n < 8 ? c->n++ : c->next++ % 8;
+	c->uid[i] = uid;
+	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
+	    strlen(res->pw_name) < sizeof(c->name[i]))
+		snprintf(c->name[i], sizeof(c->name[i]), "%s", res->pw_name);
+	else
+		snprintf(c->name[i], sizeof(c->name[i]), "%u", uid);
+	return c->name[i];
 }
 
 char *rgn_render_bytes(uint64_t bytes, char *buf, size_t buflen)

@@ -68,6 +68,30 @@ char *rgn_render_bytes(uint64_t bytes, char *buf, size_t buflen);
  */
 char *rgn_render_size_short(uint64_t bytes, char *buf, size_t buflen);
 
+/* V in decimal into BUF, NUL-terminated, without printf (a table of
+ * thousands of segments formats tens of thousands of numbers): 21 bytes
+ * suffice, 22 signed.  Return BUF. */
+char *rgn_render_u64(uint64_t v, char *buf);
+char *rgn_render_i64(int64_t v, char *buf);
+
+/* The cells of a leaked-segment row that both leak tables print (the
+ * text one here, regionctl's libsmartcols one): the key as ipcs prints it,
+ * "0x0000abcd" (11 bytes); the permission bits as three octal digits (4
+ * bytes); the creator's pid, with "*" when the creator is gone or its pid
+ * names another process now (23 bytes).  Return BUF. */
+char *rgn_render_leak_key(const struct rgn_leak *g, char *buf);
+char *rgn_render_leak_perms(const struct rgn_leak *g, char *buf);
+char *rgn_render_leak_cpid(const struct rgn_leak *g, char *buf);
+
+/* User names for a leak table, cached: one scan names few users.  Zero it
+ * before the first use; the name of an unknown uid is its number. */
+struct rgn_render_names {
+	uint32_t uid[8];
+	char name[8][33];
+	unsigned n, next;
+};
+const char *rgn_render_user_name(struct rgn_render_names *c, uint32_t uid);
+
 /* An age in seconds as "3d4h", "5h2m", "7m3s", "12s" (negative: "0s"). */
 void rgn_render_age(int64_t s, char *buf, size_t len);
 

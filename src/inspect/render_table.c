@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,37 +16,6 @@
 
 #include "bdb.h"
 #include "render_int.h"
-
-/* User names for the table; one scan names few users, so a short
- * most-recent list is enough. */
-struct names {
-	uint32_t uid[8];  /* cached uids */
-	char name[8][33]; /* their names, or the number */
-	unsigned n;	  /* entries used */
-	unsigned next;	  /* next to replace when full */
-};
-
-static const char *user_name(struct names *c, uint32_t uid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[1024];
-	unsigned i;
-
-	for (i = 0; i < c->n; i++)
-		if (c->uid[i] == uid)
-			return c->name[i];
-	if (c->n < 8)
-		i = c->n++;
-	else
-		i = c->next++ % 8;
-	c->uid[i] = uid;
-	if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
-	    strlen(res->pw_name) < sizeof(c->name[i]))
-		snprintf(c->name[i], sizeof(c->name[i]), "%s", res->pw_name);
-	else
-		snprintf(c->name[i], sizeof(c->name[i]), "%u", uid);
-	return c->name[i];
-}
 
 enum {
 	COL_SHMID,
@@ -83,33 +51,6 @@ struct row {
 				     for "-" */
 };
 
-/* Decimal digits of V into BUF (at least 21 bytes), NUL-terminated: the
- * table formats tens of thousands of numbers, and snprintf shows. */
-static char *fmt_u64(char *buf, uint64_t v)
-{
-	char tmp[24];
-	size_t n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	buf[n] = '\0';
-	return buf;
-}
-
-static char *fmt_i64(char *buf, int64_t v)
-{
-	if (v < 0) {
-		buf[0] = '-';
-		fmt_u64(buf + 1, (uint64_t)0 - (uint64_t)v);
-		return buf;
-	}
-	return fmt_u64(buf, (uint64_t)v);
-}
-
 void rgn_render_when(int64_t t, int64_t now, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
@@ -125,32 +66,17 @@ void rgn_render_when(int64_t t, int64_t now, char *buf, size_t len)
 
 /* Fill R from G; -ENOMEM when the escaped home cannot be kept. */
 static int fill_row(struct row *r, const struct rgn_leak *g,
-		    struct names *names, int64_t now)
+		    struct rgn_render_names *names, int64_t now)
 {
-	static const char hex[] = "0123456789abcdef";
-	char *key = r->cell[COL_KEY], *perms = r->cell[COL_PERMS];
-	uint32_t k = (uint32_t)g->key;
-	size_t n;
-
-	fmt_i64(r->cell[COL_SHMID], g->shmid);
-	key[0] = '0';
-	key[1] = 'x';
-	for (int i = 0; i < 8; i++)
-		key[2 + i] = hex[(k >> (28 - 4 * i)) & 0xf];
-	key[10] = '\0';
-	snprintf(r->cell[COL_OWNER], 40, "%s", user_name(names, g->uid));
-	for (int i = 0; i < 3; i++)
-		perms[i] = (char)('0' + ((g->mode >> (6 - 3 * i)) & 7));
-	perms[3] = '\0';
+	rgn_render_i64(g->shmid, r->cell[COL_SHMID]);
+	rgn_render_leak_key(g, r->cell[COL_KEY]);
+	snprintf(r->cell[COL_OWNER], 40, "%s",
+		 rgn_render_user_name(names, g->uid));
+	rgn_render_leak_perms(g, r->cell[COL_PERMS]);
 	rgn_render_size_short(g->size, r->cell[COL_SIZE], 40);
-	fmt_u64(r->cell[COL_NATTCH], g->nattch);
-	fmt_i64(r->cell[COL_CPID], g->cpid);
-	if (g->cpid_alive == RGN_LEAK_NO) {
-		n = strlen(r->cell[COL_CPID]);
-		r->cell[COL_CPID][n] = '*';
-		r->cell[COL_CPID][n + 1] = '\0';
-	}
-	fmt_i64(r->cell[COL_LPID], g->lpid);
+	rgn_render_u64(g->nattch, r->cell[COL_NATTCH]);
+	rgn_render_leak_cpid(g, r->cell[COL_CPID]);
+	rgn_render_i64(g->lpid, r->cell[COL_LPID]);
 	rgn_render_when(g->atime, now, r->cell[COL_ATIME], 40);
 	rgn_render_when(g->dtime, now, r->cell[COL_DTIME], 40);
 	rgn_render_age(g->idle, r->cell[COL_IDLE], 40);
@@ -209,7 +135,7 @@ static void print_row(FILE *f, const char *const cells[NCOLS],
 int rgn_render_leaks_table(const struct rgn_leak_scan *scan, char **out,
 			   size_t *len)
 {
-	struct names names = {0};
+	struct rgn_render_names names = {0};
 	struct row *rows;
 	int width[NCOLS];
 	char line[NCOLS * 41];

@@ -64,24 +64,18 @@ static void line_str(struct text_line *l, const char *s)
 	line_put(l, s, strlen(s));
 }
 
-/* V in decimal, with a minus sign when NEGATIVE (V is then its size). */
-static void line_num(struct text_line *l, uint64_t v, int negative)
+static void line_num(struct text_line *l, uint64_t v)
 {
-	char b[24], *d = b + sizeof(b);
+	char b[24];
 
-	do {
-		*--d = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (negative)
-		*--d = '-';
-	line_put(l, d, (size_t)(b + sizeof(b) - d));
+	line_str(l, rgn_render_u64(v, b));
 }
 
 static void line_int(struct text_line *l, int64_t v)
 {
-	/* Negated as unsigned: INT64_MIN has no positive twin. */
-	line_num(l, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
+	char b[24];
+
+	line_str(l, rgn_render_i64(v, b));
 }
 
 /* V in base BASE (8 or 16), at least WIDTH digits, as printf's %0*o and
@@ -142,13 +136,13 @@ static void text_mutex(struct text_line *l, const struct rgn_mutex_stat *m,
 	line_put(l, "\t", 1);
 	line_str(l, label);
 	line_put(l, " [", 2);
-	line_num(l, m->waits, 0);
+	line_num(l, m->waits);
 	line_put(l, "/", 1);
-	line_num(l, m->requests, 0);
+	line_num(l, m->requests);
 	line_put(l, " ", 1);
-	line_num(l, pct, 0);
+	line_num(l, pct);
 	line_str(l, m->holder ? "% Own]\n" : "% !Own]\n");
-	line_num(l, m->owner_died, 0);
+	line_num(l, m->owner_died);
 	line_put(l, "\t", 1);
 	line_str(l, label);
 	line_str(l, " recoveries (holder died)\n");
@@ -170,7 +164,7 @@ static void text_fig(struct text_line *l, const struct rgn_fig *fig,
 
 	switch (fig->kind) {
 	case RGN_FIG_UINT:
-		line_num(l, v, 0);
+		line_num(l, v);
 		break;
 	case RGN_FIG_INT:
 		line_int(l, (int64_t)v);
@@ -246,7 +240,7 @@ static void text_region(struct text_line *l, const struct rgn_region_stat *rs)
 
 		if (!a->hist[i])
 			continue;
-		line_num(l, a->hist[i], 0);
+		line_num(l, a->hist[i]);
 		line_str(l, "\tLive blocks of size [");
 		line_str(l, rgn_render_bytes(1ull << i, b, sizeof(b)));
 		line_put(l, ", ", 2);
