@@ -16,7 +16,7 @@
 # unmounts, kills and removes whatever a failed test left.
 set -u
 
-abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+. "$(cd "$(dirname "$0")" && pwd)/harness.sh"
 USAGE="usage: bdb.sh REGIONFS BDBHELPER [REGIONCTL]"
 REGIONFS=$(abspath "${1:?$USAGE}")
 BDBHELPER=$(abspath "${2:?$USAGE}")
@@ -27,82 +27,8 @@ REGIONCTL=${3:-}
 PY=python3
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null && PY=/usr/bin/python3
 
-if [ -z "${RFS_IN_IPC_NS:-}" ]; then
-	if [ ! -c /dev/fuse ] || [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; then
-		echo "SKIP: /dev/fuse is missing or not accessible"; exit 77
-	fi
-	command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
-	unshare --ipc true 2>/dev/null ||
-		{ echo "SKIP: cannot make a private IPC namespace"; exit 77; }
-	RFS_IN_IPC_NS=1 exec unshare --ipc -- "$BASH" "$0" "$@"
-fi
-
-T=$(mktemp -d /tmp/regionfs-bdb.XXXXXX) || exit 1
-MOUNTS=()
-PIDS=()
-passed=0
-failed=0
-skipped=0
-LOG=$T/daemon.log
-: >"$LOG"
-
-cleanup() {
-	local m p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for m in "${MOUNTS[@]}"; do
-		grep -qs " $m fuse" /proc/mounts || continue
-		fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	ipcrm --all=shm 2>/dev/null # this namespace's only
-	[ -n "${RFS_KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---- harness ----------------------------------------------------------------
-
-need() {
-	if ! eval "$1"; then
-		echo "    failed: $1${2:+  ($2)}" >&2
-		return 1
-	fi
-}
-
-run() {
-	local name=$1 rc=0
-	"t_$name" || rc=$?
-	case $rc in
-	0) passed=$((passed + 1)); echo "ok - $name" ;;
-	77) skipped=$((skipped + 1)); echo "ok - $name # SKIP" ;;
-	*) failed=$((failed + 1)); echo "not ok - $name" ;;
-	esac
-}
-
-is_mounted() { grep -qs " $1 fuse" /proc/mounts; }
-
-wait_mounted() {
-	for _ in $(seq 200); do is_mounted "$1" && return 0; sleep 0.025; done
-	echo "    $1 never got mounted" >&2
-	return 1
-}
-
-mount_fs() { # HOME MNT: DAEMON_PID is the foreground daemon
-	mkdir -p "$2"
-	MOUNTS+=("$2")
-	"$REGIONFS" "$1" "$2" -f 2>>"$LOG" &
-	DAEMON_PID=$!
-	PIDS+=("$DAEMON_PID")
-	wait_mounted "$2"
-}
-
-unmount_fs() { # MNT PID: unmounted, and the daemon exits 0
-	local rc
-	fusermount3 -u "$1" || return 1
-	wait "$2"
-	rc=$?
-	need '[ $rc -eq 0 ]' "daemon exit status $rc" && need '! is_mounted "$1"'
-}
+harness_enter "$@"
+harness_init regionfs-bdb
 
 # until_true 'CONDITION': poll for up to 5 s (the mount promises a second).
 until_true() {

@@ -1,6 +1,6 @@
 # tests/fuse/t_access.sh - fuse subtests: who may see what, and a daemon that
 # survives its home changing under it.
-# Sourced by run.sh, which defines the harness (need, mount_fs, the
+# Sourced by run.sh, which sets up the harness (harness.sh: need, mount_fs; the
 # homes under test) and runs every t_* function in the order defined.
 
 t_permissions_allow_other() {

@@ -1,6 +1,6 @@
 # tests/fuse/t_cli.sh - fuse subtests: the command line, signals, fstab and what
 # is left at the end (these run last).
-# Sourced by run.sh, which defines the harness (need, mount_fs, the
+# Sourced by run.sh, which sets up the harness (harness.sh: need, mount_fs; the
 # homes under test) and runs every t_* function in the order defined.
 
 t_help_with_arguments_is_usage_error() {

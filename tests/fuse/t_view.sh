@@ -1,6 +1,6 @@
 # tests/fuse/t_view.sh - fuse subtests: what a mount shows (names, bytes, stat files,
 # xattrs, leaked segments, writes refused).
-# Sourced by run.sh, which defines the harness (need, mount_fs, the
+# Sourced by run.sh, which sets up the harness (harness.sh: need, mount_fs; the
 # homes under test) and runs every t_* function in the order defined.
 
 
