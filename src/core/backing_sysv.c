@@ -218,18 +218,12 @@ static int sysv_create(struct rgn_env *env, uint32_t id, uint64_t size,
 
 static int sysv_publish(struct rgn_env *env, struct rgn_map *map)
 {
-	struct rgn_file_record fr = {
-		.fr_magic = RGN_RECORD_MAGIC,
-		.fr_format = RGN_FORMAT,
-		.fr_backing = env->backing,
-		.fr_flags = env->env_flags,
-		.fr_shm_key = env->shm_key,
-		.fr_shmid = map->shmid,
-		.fr_env_id = env->env_id,
-		.fr_size = map->size,
-		.fr_ctime = ((struct rgn_shm_region *)map->base)->rh_ctime,
-	};
+	struct rgn_file_record fr;
 	int fd, rc = 0;
+
+	rgn_init_file_record(env, map->shmid, map->size,
+			     ((struct rgn_shm_region *)map->base)->rh_ctime,
+			     &fr);
 
 	fd = openat(env->dirfd, RGN_PRIMARY_TMP,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,

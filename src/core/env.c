@@ -21,6 +21,7 @@
 #include "env_parts.h"
 #include "internal.h"
 #include "proc.h"
+#include "region_hdr.h"
 #include "rgn_config.h"
 
 void rgn_env_config_init(struct rgn_env_config *cfg)
@@ -216,18 +217,10 @@ static int refuse_foreign_home(struct rgn_env *env)
 static int refresh_cache(struct rgn_env *env, int how)
 {
 	const struct rgn_shm_region *rh = (const void *)env->primary.base;
-	struct rgn_file_record fr = {
-		.fr_magic = RGN_RECORD_MAGIC,
-		.fr_format = RGN_FORMAT,
-		.fr_backing = env->backing,
-		.fr_flags = env->env_flags,
-		.fr_shm_key = env->shm_key,
-		.fr_shmid = env->primary_slot.sl_shmid,
-		.fr_env_id = env->env_id,
-		.fr_size = env->primary_slot.sl_size,
-		.fr_ctime = rh->rh_ctime,
-	};
-	struct rgn_file_record now;
+	struct rgn_file_record fr, now;
+
+	rgn_init_file_record(env, env->primary_slot.sl_shmid,
+			     env->primary_slot.sl_size, rh->rh_ctime, &fr);
 
 	if (env->ops->unpublish) {
 		if ((how & CACHE_CHECK) &&

@@ -55,3 +55,20 @@ void rgn_init_region_hdr(struct rgn_env *env, struct rgn_shm_region *rh,
 	snprintf(rh->rh_home, sizeof(rh->rh_home), "%s", env->home);
 	/* rh_magic is stored last by the caller, with release ordering. */
 }
+
+void rgn_init_file_record(const struct rgn_env *env, int32_t shmid,
+			  uint64_t size, int64_t ctime,
+			  struct rgn_file_record *fr)
+{
+	*fr = (struct rgn_file_record){
+		.fr_magic = RGN_RECORD_MAGIC,
+		.fr_format = RGN_FORMAT,
+		.fr_backing = env->backing,
+		.fr_flags = env->env_flags,
+		.fr_shm_key = env->shm_key,
+		.fr_shmid = shmid,
+		.fr_env_id = env->env_id,
+		.fr_size = size,
+		.fr_ctime = ctime,
+	};
+}

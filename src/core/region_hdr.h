@@ -24,4 +24,11 @@ void rgn_init_region_hdr(struct rgn_env *env, struct rgn_shm_region *rh,
 			 uint32_t id, enum rgn_region_type type, uint64_t size,
 			 const char *name, int32_t key);
 
+/* The record of a segment-backed primary (SHMID, SIZE, CTIME its header's)
+ * that __db.001 publishes and __db.lck keeps a copy of: made here alone,
+ * so the copy compares equal to what was published. */
+void rgn_init_file_record(const struct rgn_env *env, int32_t shmid,
+			  uint64_t size, int64_t ctime,
+			  struct rgn_file_record *fr);
+
 #endif /* RGN_REGION_HDR_H */
