@@ -338,8 +338,6 @@ static int dir_add(void *arg, const char *name, const struct rfs_node *n,
 	/* Gone between listing and stat (a region removed meanwhile). */
 	if (rfs_node_stat(b->c, n, &de.st, &de.timeout) < 0)
 		return 0;
-	if (n->kind == RFS_REGION && b->plus)
-		rfs_region_named(b->c->fs, n->arg, n->tag);
 	return dir_put(b, name, &de, cookie);
 }
 

@@ -381,12 +381,13 @@ enum rfs_attrs {
 };
 
 /*
- * A region file's name was given to the kernel as an inode with TAG
- * (lookup, readdirplus).  rfs_region_stale: what an open through an
- * inode of a file the region no longer has gets.  A name the kernel kept
- * is stale: ESTALE, and the kernel walks the path again, asking us.  But
- * if that second walk's lookup named this very inode, the region got
- * another file since: ENOENT, as for a region gone at open.
+ * A region file's name was given to the kernel as an inode with TAG by a
+ * lookup (the kernel's second walk always looks the name up again).
+ * rfs_region_stale: what an open through an inode of a file the region no
+ * longer has gets.  A name the kernel kept is stale: ESTALE, and the kernel
+ * walks the path again, asking us.  But if that second walk's lookup named this
+ * very inode, the region got another file since: ENOENT, as for a region gone
+ * at open.
  */
 void rfs_region_named(struct regionfs *fs, uint32_t id, uint32_t tag);
 int rfs_region_stale(struct regionfs *fs, uint32_t id, uint32_t tag);
