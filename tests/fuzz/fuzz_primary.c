@@ -13,11 +13,12 @@
  * __db.001 to take its owner from.
  *
  * What must hold: a snapshot is taken only of a primary rgn_check_primary
- * accepts; it lists exactly the ready slots below the high-water mark,
- * each with a terminated name and its own file name; every registry entry
- * is judged live or stale once; rgn_stat_region gives the same figures as
- * the whole snapshot; the mount's view lists the same regions, in
- * ascending id order as fsview.h promises, each found by rgn_fsview_find.
+ * accepts; it lists exactly the ready slots below the high-water mark that
+ * hold their own id, each with a terminated name and its own file name;
+ * every registry entry is judged live or stale once; rgn_stat_region gives
+ * the same figures as the whole snapshot; the mount's view lists the same
+ * regions, in ascending id order as fsview.h promises, each found by
+ * rgn_fsview_find.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,7 +123,10 @@ static void check_snapshot(const struct rgn_env_stat *st)
 	FZ_CHECK(st->env_id == ev->ev_env_id && st->primary_size == rh->rh_size,
 		 "env id or primary size not the header's");
 	for (uint32_t i = 0; i < rgn_slot_hwm(ev); i++) {
-		if (slots[i].sl_state != RGN_SLOT_READY)
+		/* A ready slot naming another id (or 0) is not listed
+		 * (finding F2 in README.md). */
+		if (slots[i].sl_state != RGN_SLOT_READY ||
+		    slots[i].sl_id != i + 1)
 			continue;
 		ready++;
 		FZ_CHECK(r < st->nregions, "ready slot %u not listed", i);
