@@ -216,11 +216,12 @@ static int refuse_foreign_home(struct rgn_env *env)
 
 static int refresh_cache(struct rgn_env *env, int how)
 {
-	const struct rgn_shm_region *rh = (const void *)env->primary.base;
 	struct rgn_file_record fr, now;
 
+	/* ev_ctime is the primary's rh_ctime, on the page a join uses. */
 	rgn_init_file_record(env, env->primary_slot.sl_shmid,
-			     env->primary_slot.sl_size, rh->rh_ctime, &fr);
+			     env->primary_slot.sl_size, env->shenv->ev_ctime,
+			     &fr);
 
 	if (env->ops->unpublish) {
 		if ((how & CACHE_CHECK) &&
@@ -241,14 +242,17 @@ static int refresh_cache(struct rgn_env *env, int how)
 }
 
 /* The primary mapped through __db.lck's copy of the record is the one that
- * copy describes: its header (whose environment id rgn_primary_attach
- * checked already) has the recorded key and creation time. */
+ * copy describes: its environment header (whose id rgn_primary_attach
+ * checked already) has the recorded base key and creation time.  The
+ * environment header, not the region header, so that a join touches one
+ * page of the primary. */
 static int cache_matches(const struct rgn_env *env,
 			 const struct rgn_file_record *fr)
 {
-	const struct rgn_shm_region *rh = (const void *)env->primary.base;
+	const struct rgn_shm_env *ev = env->shenv;
 
-	return rh->rh_ctime == fr->fr_ctime && rh->rh_key == fr->fr_shm_key &&
+	return ev->ev_ctime == fr->fr_ctime &&
+	       ev->ev_shm_key == fr->fr_shm_key &&
 	       env->primary.size == fr->fr_size;
 }
 

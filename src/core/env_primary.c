@@ -25,17 +25,10 @@
 #include "internal.h"
 #include "proc.h"
 
-int rgn_check_primary(const uint8_t *buf, size_t len)
+/* The environment header on its own, as a join checks it: the join's
+ * fields and the registry it writes share this header's page. */
+static int check_env_hdr(const struct rgn_shm_env *ev)
 {
-	const struct rgn_shm_region *rh = (const void *)buf;
-	const struct rgn_shm_env *ev = (const void *)(buf + RGN_ENV_OFF);
-	int rc;
-
-	if (len < sizeof(*rh) || len < RGN_ENV_OFF + sizeof(*ev))
-		return rgn_fail(RGN_ECORRUPT, "primary region is truncated");
-	rc = rgn_check_region_hdr(rh, rh->rh_env_id, 1, 0);
-	if (rc < 0)
-		return rc;
 	if (ev->ev_magic != RGN_ENV_MAGIC)
 		return rgn_fail(RGN_ECORRUPT,
 				"environment header magic 0x%08x, expected "
@@ -46,24 +39,47 @@ int rgn_check_primary(const uint8_t *buf, size_t len)
 				"environment format %u; this library reads "
 				"format %u",
 				ev->ev_format, RGN_FORMAT);
-	if (ev->ev_env_id != rh->rh_env_id || ev->ev_state != RGN_STATE_READY ||
+	if (ev->ev_state != RGN_STATE_READY ||
 	    ev->ev_table_off != RGN_TABLE_OFF ||
 	    ev->ev_procs_off != RGN_PROCS_OFF ||
 	    ev->ev_max_regions != RGN_MAX_REGIONS ||
 	    ev->ev_max_procs != RGN_MAX_PROCS || ev->ev_slot_resv == 0 ||
 	    ev->ev_slot_resv > RGN_MAX_REGIONS ||
 	    ev->ev_backing < RGN_BACKING_FILES ||
-	    ev->ev_backing > RGN_BACKING_SYSV ||
-	    rh->rh_size < RGN_PRIMARY_BYTES)
+	    ev->ev_backing > RGN_BACKING_SYSV)
 		return rgn_fail(RGN_ECORRUPT,
 				"environment header is inconsistent");
 	return 0;
 }
 
+int rgn_check_primary(const uint8_t *buf, size_t len)
+{
+	const struct rgn_shm_region *rh = (const void *)buf;
+	const struct rgn_shm_env *ev = (const void *)(buf + RGN_ENV_OFF);
+	int rc;
+
+	if (len < sizeof(*rh) || len < RGN_ENV_OFF + sizeof(*ev))
+		return rgn_fail(RGN_ECORRUPT, "primary region is truncated");
+	rc = rgn_check_region_hdr(rh, rh->rh_env_id, 1, 0);
+	if (rc == 0)
+		rc = check_env_hdr(ev);
+	if (rc == 0 &&
+	    (ev->ev_env_id != rh->rh_env_id || rh->rh_size < RGN_PRIMARY_BYTES))
+		rc = rgn_fail(RGN_ECORRUPT,
+			      "environment header is inconsistent");
+	return rc;
+}
+
+static int not_this_env(const struct rgn_env *env)
+{
+	return rgn_fail(RGN_ECORRUPT,
+			"primary of %s belongs to another environment",
+			env->home);
+}
+
 /*
- * The one check that bytes read or mapped as our primary are ENV's: both
- * headers valid, and the environment id the one __db.001 named (a record's
- * shmid may name another environment's segment after a reboot).
+ * The one check that bytes read as our primary are ENV's: both headers
+ * valid, and the environment id the one __db.001 named.
  */
 static int primary_is_ours(const struct rgn_env *env, const uint8_t *buf,
 			   size_t len)
@@ -73,9 +89,32 @@ static int primary_is_ours(const struct rgn_env *env, const uint8_t *buf,
 	if (rc == 0 &&
 	    ((const struct rgn_shm_region *)(const void *)buf)->rh_env_id !=
 		    env->env_id)
-		rc = rgn_fail(RGN_ECORRUPT,
-			      "primary of %s belongs to another environment",
-			      env->home);
+		rc = not_this_env(env);
+	return rc;
+}
+
+/*
+ * The same proof for a primary just mapped to join it, from the
+ * environment header alone.  What reached it already vouches for the rest:
+ * a files-mode primary passed rgn_check_primary in the probe, and a
+ * segment was found at the environment's base key (region 1's) with a
+ * size that holds a primary.  The random 64-bit id __db.001 named, found
+ * in a header whose magic only a primary carries, is what makes it ours
+ * (a record's shmid may name another environment's segment after a
+ * reboot).  Not touching the region header saves the join a page fault.
+ */
+static int mapped_primary_is_ours(const struct rgn_env *env,
+				  const struct rgn_map *map)
+{
+	const struct rgn_shm_env *ev =
+		(const void *)((const uint8_t *)map->base + RGN_ENV_OFF);
+	int rc;
+
+	if (map->size < RGN_PRIMARY_BYTES)
+		return rgn_fail(RGN_ECORRUPT, "primary region is truncated");
+	rc = check_env_hdr(ev);
+	if (rc == 0 && ev->ev_env_id != env->env_id)
+		rc = not_this_env(env);
 	return rc;
 }
 
@@ -396,10 +435,10 @@ void rgn_env_unlock(struct rgn_env *env)
  */
 static int from_another_boot(const struct rgn_env *env)
 {
-	const struct rgn_shm_region *rh = (const void *)env->primary.base;
 	const char *boot = rgn_boot_id();
 
-	return boot[0] && strncmp(rh->rh_boot_id, boot, RGN_BOOT_ID_LEN) != 0;
+	return boot[0] &&
+	       strncmp(env->shenv->ev_boot_id, boot, RGN_BOOT_ID_LEN) != 0;
 }
 
 static void adopt_boot(struct rgn_env *env)
@@ -412,6 +451,8 @@ static void adopt_boot(struct rgn_env *env)
 	rgn_mutex_init(&env->shenv->ev_mutex);
 	memset(env->procs, 0, RGN_MAX_PROCS * sizeof(*env->procs));
 	env->shenv->ev_proc_hwm = 0;
+	snprintf(env->shenv->ev_boot_id, sizeof(env->shenv->ev_boot_id), "%s",
+		 boot);
 	snprintf(rh->rh_boot_id, sizeof(rh->rh_boot_id), "%s", boot);
 }
 
@@ -529,6 +570,7 @@ int rgn_primary_create(struct rgn_env *env)
 	ev->ev_slot_resv = resv;
 	ev->ev_table_off = RGN_TABLE_OFF;
 	ev->ev_procs_off = RGN_PROCS_OFF;
+	memcpy(ev->ev_boot_id, rh->rh_boot_id, sizeof(ev->ev_boot_id));
 
 	sl = &env->slots[0];
 	sl->sl_id = 1;
@@ -571,7 +613,7 @@ int rgn_primary_attach(struct rgn_env *env)
 		rc = env->ops->attach(env, &env->primary_slot, 0,
 				      &env->primary);
 	if (rc == 0) {
-		rc = primary_is_ours(env, env->primary.base, env->primary.size);
+		rc = mapped_primary_is_ours(env, &env->primary);
 		if (rc < 0)
 			env->ops->detach(env, &env->primary);
 	}

@@ -45,8 +45,8 @@
 #define RGN_REGION_MAGIC 0x5247e001u /* start of every region/segment */
 #define RGN_ENV_MAGIC	 0x5247e0e7u /* struct rgn_shm_env */
 #define RGN_RECORD_MAGIC 0x5247e0f1u /* __db.001 of a segment-backed env */
-/* Bump on any incompatible change; 2: ev_slot_resv. */
-#define RGN_FORMAT 2u
+/* Bump on any incompatible change; 2: ev_slot_resv; 3: ev_boot_id. */
+#define RGN_FORMAT 3u
 
 #define RGN_HDR_SIZE	8192u /* region header; payload starts here */
 #define RGN_HOME_MAX	4096  /* bytes of the home path, NUL included */
@@ -165,6 +165,11 @@ struct rgn_shm_env {
 	uint64_t ev_procs_off;	       /* offset of the registry */
 	uint64_t ev_next_handle;       /* handle serials; ev_mutex */
 	struct rgn_shm_mutex ev_mutex; /* guards table, registry, counters */
+	/* The boot ev_mutex belongs to (the primary's rh_boot_id, kept here
+	 * too): with ev_magic, ev_format and ev_env_id it is all a join
+	 * checks, so a join reads this page and the registry's and never
+	 * faults in the region header's. */
+	char ev_boot_id[RGN_BOOT_ID_LEN + 3];
 };
 
 /* The registry follows the environment header directly, so that a join,
@@ -236,6 +241,9 @@ struct rgn_file_record {
 
 _Static_assert(sizeof(struct rgn_shm_region) <= RGN_HDR_SIZE,
 	       "region header must fit before the payload");
+_Static_assert(sizeof(((struct rgn_shm_env *)0)->ev_boot_id) ==
+		       sizeof(((struct rgn_shm_region *)0)->rh_boot_id),
+	       "the primary's boot id is kept in both headers");
 _Static_assert(sizeof(struct rgn_shm_slot) == 128, "slot size is format");
 _Static_assert(sizeof(struct rgn_shm_proc) == 64, "proc slot is a line");
 

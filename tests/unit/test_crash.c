@@ -12,7 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include "internal.h"
+#include "layout.h"
+#include "proc.h"
 #include "rgn.h"
 #include "testutil.h"
 
@@ -454,6 +458,72 @@ static void killed_holder_not_yet_reaped_is_already_stale(void **state)
 	close(fds[1]);
 }
 
+/*
+ * A files environment outlives a reboot, with its mutex's lock word frozen
+ * as the old boot left it and a registry of the old boot's pids (which may
+ * name this boot's processes).  The first joiner of the new boot adopts it:
+ * fresh mutex, empty registry, this boot's id.  Faked here by writing the
+ * primary as a reboot would leave it: another boot id, a lock word held by
+ * a thread id no process has, and a registry entry that names a process
+ * alive now (this one, start time and all).
+ */
+static void primary_left_by_another_boot_is_adopted(void **state)
+{
+	const char *home = tu_mkhome();
+	const off_t lock_at =
+		RGN_ENV_OFF + offsetof(struct rgn_shm_env, ev_mutex);
+	struct rgn_shm_proc pr = {.pr_pid = getpid(), .pr_handle = 99};
+	struct rgn_shm_env ev;
+	const uint32_t frozen = 0x3fffffff; /* above any pid_max */
+	char path[4200];
+	rgn_env *env;
+	pid_t child;
+	int fd;
+
+	(void)state;
+	if (!rgn_boot_id()[0])
+		skip(); /* no boot id to tell boots apart by */
+	tu_ok(open_env(home, RGN_BACKING_FILES, RGN_CREATE, &env));
+	tu_ok(rgn_env_close(env));
+	snprintf(path, sizeof(path), "%s/__db.001", home);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &ev, sizeof(ev), RGN_ENV_OFF), sizeof(ev));
+	assert_string_equal(ev.ev_boot_id, rgn_boot_id());
+	snprintf(ev.ev_boot_id, sizeof(ev.ev_boot_id),
+		 "00000000-0000-4000-8000-000000000000");
+	ev.ev_mutex.mx_holder = (int32_t)frozen;
+	ev.ev_proc_hwm = 1;
+	pr.pr_start = rgn_self_start();
+	assert_int_equal(pwrite(fd, &ev, sizeof(ev), RGN_ENV_OFF), sizeof(ev));
+	assert_int_equal(pwrite(fd, &frozen, sizeof(frozen), lock_at),
+			 sizeof(frozen));
+	assert_int_equal(pwrite(fd, &pr, sizeof(pr), RGN_PROCS_OFF),
+			 sizeof(pr));
+
+	/* In a child with a deadline: a join that kept the frozen lock
+	 * word would wait on it for ever. */
+	child = tu_fork();
+	if (child == 0) {
+		struct rgn_env_stat *st;
+
+		alarm(20);
+		if (open_env(home, 0, 0, &env) || rgn_stat_env(env, &st))
+			_exit(1);
+		/* only this joiner: the old boot's entry is gone */
+		if (st->live != 1 || st->stale != 0)
+			_exit(2);
+		rgn_stat_free(st);
+		_exit(rgn_env_close(env) ? 3 : 0);
+	}
+	assert_int_equal(tu_wait(child), 0);
+	assert_int_equal(pread(fd, &ev, sizeof(ev), RGN_ENV_OFF), sizeof(ev));
+	assert_string_equal(ev.ev_boot_id, rgn_boot_id());
+	assert_int_equal(ev.ev_mutex.mx_holder, 0);
+	close(fd);
+	tu_ok(rgn_env_remove(home, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +544,7 @@ int main(void)
 		cmocka_unit_test(killed_holder_not_yet_reaped_is_already_stale),
 		cmocka_unit_test(
 			sysv_creator_killed_after_publishing_leaves_a_joinable_env),
+		cmocka_unit_test(primary_left_by_another_boot_is_adopted),
 	};
 
 	tu_private_ipc();
