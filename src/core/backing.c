@@ -8,6 +8,7 @@
 #include "backing.h"
 #include "env.h"
 #include "internal.h"
+#include "region_hdr.h"
 
 const struct rgn_backing_ops *rgn_backing_select(enum rgn_backing backing,
 						 uint32_t rf_flags)
@@ -34,7 +35,11 @@ ssize_t rgn_reader_copy(struct rgn_reader *rd, void *buf, size_t len,
 		return 0;
 	if (len > rd->size - off)
 		len = (size_t)(rd->size - off);
-	memcpy(buf, rd->base + off, len);
+	/* A region smaller than its header is not ours: plain bytes. */
+	if (rd->size < RGN_HDR_SIZE)
+		memcpy(buf, rd->base + off, len);
+	else
+		rgn_region_copy(buf, rd->base, len, off);
 	return (ssize_t)len;
 }
 

@@ -45,7 +45,8 @@
 #define RGN_REGION_MAGIC 0x5247e001u /* start of every region/segment */
 #define RGN_ENV_MAGIC	 0x5247e0e7u /* struct rgn_shm_env */
 #define RGN_RECORD_MAGIC 0x5247e0f1u /* __db.001 of a segment-backed env */
-/* Bump on any incompatible change; 2: ev_slot_resv; 3: ev_boot_id. */
+/* Bump on any incompatible change; 2: ev_slot_resv; 3: ev_boot_id, rh_home
+ * last. */
 #define RGN_FORMAT 3u
 
 #define RGN_HDR_SIZE	8192u /* region header; payload starts here */
@@ -87,9 +88,12 @@ struct rgn_shm_region {
 	uint32_t rh_backing;		/* enum rgn_backing of the env */
 	char rh_name[RGN_NAME_MAX + 1]; /* region name */
 	char rh_boot_id[RGN_BOOT_ID_LEN + 3]; /* boot the mutex belongs to */
-	char rh_home[RGN_HOME_MAX];	      /* absolute path of the home */
 	struct rgn_shm_mutex rh_mutex;	      /* guards rh_heap and the arena */
 	struct rgn_heap rh_heap;	      /* allocator of the payload */
+	/* Last, so that everything else is on the first page: a create
+	 * writes only the path's own bytes of it, and so dirties one page
+	 * of the header, not two. */
+	char rh_home[RGN_HOME_MAX]; /* absolute path of the home */
 };
 
 enum rgn_env_state {

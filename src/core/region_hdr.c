@@ -5,7 +5,9 @@
  * code and the environment code all need it, and none of them should need
  * each other for it.
  */
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "env.h"
@@ -54,6 +56,29 @@ void rgn_init_region_hdr(struct rgn_env *env, struct rgn_shm_region *rh,
 	snprintf(rh->rh_boot_id, sizeof(rh->rh_boot_id), "%s", rgn_boot_id());
 	snprintf(rh->rh_home, sizeof(rh->rh_home), "%s", env->home);
 	/* rh_magic is stored last by the caller, with release ordering. */
+}
+
+void rgn_region_copy(void *buf, const uint8_t *base, size_t len, uint64_t off)
+{
+	const size_t home = offsetof(struct rgn_shm_region, rh_home);
+	uint64_t end = off + len, zlo, zhi;
+	uint8_t *out = buf;
+
+	if (end <= home || off >= RGN_HDR_SIZE) {
+		memcpy(out, base + off, len);
+		return;
+	}
+	/* [zlo, zhi): the part of the unwritten tail asked for. */
+	zlo = home + strnlen((const char *)base + home, RGN_HOME_MAX - 1) + 1;
+	zlo = zlo > off ? zlo : off;
+	zhi = end < RGN_HDR_SIZE ? end : RGN_HDR_SIZE;
+	if (zlo >= zhi) {
+		memcpy(out, base + off, len);
+		return;
+	}
+	memcpy(out, base + off, zlo - off);
+	memset(out + (zlo - off), 0, zhi - zlo);
+	memcpy(out + (zhi - off), base + zhi, end - zhi);
 }
 
 void rgn_init_file_record(const struct rgn_env *env, int32_t shmid,

@@ -93,10 +93,10 @@ static inline void fz_clear(const struct fz_window *w, size_t nw, uint8_t *img)
 
 /*
  * The windows of a region other than the primary (fz_image.c), in input
- * order: the header fields before the home path, the mutex and heap
- * header after it, the last 16 bytes of the arena (the last chunk's
- * footer and the end sentinel), and the start of the arena, last so that
- * a seed can leave out its trailing zeros.
+ * order: the header up to the home path (its fields, mutex and heap
+ * header), the last 16 bytes of the arena (the last chunk's footer and
+ * the end sentinel), and the start of the arena, last so that a seed can
+ * leave out its trailing zeros.
  * The region's size is its header's rh_size when that is in
  * [FZ_REGION_MIN, FZ_REGION_MAX], else FZ_REGION_DEFAULT.
  */

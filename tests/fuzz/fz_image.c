@@ -16,19 +16,18 @@
 
 size_t fz_region_windows(uint64_t size, struct fz_window w[4])
 {
+	/* Everything but rh_home, which is last and only ever compared. */
 	const size_t home = offsetof(struct rgn_shm_region, rh_home);
-	const size_t mutex = offsetof(struct rgn_shm_region, rh_mutex);
 	size_t head = (size_t)size - 16 - RGN_HDR_SIZE;
 
 	if (head > FZ_ARENA_HEAD)
 		head = FZ_ARENA_HEAD;
 	w[0] = (struct fz_window){0, home};
-	w[1] = (struct fz_window){mutex, sizeof(struct rgn_shm_region) - mutex};
 	/* The tail before the head, so that a short input cuts only the
 	 * head, which is mostly zeros. */
-	w[2] = (struct fz_window){(size_t)size - 16, 16};
-	w[3] = (struct fz_window){RGN_HDR_SIZE, head};
-	return 4;
+	w[1] = (struct fz_window){(size_t)size - 16, 16};
+	w[2] = (struct fz_window){RGN_HDR_SIZE, head};
+	return 3;
 }
 
 uint64_t fz_region_size(const uint8_t *hdr, size_t len)

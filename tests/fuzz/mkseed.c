@@ -77,15 +77,16 @@ static void gather_region(const uint8_t *img, size_t len, uint8_t *out,
 	struct fz_window w[4];
 	uint64_t size = fz_region_size(img, len);
 	size_t nw = fz_region_windows(size, w);
+	struct fz_window *head = &w[nw - 1]; /* the arena's start */
 
 	if (size != len) {
 		fprintf(stderr, "mkseed: region of %zu bytes says %llu\n", len,
 			(unsigned long long)size);
 		exit(1);
 	}
-	while (w[3].len >= 16 && !memcmp(img + w[3].off + w[3].len - 16,
-					 (const uint8_t[16]){0}, 16))
-		w[3].len -= 16;
+	while (head->len >= 16 && !memcmp(img + head->off + head->len - 16,
+					  (const uint8_t[16]){0}, 16))
+		head->len -= 16;
 	*used += fz_gather(w, nw, img, len, out + *used);
 }
 

@@ -12,7 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stddef.h>
+#include <sys/mman.h>
+
+#include "fsview.h"
 #include "layout.h"
+#include "leaks.h"
+#include "region_hdr.h"
 #include "rgn.h"
 #include "testutil.h"
 
@@ -381,6 +387,129 @@ static void join_trusts_the_lock_file_copy_only_when_proved(void **state)
 	free(copy);
 }
 
+/* Resident bytes of every segment, from /proc/sysvipc/shm, by shmid. */
+static size_t segment_rss(int *ids, uint64_t *rss, size_t max)
+{
+	char line[512];
+	size_t n = 0;
+	FILE *f = fopen("/proc/sysvipc/shm", "r");
+
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f)); /* the heading */
+	while (n < max && fgets(line, sizeof(line), f)) {
+		unsigned long long v[16];
+
+		if (sscanf(line,
+			   "%llu %llu %llo %llu %llu %llu %llu %llu %llu %llu "
+			   "%llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13],
+			   &v[14], &v[15]) != 16)
+			continue;
+		ids[n] = (int)v[1];
+		rss[n++] = v[14];
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Looking must not cost memory: a stat, a leak scan or the mount's view
+ * reads each segment's header, and a read of a segment's page that nobody
+ * wrote allocates it.  The header's tail after the home path is never
+ * written, so every resident figure must be what it was before they
+ * looked.
+ */
+static void observers_leave_segments_as_large_as_they_were(void **state)
+{
+	const char *home = tu_mkhome();
+	struct rgn_env_config cfg;
+	struct rgn_env_stat *st;
+	struct rgn_leak_scan *scan;
+	struct rgn_fsview *view;
+	int ids[2][8];
+	uint64_t rss[2][8];
+	size_t n[2];
+	rgn_env *env, *obs;
+	rgn_region *r;
+	uint64_t off;
+
+	(void)state;
+	tu_ok(open_sysv(home, KEY, &env));
+	tu_ok(rgn_region_create(env, "a", RGN_TYPE_USER, SEG, &r));
+	tu_ok(rgn_alloc(r, 100, &off));
+	tu_ok(rgn_region_create(env, "b", RGN_TYPE_LOG, SEG, &r));
+	tu_ok(rgn_env_close(env));
+	n[0] = segment_rss(ids[0], rss[0], 8);
+	assert_int_equal(n[0], 3);
+
+	rgn_env_config_init(&cfg);
+	cfg.flags = RGN_INSPECT;
+	tu_ok(rgn_env_open(home, &cfg, &obs));
+	tu_ok(rgn_stat_env(obs, &st));
+	assert_int_equal(st->nregions, 3);
+	rgn_stat_free(st);
+	tu_ok(rgn_fsview_snapshot(obs, &view));
+	rgn_fsview_free(view);
+	tu_ok(rgn_env_close(obs));
+	tu_ok(rgn_leak_scan(0, &scan));
+	rgn_leak_free(scan);
+	tu_ok(rgn_env_open(home, NULL, &env));
+	tu_ok(rgn_stat_env(env, &st));
+	rgn_stat_free(st);
+	tu_ok(rgn_env_close(env));
+
+	n[1] = segment_rss(ids[1], rss[1], 8);
+	assert_int_equal(n[1], n[0]);
+	for (size_t i = 0; i < n[0]; i++) {
+		assert_int_equal(ids[1][i], ids[0][i]);
+		assert_int_equal(rss[1][i], rss[0][i]);
+	}
+	tu_ok(rgn_env_remove(home, 0));
+}
+
+/*
+ * rgn_region_copy serves the header's unwritten tail as zeros and never
+ * reads it: here the tail's part on the first page holds a pattern that
+ * must not come back, and the second page has no access at all.
+ */
+static void region_copy_never_reads_the_header_tail(void **state)
+{
+	const size_t page = 4096,
+		     home = offsetof(struct rgn_shm_region, rh_home);
+	const char *path = "/srv/env";
+	const size_t zlo = home + strlen(path) + 1;
+	const size_t total = RGN_HDR_SIZE + page;
+	uint8_t *map, *want, *got;
+
+	(void)state;
+	map = mmap(NULL, total, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	for (size_t i = 0; i < total; i++)
+		map[i] = (uint8_t)(i * 13 + 1);
+	memcpy(map + home, path, strlen(path) + 1);
+	for (size_t i = page; i < RGN_HDR_SIZE; i++)
+		map[i] = 0;
+	want = malloc(total);
+	got = malloc(total);
+	memcpy(want, map, total);
+	memset(want + zlo, 0, RGN_HDR_SIZE - zlo);
+	assert_int_equal(mprotect(map + page, RGN_HDR_SIZE - page, PROT_NONE),
+			 0);
+	/* Windows before, across, inside and after the tail. */
+	for (size_t off = 0; off < total; off += 97) {
+		for (size_t len = 1; off + len <= total; len = len * 3 + 1) {
+			memset(got, 0xee, len);
+			rgn_region_copy(got, map, len, off);
+			assert_memory_equal(got, want + off, len);
+		}
+	}
+	munmap(map, total);
+	free(want);
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +525,9 @@ int main(void)
 			record_naming_a_recycled_shmid_never_touches_that_segment),
 		cmocka_unit_test(
 			join_trusts_the_lock_file_copy_only_when_proved),
+		cmocka_unit_test(
+			observers_leave_segments_as_large_as_they_were),
+		cmocka_unit_test(region_copy_never_reads_the_header_tail),
 	};
 
 	tu_private_ipc();
