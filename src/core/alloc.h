@@ -100,7 +100,8 @@ int rgn_heap_alloc(struct rgn_heap *h, uint8_t *base, uint64_t size,
 
 /*
  * Free the block at OFF.  -EINVAL when OFF is visibly not a live block
- * (misaligned, outside the arena, no chunk header, already free);
+ * (misaligned, outside the arena, no chunk header, already free, or any
+ * offset of an untouched heap, which has handed out nothing);
  * RGN_ECORRUPT when a neighbour's boundary tag contradicts it.
  */
 int rgn_heap_free(struct rgn_heap *h, uint8_t *base, uint64_t off);
@@ -114,7 +115,9 @@ int rgn_heap_free(struct rgn_heap *h, uint8_t *base, uint64_t off);
 int rgn_heap_fits(const struct rgn_heap *h, uint64_t lo, uint64_t size);
 
 /* Walk every chunk and list and verify every invariant: 0, or RGN_ECORRUPT
- * with the chunk offset and the invariant in the detail. */
+ * with the chunk offset and the invariant in the detail.  An untouched
+ * heap's header must be exactly the untouched state; its arena is not
+ * read. */
 int rgn_heap_check(const struct rgn_heap *h, const uint8_t *base);
 
 /*
@@ -125,7 +128,9 @@ int rgn_heap_check(const struct rgn_heap *h, const uint8_t *base);
  * process never returned the offset to anyone) and an interrupted free is
  * completed.  The cumulative counters hp_nalloc and hp_nfree may be off by
  * one afterwards.  0 if the heap is consistent afterwards, RGN_ECORRUPT if
- * the chunk sequence itself is broken and cannot be walked.
+ * the chunk sequence itself is broken and cannot be walked.  An untouched
+ * heap needs no repair (a first alloc that died is redone whole by the
+ * next): only the check, and a busy marker on it is corrupt.
  */
 int rgn_heap_repair(struct rgn_heap *h, uint8_t *base);
 
@@ -138,8 +143,9 @@ typedef int (*rgn_heap_read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
 /*
  * Fill *st from H, which may be a copy of the header; arena memory is read
  * only through RD (for largest_free: the list of the highest non-empty
- * class).  Needs no lock.  RGN_ECORRUPT if H is not an initialised header,
- * -EAGAIN if the arena changed under an unlocked snapshot, or RD's error.
+ * class; nothing of an untouched heap).  Needs no lock.  RGN_ECORRUPT if
+ * H is not an initialised header, -EAGAIN if the arena changed under an
+ * unlocked snapshot, or RD's error.
  */
 int rgn_heap_stat(const struct rgn_heap *h, rgn_heap_read_fn rd, void *ctx,
 		  struct rgn_alloc_stat *st);
