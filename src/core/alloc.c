@@ -26,6 +26,15 @@
  * derived data (lists, bitmaps, counters, footers, prev-free bits) that
  * rgn_heap_repair rebuilds from the walk.
  *
+ * Untouched heaps: a region nobody allocated from yet should cost its
+ * header page only, and every page of a segment or file is allocated (and
+ * zeroed, then freed at removal) when first touched.  So
+ * rgn_heap_init_zeroed writes only the header, flagged hp_untouched, and
+ * the first alloc that succeeds writes the arena as init would have, then
+ * clears the flag: fixed values only, redone whole by the next holder if
+ * this one dies before the flag is cleared.  Until then every call answers
+ * from the header alone, and never reads the arena (a read allocates too).
+ *
  * This file holds the hot paths (init, alloc, free); the checker, the
  * repair after a crash and the statistics are in alloc_check.c, and what
  * both need (the chunk encoding, the classes, the free lists) is in
@@ -42,7 +51,12 @@ _Static_assert(sizeof(struct rgn_heap) < 1024, "heap header must stay small");
 _Static_assert(RGN_HEAP_MAX_ARENA <= ((uint64_t)1 << 40),
 	       "RGN_HEAP_FL_MAX covers chunks below 2^40 bytes");
 
-int rgn_heap_init(struct rgn_heap *h, uint8_t *base, uint64_t arena_off,
+/*
+ * The header of a heap over [arena_off, arena_off + arena_len) of BASE that
+ * is one free chunk, as init makes it, with no arena byte written: 0, or
+ * -EINVAL (header untouched) for arguments init refuses.
+ */
+static int layout(struct rgn_heap *h, uint8_t *base, uint64_t arena_off,
 		  uint64_t arena_len)
 {
 	uint64_t len = arena_len & ~(uint64_t)(ALIGN - 1);
@@ -86,15 +100,69 @@ int rgn_heap_init(struct rgn_heap *h, uint8_t *base, uint64_t arena_off,
 	h->hp_first = first;
 	h->hp_end = end;
 	h->hp_fl_count = fl + 1;
-	memset(base + arena_off, 0, table);
-	put64(base, first - HDR, GUARD);
-	put64(base, first, span | CH_FREE | CH_TAG);
-	put64(base, end - 8, span);
-	put64(base, end, CH_TAG | CH_PREV_FREE);
-	list_insert(h, base, first, span);
+	class_of(span, &fl, &sl);
+	h->hp_sl_map[fl] = 1u << sl;
+	h->hp_fl_map = 1u << fl;
 	h->hp_used = len - span;
 	h->hp_free = span;
 	h->hp_free_chunks = 1;
+	return 0;
+}
+
+/*
+ * Write the arena of a heap whose header says untouched: everything init
+ * writes, the whole heads table included, so nothing that was in the
+ * arena before matters.  Every store is a fixed value, so a holder that
+ * dies half-way leaves the flag set and the next one simply does it all
+ * again; the flag is cleared only after the last store.  The pages this
+ * touches (the table's, the first chunk's header, the last one's footer
+ * and the sentinel) are the ones init would have touched.
+ */
+static void materialize(struct rgn_heap *h, uint8_t *base)
+{
+	uint64_t first = h->hp_first, end = h->hp_end, span = end - first;
+	unsigned fl, sl;
+
+	class_of(span, &fl, &sl);
+	memset(base + h->hp_arena_off, 0,
+	       (uint64_t)h->hp_fl_count * SL_COUNT * 8);
+	rgn_test_point("heap-materialize:table");
+	put64(base, first - HDR, GUARD);
+	put64(base, first, span | CH_FREE | CH_TAG);
+	put64(base, first + NEXT, 0);
+	put64(base, first + PREV, 0);
+	rgn_test_point("heap-materialize:first");
+	put64(base, end - 8, span);
+	put64(base, end, CH_TAG | CH_PREV_FREE);
+	rgn_test_point("heap-materialize:end");
+	put64(base, slot_of(h, fl, sl), first);
+	rgn_test_point("heap-materialize:head");
+	ORDER();
+	h->hp_untouched = 0;
+	ORDER();
+}
+
+int rgn_heap_init(struct rgn_heap *h, uint8_t *base, uint64_t arena_off,
+		  uint64_t arena_len)
+{
+	int rc = layout(h, base, arena_off, arena_len);
+
+	if (rc)
+		return rc;
+	materialize(h, base);
+	ORDER();
+	h->hp_magic = RGN_HEAP_MAGIC;
+	return 0;
+}
+
+int rgn_heap_init_zeroed(struct rgn_heap *h, uint8_t *base, uint64_t arena_off,
+			 uint64_t arena_len)
+{
+	int rc = layout(h, base, arena_off, arena_len);
+
+	if (rc)
+		return rc;
+	h->hp_untouched = 1;
 	ORDER();
 	h->hp_magic = RGN_HEAP_MAGIC;
 	return 0;
@@ -135,6 +203,16 @@ static inline uint64_t take(struct rgn_heap *h, uint8_t *base, uint64_t c,
 	return c + HDR;
 }
 
+static int no_fit(struct rgn_heap *h, uint64_t size)
+{
+	h->hp_nfail++;
+	return rgn_fail(-ENOMEM,
+			"heap alloc of %" PRIu64
+			" bytes: no free chunk fits (%" PRIu64
+			" bytes free in %" PRIu64 " chunks)",
+			size, h->hp_free, h->hp_free_chunks);
+}
+
 /*
  * The good-fit search found nothing: the only chunks that may still fit
  * are in NEED's own class, which the search skips because not all of them
@@ -164,12 +242,7 @@ static int alloc_tight(struct rgn_heap *h, uint8_t *base, uint64_t size,
 	return 0;
 
 nomem:
-	h->hp_nfail++;
-	return rgn_fail(-ENOMEM,
-			"heap alloc of %" PRIu64
-			" bytes: no free chunk fits (%" PRIu64
-			" bytes free in %" PRIu64 " chunks)",
-			size, h->hp_free, h->hp_free_chunks);
+	return no_fit(h, size);
 }
 
 int rgn_heap_alloc(struct rgn_heap *h, uint8_t *base, uint64_t size,
@@ -181,6 +254,13 @@ int rgn_heap_alloc(struct rgn_heap *h, uint8_t *base, uint64_t size,
 
 	if (size == 0)
 		return rgn_fail(-EINVAL, "heap alloc: size 0");
+	if (__builtin_expect(h->hp_untouched != 0, 0)) {
+		/* The one free chunk spans the chunks: what it cannot hold
+		 * fails as it would on the written heap, without writing. */
+		if (size > h->hp_end - h->hp_first - HDR)
+			return no_fit(h, size);
+		materialize(h, base);
+	}
 	/* Bounds SIZE, so NEED cannot overflow nor its class leave 2^40. */
 	if (size > h->hp_end - h->hp_first - HDR)
 		return alloc_tight(h, base, size, UINT64_MAX, offp);
@@ -254,6 +334,11 @@ int rgn_heap_free(struct rgn_heap *h, uint8_t *base, uint64_t off)
 	const char *why;
 	unsigned b;
 
+	if (h->hp_untouched)
+		return rgn_fail(-EINVAL,
+				"heap free of offset %" PRIu64
+				": nothing was ever allocated from this heap",
+				off);
 	why = live_block(h, base, off, &hdr);
 	if (why)
 		return rgn_fail(-EINVAL, "heap free of offset %" PRIu64 ": %s",
@@ -324,7 +409,7 @@ uint64_t rgn_heap_usable(const struct rgn_heap *h, const uint8_t *base,
 {
 	uint64_t hdr = 0;
 
-	if (live_block(h, base, off, &hdr))
+	if (h->hp_untouched || live_block(h, base, off, &hdr))
 		return 0;
 	return (hdr & CH_SIZE_MASK) - HDR;
 }

@@ -20,7 +20,7 @@
 #include "rgn.h"
 
 #define RGN_HEAP_MAGIC	 0x48504e52u /* "RNPH": header initialised */
-#define RGN_HEAP_VERSION 1u	     /* layout of the header and chunks */
+#define RGN_HEAP_VERSION 2u	     /* layout of the header and chunks */
 #define RGN_HEAP_FL_MAX	 32	     /* first-level classes for 2^40 bytes */
 
 /* Smallest and largest arena rgn_heap_init accepts. */
@@ -40,6 +40,11 @@
  *   hp_first - 8: guard word
  *   hp_first:     chunks, each an 8-byte header followed by its body
  *   hp_end:       end sentinel, a header with size 0 that is never free
+ *
+ * except while hp_untouched is set (rgn_heap_init_zeroed): then none of it
+ * is written yet, and the header's figures are exactly those of the one
+ * free chunk spanning [hp_first, hp_end).  Only the first successful alloc
+ * clears it, after writing that layout, and nothing ever sets it again.
  */
 struct rgn_heap {
 	uint32_t hp_magic;	 /* RGN_HEAP_MAGIC once init finished */
@@ -59,7 +64,7 @@ struct rgn_heap {
 	uint64_t hp_nfail;	 /* failed allocations, ever */
 	uint64_t hp_nfree;	 /* frees, ever */
 	uint32_t hp_fl_map;	 /* bit f: some list of class f non-empty */
-	uint32_t hp_reserved;	 /* zero; keeps the arrays below aligned */
+	uint32_t hp_untouched;	 /* 1: nothing written in the arena yet */
 	uint32_t hp_sl_map[RGN_HEAP_FL_MAX]; /* bit s of [f]: list f.s used */
 	uint64_t hp_hist[RGN_HIST_BUCKETS];  /* live blocks by log2(request) */
 };
@@ -74,6 +79,19 @@ int rgn_heap_init(struct rgn_heap *h, uint8_t *base, uint64_t arena_off,
 		  uint64_t arena_len);
 
 /*
+ * rgn_heap_init without writing the arena: the header alone describes the
+ * one free chunk init would have made, and hp_untouched says that the
+ * arena is not written yet.  The first alloc that succeeds writes what
+ * init would have (heads table included) before it takes its block; until
+ * then no call reads or writes the arena, so fresh storage stays
+ * unallocated (a page of a segment or file is allocated when first
+ * touched, read or written).  Same checks and errors as rgn_heap_init.
+ * Callers give it fresh, zero storage.
+ */
+int rgn_heap_init_zeroed(struct rgn_heap *h, uint8_t *base, uint64_t arena_off,
+			 uint64_t arena_len);
+
+/*
  * Allocate SIZE bytes; *offp gets the block's offset, 16-byte aligned.
  * -EINVAL for SIZE 0; -ENOMEM (counted in hp_nfail) when no free chunk fits.
  */
@@ -82,7 +100,8 @@ int rgn_heap_alloc(struct rgn_heap *h, uint8_t *base, uint64_t size,
 
 /*
  * Free the block at OFF.  -EINVAL when OFF is visibly not a live block
- * (misaligned, outside the arena, no chunk header, already free);
+ * (misaligned, outside the arena, no chunk header, already free, or any
+ * offset of an untouched heap, which has handed out nothing);
  * RGN_ECORRUPT when a neighbour's boundary tag contradicts it.
  */
 int rgn_heap_free(struct rgn_heap *h, uint8_t *base, uint64_t off);
@@ -96,7 +115,9 @@ int rgn_heap_free(struct rgn_heap *h, uint8_t *base, uint64_t off);
 int rgn_heap_fits(const struct rgn_heap *h, uint64_t lo, uint64_t size);
 
 /* Walk every chunk and list and verify every invariant: 0, or RGN_ECORRUPT
- * with the chunk offset and the invariant in the detail. */
+ * with the chunk offset and the invariant in the detail.  An untouched
+ * heap's header must be exactly the untouched state; its arena is not
+ * read. */
 int rgn_heap_check(const struct rgn_heap *h, const uint8_t *base);
 
 /*
@@ -107,7 +128,9 @@ int rgn_heap_check(const struct rgn_heap *h, const uint8_t *base);
  * process never returned the offset to anyone) and an interrupted free is
  * completed.  The cumulative counters hp_nalloc and hp_nfree may be off by
  * one afterwards.  0 if the heap is consistent afterwards, RGN_ECORRUPT if
- * the chunk sequence itself is broken and cannot be walked.
+ * the chunk sequence itself is broken and cannot be walked.  An untouched
+ * heap needs no repair (a first alloc that died is redone whole by the
+ * next): only the check, and a busy marker on it is corrupt.
  */
 int rgn_heap_repair(struct rgn_heap *h, uint8_t *base);
 
@@ -120,8 +143,9 @@ typedef int (*rgn_heap_read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
 /*
  * Fill *st from H, which may be a copy of the header; arena memory is read
  * only through RD (for largest_free: the list of the highest non-empty
- * class).  Needs no lock.  RGN_ECORRUPT if H is not an initialised header,
- * -EAGAIN if the arena changed under an unlocked snapshot, or RD's error.
+ * class; nothing of an untouched heap).  Needs no lock.  RGN_ECORRUPT if
+ * H is not an initialised header, -EAGAIN if the arena changed under an
+ * unlocked snapshot, or RD's error.
  */
 int rgn_heap_stat(const struct rgn_heap *h, rgn_heap_read_fn rd, void *ctx,
 		  struct rgn_alloc_stat *st);

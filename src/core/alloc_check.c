@@ -65,12 +65,52 @@ static int check_fixed(const struct rgn_heap *h, const uint8_t *base)
 				", first chunk %" PRIu64 ", end %" PRIu64
 				" do not match the arena",
 				h->hp_fl_count, h->hp_first, h->hp_end);
-	if (get64(base, h->hp_first - HDR) != GUARD)
+	if (h->hp_untouched > 1)
+		return rgn_fail(RGN_ECORRUPT,
+				"heap header: untouched flag %" PRIu32
+				" is neither 0 nor 1",
+				h->hp_untouched);
+	/* An untouched arena is not written yet, and must not be read. */
+	if (!h->hp_untouched && get64(base, h->hp_first - HDR) != GUARD)
 		return rgn_fail(RGN_ECORRUPT,
 				"heap: guard word at offset %" PRIu64
 				" overwritten (heads table overrun?)",
 				h->hp_first - HDR);
 	return 0;
+}
+
+/*
+ * Why H, flagged untouched and with its fixed fields checked, is not
+ * exactly the header rgn_heap_init_zeroed made (only hp_nfail may have
+ * moved since: failed allocs write nothing), or NULL.  From the header
+ * alone: the arena is not written yet.
+ */
+static const char *untouched_wrong(const struct rgn_heap *h)
+{
+	uint64_t span = h->hp_end - h->hp_first;
+	unsigned fl, sl, f;
+
+	/* Checked already, but stat reaches here from a bare snapshot. */
+	if (h->hp_end < h->hp_first || span >= RGN_HEAP_MAX_ARENA)
+		return "the chunks do not fit any arena";
+	if (h->hp_busy || h->hp_pending)
+		return "an operation is marked in progress";
+	if (h->hp_live || h->hp_nalloc || h->hp_nfree)
+		return "blocks are counted as allocated or freed";
+	for (f = 0; f < RGN_HIST_BUCKETS; f++)
+		if (h->hp_hist[f])
+			return "the histogram counts live blocks";
+	if (h->hp_used != h->hp_arena_len - span || h->hp_free != span ||
+	    h->hp_free_chunks != 1)
+		return "the byte and chunk counts are not one free chunk's";
+	class_of(span, &fl, &sl);
+	if (h->hp_fl_map != 1u << fl)
+		return "the first-level bitmap is not one free chunk's";
+	for (f = 0; f < RGN_HEAP_FL_MAX; f++)
+		if (h->hp_sl_map[f] != (f == fl ? 1u << sl : 0))
+			return "the second-level bitmaps are not one free "
+			       "chunk's";
+	return NULL;
 }
 
 /* Why the header HDR of the chunk at X (below END) cannot be walked. */
@@ -298,6 +338,14 @@ int rgn_heap_check(const struct rgn_heap *h, const uint8_t *base)
 	rc = check_fixed(h, base);
 	if (rc)
 		return rc;
+	if (h->hp_untouched) {
+		const char *why = untouched_wrong(h);
+
+		return why ? rgn_fail(RGN_ECORRUPT,
+				      "heap header: flagged untouched, but %s",
+				      why)
+			   : 0;
+	}
 	if (h->hp_busy)
 		return rgn_fail(RGN_ECORRUPT,
 				"heap: %s of chunk at offset %" PRIu64
@@ -343,7 +391,11 @@ int rgn_heap_repair(struct rgn_heap *h, uint8_t *base)
 	rc = check_fixed(h, base);
 	if (rc)
 		return rc;
-	if (!h->hp_busy)
+	/* No operation starts on an untouched heap (the first alloc writes
+	 * the arena and clears the flag before it begins), so a busy marker
+	 * there was never ours; a materializing that died half-way needs no
+	 * repair, as the next alloc does it again whole. */
+	if (!h->hp_busy || h->hp_untouched)
 		return rgn_heap_check(h, base);
 	if (h->hp_busy != RGN_HEAP_OP_ALLOC && h->hp_busy != RGN_HEAP_OP_FREE)
 		return rgn_fail(RGN_ECORRUPT,
@@ -438,6 +490,15 @@ int rgn_heap_stat(const struct rgn_heap *h, rgn_heap_read_fn rd, void *ctx,
 	st->nfail = h->hp_nfail;
 	st->nfree = h->hp_nfree;
 	memcpy(st->hist, h->hp_hist, sizeof(st->hist));
+	if (h->hp_untouched) {
+		/* The arena is not written yet: the one free chunk is in the
+		 * header's figures, and reading it would allocate it.  A
+		 * snapshot taken as the first alloc ran may mix the two. */
+		if (h->hp_untouched != 1 || untouched_wrong(h))
+			goto changed;
+		st->largest_free = h->hp_free;
+		return 0;
+	}
 	if (!h->hp_fl_map)
 		return 0;
 

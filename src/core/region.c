@@ -244,9 +244,13 @@ int rgn_region_create(rgn_env *env, const char *name, enum rgn_region_type type,
 	rh = (struct rgn_shm_region *)map.base;
 	rgn_init_region_hdr(env, rh, id, type, size, name, map.key);
 	rc = rgn_mutex_init(&rh->rh_mutex);
+	/* ops->create always gives fresh zero storage (a new segment, a new
+	 * fallocated or zero-written file, new anonymous memory), so the heap
+	 * need not write its arena until the first alloc: a region nobody
+	 * allocates from costs its header page only. */
 	if (rc == 0)
-		rc = rgn_heap_init(&rh->rh_heap, map.base, RGN_HDR_SIZE,
-				   size - RGN_HDR_SIZE);
+		rc = rgn_heap_init_zeroed(&rh->rh_heap, map.base, RGN_HDR_SIZE,
+					  size - RGN_HDR_SIZE);
 	if (rc < 0) {
 		env->ops->discard(env, id, &map);
 		goto fail_slot;

@@ -110,6 +110,11 @@ static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 		return;
 	}
 	n = env->ops->read_open(env, sl, &w.rd);
+	/* A mapped region (segment, heap) is read by copying, with no call
+	 * to save: only the header, as a copy of the arena's pages beyond
+	 * would allocate them in a region nobody allocated from yet. */
+	if (n == 0 && w.rd.base)
+		w.cap = STAT_WINDOW_MIN;
 	if (n == 0)
 		n = window_fill(&w);
 	if (n == 0) {
@@ -119,10 +124,14 @@ static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 		n = rgn_check_region_hdr(&rh, env->env_id, sl->sl_id, 0);
 	}
 	if (n >= 0) {
-		/* The arena's first chunk header, rounded to a cache line. */
-		uint64_t want = (rh.rh_heap.hp_first + 16 + 63) & ~(uint64_t)63;
+		/* The arena's first chunk header, rounded to a cache line;
+		 * an untouched arena is neither read nor to be allocated. */
+		uint64_t want = rh.rh_heap.hp_untouched
+					? STAT_WINDOW_MIN
+					: (rh.rh_heap.hp_first + 16 + 63) &
+						  ~(uint64_t)63;
 
-		if (want > STAT_WINDOW_MIN && want <= STAT_WINDOW_MAX)
+		if (want >= STAT_WINDOW_MIN && want <= STAT_WINDOW_MAX)
 			*window = (size_t)want;
 		rgn_mutex_stat(&rh.rh_mutex, &rs->mutex);
 		n = rgn_heap_stat(&rh.rh_heap, read_region, &w, &rs->alloc);

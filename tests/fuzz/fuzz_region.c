@@ -14,7 +14,11 @@
  *    block twice, and frees what it handed out;
  *  - rgn_heap_repair of a heap interrupted mid-operation either fails or
  *    leaves a heap rgn_heap_check accepts; it never writes outside the
- *    region.
+ *    region;
+ *  - a heap accepted while flagged untouched (its arena not written yet)
+ *    is exactly the heap rgn_heap_init makes over the same bytes: one
+ *    alloc on each gives the same block and the same image, but for the
+ *    flag; until that alloc nothing writes its arena.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -101,6 +105,55 @@ static void check_stat(const struct rgn_heap *h, const uint8_t *base,
 		 (unsigned long long)st.largest_free,
 		 (unsigned long long)st.free_bytes,
 		 (unsigned long long)st.free_chunks);
+}
+
+/*
+ * H, accepted and flagged untouched, against its eager twin: rgn_heap_init
+ * over a copy of the same image (the arena's bytes included: the first
+ * alloc must write all that init writes, whatever was there).  WANT bytes
+ * are allocated from each.  Works on copies; IMG is left as it was.
+ */
+static void check_untouched(const uint8_t *img, uint64_t size, uint64_t want)
+{
+	const size_t hoff = offsetof(struct rgn_shm_region, rh_heap);
+	const struct rgn_heap *h = (const void *)(img + hoff);
+	uint8_t *lazy = malloc(size), *eager = malloc(size);
+	struct rgn_heap *hl, *he;
+	uint64_t ol = 0, oe = 0;
+	int rl, re;
+
+	if (!lazy || !eager)
+		goto out;
+	memcpy(lazy, img, size);
+	memcpy(eager, img, size);
+	hl = (void *)(lazy + hoff);
+	he = (void *)(eager + hoff);
+	rl = rgn_heap_init(he, eager, h->hp_arena_off, h->hp_arena_len);
+	FZ_CHECK(rl == 0, "init refused an accepted untouched heap's arena: %s",
+		 rgn_errdetail());
+	he->hp_nfail = h->hp_nfail;
+	he->hp_untouched = 1;
+	FZ_CHECK(memcmp(he, hl, sizeof(*he)) == 0,
+		 "untouched header differs from init's");
+	he->hp_untouched = 0;
+	rl = rgn_heap_alloc(hl, lazy, want, &ol);
+	re = rgn_heap_alloc(he, eager, want, &oe);
+	FZ_CHECK(rl == re && ol == oe,
+		 "alloc of %llu: untouched gave %d at %llu, init's %d at %llu",
+		 (unsigned long long)want, rl, (unsigned long long)ol, re,
+		 (unsigned long long)oe);
+	if (rl)
+		FZ_CHECK(hl->hp_untouched == 1 && memcmp(lazy + h->hp_arena_off,
+							 img + h->hp_arena_off,
+							 h->hp_arena_len) == 0,
+			 "a failed alloc wrote the untouched arena");
+	else
+		FZ_CHECK(hl->hp_untouched == 0 &&
+				 memcmp(lazy, eager, size) == 0,
+			 "the first alloc's image differs from init's");
+out:
+	free(lazy);
+	free(eager);
 }
 
 #define MAX_BLOCKS 64
@@ -210,6 +263,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	FZ_CHECK(rc == 0 || rc == RGN_ECORRUPT, "heap check gave %d", rc);
 	if (rc == 0) {
 		check_stat(h, img, size);
+		if (h->hp_untouched)
+			check_untouched(img, size,
+					nscript >= 2
+						? (uint64_t)script[0] << 8 |
+							  script[1]
+						: 100);
 		run_script(h, img, size, script, nscript);
 	} else if (h->hp_busy) {
 		rc = rgn_heap_repair(h, img);
