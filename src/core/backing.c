@@ -36,7 +36,7 @@ ssize_t rgn_reader_copy(struct rgn_reader *rd, void *buf, size_t len,
 	if (len > rd->size - off)
 		len = (size_t)(rd->size - off);
 	/* A region smaller than its header is not ours: plain bytes. */
-	if (rd->size < RGN_HDR_SIZE)
+	if (rd->exact || rd->size < RGN_HDR_SIZE)
 		memcpy(buf, rd->base + off, len);
 	else
 		rgn_region_copy(buf, rd->base, len, off);
@@ -44,10 +44,13 @@ ssize_t rgn_reader_copy(struct rgn_reader *rd, void *buf, size_t len,
 }
 
 ssize_t rgn_backing_pread(struct rgn_env *env, const struct rgn_shm_slot *slot,
-			  void *buf, size_t len, uint64_t off)
+			  void *buf, size_t len, uint64_t off, int exact)
 {
-	struct rgn_reader rd = {
-		.ops = env->ops, .env = env, .id = slot->sl_id, .fd = -1};
+	struct rgn_reader rd = {.ops = env->ops,
+				.env = env,
+				.id = slot->sl_id,
+				.fd = -1,
+				.exact = exact};
 	ssize_t n;
 	int rc = env->ops->read_open(env, slot, &rd);
 

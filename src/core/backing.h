@@ -79,6 +79,8 @@ struct rgn_reader {
 	const uint8_t *base;		   /* segments and heap: the bytes */
 	uint64_t size;			   /* bytes readable at base */
 	int attached;			   /* base is a read-only shmat */
+	int exact; /* every byte as stored, even the header's unwritten
+		      tail (see rgn_reader_copy) */
 };
 
 struct rgn_backing_ops {
@@ -113,11 +115,18 @@ struct rgn_backing_ops {
 const struct rgn_backing_ops *rgn_backing_select(enum rgn_backing backing,
 						 uint32_t rf_flags);
 
-/* Open, read once, close: for the odd single read. */
+/* Open, read once, close: for the odd single read.  EXACT as in struct
+ * rgn_reader. */
 ssize_t rgn_backing_pread(struct rgn_env *env, const struct rgn_shm_slot *slot,
-			  void *buf, size_t len, uint64_t off);
+			  void *buf, size_t len, uint64_t off, int exact);
 
-/* read_at for backings whose bytes are in memory (segments, heap). */
+/*
+ * read_at for backings whose bytes are in memory (segments, heap).  Unless
+ * the reader is exact, the region header's tail after the home path comes
+ * back as the zeros it is by construction, without being read
+ * (rgn_region_copy): every reader but rgn_region_pread is looking at
+ * headers, tables and heap figures, and must not grow the segment.
+ */
 ssize_t rgn_reader_copy(struct rgn_reader *rd, void *buf, size_t len,
 			uint64_t off);
 

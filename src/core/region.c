@@ -642,5 +642,6 @@ ssize_t rgn_region_pread(rgn_env *env, uint32_t id, void *buf, size_t len,
 		return 0;
 	if (len > sl.sl_size - off)
 		len = (size_t)(sl.sl_size - off);
-	return rgn_backing_pread(env, &sl, buf, len, off);
+	/* The bytes as they are: the caller asked for them all. */
+	return rgn_backing_pread(env, &sl, buf, len, off, 1);
 }

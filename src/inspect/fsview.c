@@ -222,7 +222,8 @@ int rgn_fsview_generation(rgn_env *env, uint64_t *gen)
 	buf = malloc(ENV_HEAD_BYTES);
 	if (!buf)
 		return -ENOMEM;
-	n = rgn_backing_pread(env, &env->primary_slot, buf, ENV_HEAD_BYTES, 0);
+	n = rgn_backing_pread(env, &env->primary_slot, buf, ENV_HEAD_BYTES, 0,
+			      0);
 	if (n >= 0 && (size_t)n < ENV_HEAD_BYTES)
 		n = rgn_fail(RGN_ECORRUPT, "primary region is truncated");
 	rc = n < 0 ? (int)n : rgn_check_primary(buf, ENV_HEAD_BYTES);

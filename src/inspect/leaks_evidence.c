@@ -116,7 +116,7 @@ static void read_claims(struct rgn_leaks_cache *c, struct rgn_env *env,
 		size_t n = nslots - base < per ? nslots - base : per;
 		ssize_t got = rgn_backing_pread(
 			env, &env->primary_slot, c->buf, n * sizeof(*sl),
-			RGN_TABLE_OFF + (uint64_t)base * sizeof(*sl));
+			RGN_TABLE_OFF + (uint64_t)base * sizeof(*sl), 0);
 
 		if (got < 0 || (size_t)got < n * sizeof(*sl))
 			return;
@@ -171,7 +171,7 @@ static int read_registry(struct rgn_leaks_cache *c, struct rgn_env *env,
 	ssize_t n;
 	int rc = 0;
 
-	n = rgn_backing_pread(env, &env->primary_slot, buf, hdr_len, 0);
+	n = rgn_backing_pread(env, &env->primary_slot, buf, hdr_len, 0, 0);
 	if (n >= 0)
 		rc = rgn_check_primary(buf, (size_t)n);
 	else
@@ -188,7 +188,7 @@ static int read_registry(struct rgn_leaks_cache *c, struct rgn_env *env,
 	nslots = rgn_slot_hwm((const void *)(buf + RGN_ENV_OFF));
 	procs_len = nprocs * sizeof(struct rgn_shm_proc);
 	n = rgn_backing_pread(env, &env->primary_slot, buf, procs_len,
-			      RGN_PROCS_OFF);
+			      RGN_PROCS_OFF, 0);
 	if (n < 0 || (size_t)n < procs_len) {
 		rc = n < 0 ? (int)n
 			   : rgn_fail(RGN_ECORRUPT, "registry is "

@@ -510,6 +510,31 @@ static void region_copy_never_reads_the_header_tail(void **state)
 	free(got);
 }
 
+/* rgn_region_pread is the one reader that gives every byte as stored,
+ * even where the header is never written by the library. */
+static void region_pread_gives_every_byte(void **state)
+{
+	const char *home = tu_mkhome();
+	const uint64_t at = RGN_HDR_SIZE - 100; /* the header's tail */
+	uint8_t got[200], want[200];
+	rgn_env *env;
+	rgn_region *r;
+	uint32_t id;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want); i++)
+		want[i] = (uint8_t)(i * 7 + 3);
+	tu_ok(open_sysv(home, KEY, &env));
+	tu_ok(rgn_region_create(env, "a", RGN_TYPE_USER, SEG, &r));
+	id = rgn_region_id(r);
+	memcpy(rgn_ptr(r, at), want, sizeof(want));
+	assert_int_equal(rgn_region_pread(env, id, got, sizeof(got), at),
+			 sizeof(got));
+	assert_memory_equal(got, want, sizeof(want));
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +553,7 @@ int main(void)
 		cmocka_unit_test(
 			observers_leave_segments_as_large_as_they_were),
 		cmocka_unit_test(region_copy_never_reads_the_header_tail),
+		cmocka_unit_test(region_pread_gives_every_byte),
 	};
 
 	tu_private_ipc();
