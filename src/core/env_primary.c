@@ -97,11 +97,13 @@ static int primary_is_ours(const struct rgn_env *env, const uint8_t *buf,
  * The same proof for a primary just mapped to join it, from the
  * environment header alone.  What reached it already vouches for the rest:
  * a files-mode primary passed rgn_check_primary in the probe, and a
- * segment was found at the environment's base key (region 1's) with a
- * size that holds a primary.  The random 64-bit id __db.001 named, found
- * in a header whose magic only a primary carries, is what makes it ours
- * (a record's shmid may name another environment's segment after a
- * reboot).  Not touching the region header saves the join a page fault.
+ * segment was found by its shmid with a size that holds a primary, at
+ * region 1's key (a keyless fallback segment by its shmid alone).  The
+ * proof is the random 64-bit id __db.001 named, found in a header whose
+ * magic only a primary carries (a record's shmid may name any segment
+ * after a reboot; at RGN_ENV_OFF another region of the same environment
+ * holds heap list heads, never that magic).  Not touching the region
+ * header saves the join a page fault.
  */
 static int mapped_primary_is_ours(const struct rgn_env *env,
 				  const struct rgn_map *map)

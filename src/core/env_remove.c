@@ -169,9 +169,13 @@ static int names_this_env(const void *base, uint64_t size, void *arg)
 	c->id = rh->rh_id;
 	if (!memchr(rh->rh_home, '\0', sizeof(rh->rh_home)) ||
 	    strcmp(rh->rh_home, env->home) != 0) {
+		size_t n = strnlen(rh->rh_home, sizeof(c->home) - 1);
+
+		/* Only the path's bytes: the header past its NUL is never
+		 * written, and reading it would grow the segment. */
 		c->other_home = 1;
-		memcpy(c->home, rh->rh_home, sizeof(c->home));
-		c->home[sizeof(c->home) - 1] = '\0';
+		memcpy(c->home, rh->rh_home, n);
+		c->home[n] = '\0';
 		return 0;
 	}
 	return 1;

@@ -124,14 +124,15 @@ static void fill_region(struct rgn_env *env, const struct rgn_shm_slot *sl,
 		n = rgn_check_region_hdr(&rh, env->env_id, sl->sl_id, 0);
 	}
 	if (n >= 0) {
-		/* The arena's first chunk header, rounded to a cache line;
-		 * an untouched arena is neither read nor to be allocated. */
-		uint64_t want = rh.rh_heap.hp_untouched
-					? STAT_WINDOW_MIN
-					: (rh.rh_heap.hp_first + 16 + 63) &
-						  ~(uint64_t)63;
+		/* The arena's first chunk header, rounded to a cache line,
+		 * sizes the next region's window.  An untouched heap leaves
+		 * it as it is: the next region may be allocated from, and a
+		 * file's bytes cost nothing to read (mapped regions read only
+		 * their header, above). */
+		uint64_t want = (rh.rh_heap.hp_first + 16 + 63) & ~(uint64_t)63;
 
-		if (want >= STAT_WINDOW_MIN && want <= STAT_WINDOW_MAX)
+		if (!rh.rh_heap.hp_untouched && want > STAT_WINDOW_MIN &&
+		    want <= STAT_WINDOW_MAX)
 			*window = (size_t)want;
 		rgn_mutex_stat(&rh.rh_mutex, &rs->mutex);
 		n = rgn_heap_stat(&rh.rh_heap, read_region, &w, &rs->alloc);

@@ -400,46 +400,6 @@ static void holder_killed_while_writing_the_arena(void **state)
 /* ---- a real segment -------------------------------------------------------
  */
 
-/* Resident bytes of each segment in this namespace, by shmid (the
- * namespace is the test's own: see testutil.c). */
-static size_t segment_rss(int *ids, uint64_t *rss, size_t max)
-{
-	char line[512];
-	size_t n = 0;
-	FILE *f = fopen("/proc/sysvipc/shm", "r");
-
-	assert_non_null(f);
-	assert_non_null(fgets(line, sizeof(line), f)); /* the heading */
-	while (n < max && fgets(line, sizeof(line), f)) {
-		unsigned long long v[16];
-
-		if (sscanf(line,
-			   "%llu %llu %llo %llu %llu %llu %llu %llu %llu %llu "
-			   "%llu %llu %llu %llu %llu %llu",
-			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-			   &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13],
-			   &v[14], &v[15]) != 16)
-			continue;
-		ids[n] = (int)v[1];
-		rss[n++] = v[14];
-	}
-	fclose(f);
-	return n;
-}
-
-static uint64_t rss_of(int shmid)
-{
-	int ids[16];
-	uint64_t rss[16];
-	size_t n = segment_rss(ids, rss, 16);
-
-	for (size_t i = 0; i < n; i++)
-		if (ids[i] == shmid)
-			return rss[i];
-	fail_msg("no segment with shmid %d", shmid);
-	return 0;
-}
-
 static void new_segment_region_costs_one_page(void **state)
 {
 	const char *home = tu_mkhome();
@@ -462,7 +422,7 @@ static void new_segment_region_costs_one_page(void **state)
 	assert_int_equal(st->nregions, 2);
 	shmid = st->regions[1].shmid;
 	rgn_stat_free(st);
-	assert_int_equal(rss_of(shmid), PAGE);
+	assert_int_equal(tu_segment_rss(shmid), PAGE);
 
 	/* An observer's figures, from the header alone. */
 	rgn_env_config_init(&cfg);
@@ -474,16 +434,16 @@ static void new_segment_region_costs_one_page(void **state)
 	assert_int_equal(st->regions[1].alloc.live_blocks, 0);
 	assert_true(st->regions[1].alloc.largest_free > size - 3 * PAGE);
 	rgn_stat_free(st);
-	assert_int_equal(rss_of(shmid), PAGE);
+	assert_int_equal(tu_segment_rss(shmid), PAGE);
 
 	/* The first alloc writes the arena's first page and the region's
 	 * last; the header's second page stays untouched. */
 	tu_ok(rgn_alloc(r, 100, &off));
-	assert_int_equal(rss_of(shmid), 3 * PAGE);
+	assert_int_equal(tu_segment_rss(shmid), 3 * PAGE);
 	tu_ok(rgn_stat_env(obs, &st));
 	assert_int_equal(st->regions[1].alloc.live_blocks, 1);
 	rgn_stat_free(st);
-	assert_int_equal(rss_of(shmid), 3 * PAGE);
+	assert_int_equal(tu_segment_rss(shmid), 3 * PAGE);
 	tu_ok(rgn_env_close(obs));
 	tu_ok(rgn_env_close(env));
 	tu_ok(rgn_env_remove(home, 0));

@@ -387,32 +387,6 @@ static void join_trusts_the_lock_file_copy_only_when_proved(void **state)
 	free(copy);
 }
 
-/* Resident bytes of every segment, from /proc/sysvipc/shm, by shmid. */
-static size_t segment_rss(int *ids, uint64_t *rss, size_t max)
-{
-	char line[512];
-	size_t n = 0;
-	FILE *f = fopen("/proc/sysvipc/shm", "r");
-
-	assert_non_null(f);
-	assert_non_null(fgets(line, sizeof(line), f)); /* the heading */
-	while (n < max && fgets(line, sizeof(line), f)) {
-		unsigned long long v[16];
-
-		if (sscanf(line,
-			   "%llu %llu %llo %llu %llu %llu %llu %llu %llu %llu "
-			   "%llu %llu %llu %llu %llu %llu",
-			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-			   &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13],
-			   &v[14], &v[15]) != 16)
-			continue;
-		ids[n] = (int)v[1];
-		rss[n++] = v[14];
-	}
-	fclose(f);
-	return n;
-}
-
 /*
  * Looking must not cost memory: a stat, a leak scan or the mount's view
  * reads each segment's header, and a read of a segment's page that nobody
@@ -440,7 +414,7 @@ static void observers_leave_segments_as_large_as_they_were(void **state)
 	tu_ok(rgn_alloc(r, 100, &off));
 	tu_ok(rgn_region_create(env, "b", RGN_TYPE_LOG, SEG, &r));
 	tu_ok(rgn_env_close(env));
-	n[0] = segment_rss(ids[0], rss[0], 8);
+	n[0] = tu_segments_rss(ids[0], rss[0], 8);
 	assert_int_equal(n[0], 3);
 
 	rgn_env_config_init(&cfg);
@@ -459,7 +433,7 @@ static void observers_leave_segments_as_large_as_they_were(void **state)
 	rgn_stat_free(st);
 	tu_ok(rgn_env_close(env));
 
-	n[1] = segment_rss(ids[1], rss[1], 8);
+	n[1] = tu_segments_rss(ids[1], rss[1], 8);
 	assert_int_equal(n[1], n[0]);
 	for (size_t i = 0; i < n[0]; i++) {
 		assert_int_equal(ids[1][i], ids[0][i]);

@@ -168,6 +168,44 @@ int tu_count_segments(void)
 	return n;
 }
 
+size_t tu_segments_rss(int *ids, uint64_t *rss, size_t max)
+{
+	char line[512];
+	size_t n = 0;
+	FILE *f = fopen("/proc/sysvipc/shm", "r");
+
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f)); /* the heading */
+	while (n < max && fgets(line, sizeof(line), f)) {
+		unsigned long long v[16];
+
+		if (sscanf(line,
+			   "%llu %llu %llo %llu %llu %llu %llu %llu %llu %llu "
+			   "%llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13],
+			   &v[14], &v[15]) != 16)
+			continue;
+		ids[n] = (int)v[1];
+		rss[n++] = v[14];
+	}
+	fclose(f);
+	return n;
+}
+
+uint64_t tu_segment_rss(int shmid)
+{
+	int ids[64];
+	uint64_t rss[64];
+	size_t n = tu_segments_rss(ids, rss, 64);
+
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == shmid)
+			return rss[i];
+	fail_msg("no segment with shmid %d", shmid);
+	return 0;
+}
+
 void tu_write_file(const char *path, const void *buf, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);

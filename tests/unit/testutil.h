@@ -32,6 +32,11 @@ int tu_wait(pid_t pid);
 
 /* Count the segments in this IPC namespace (from /proc/sysvipc/shm). */
 int tu_count_segments(void);
+/* Resident bytes of up to MAX segments, with their shmids, in the order
+ * /proc/sysvipc/shm lists them; returns how many. */
+size_t tu_segments_rss(int *ids, uint64_t *rss, size_t max);
+/* Resident bytes of segment SHMID (fails the test if there is none). */
+uint64_t tu_segment_rss(int shmid);
 
 /* Write or read a whole small file. */
 void tu_write_file(const char *path, const void *buf, size_t len);
