@@ -176,7 +176,7 @@ static int stat_region(struct rfs_ctx *c, const struct rfs_node *n,
 	 * rfs_node_settle): not the attributes of the one it has now.  A
 	 * path is then walked again by the kernel (see rfs_region_stale). */
 	if (n->kind == RFS_REGION && n->tag != RFS_TAG(rg->file_ino))
-		return rfs_region_stale(c->fs, n->arg, n->tag);
+		return rfs_region_stale(c, n->arg);
 	if (n->kind == RFS_REGION) {
 		st->st_mode = S_IFREG | (rg->mode & 0666);
 		st->st_nlink = 1;
@@ -192,52 +192,74 @@ static int stat_region(struct rfs_ctx *c, const struct rfs_node *n,
 	return 0;
 }
 
-/* How long after an ESTALE the kernel's second walk may come. */
-#define RFS_REWALK_NS (100 * 1000 * 1000LL)
-
-void rfs_region_named(struct regionfs *fs, uint32_t id, uint32_t tag)
+/* The requesting thread (fuse_ctx's pid is the thread's); 0 without a
+ * request. */
+static pid_t req_tid(const struct rfs_ctx *c)
 {
-	struct rfs_named *r;
-	size_t i, old = 0;
-
-	if (id > RGN_MAX_REGIONS)
-		return;
-	r = &fs->named[id];
-	pthread_mutex_lock(&fs->lock);
-	for (i = 0; i < 4 && r->last[i].tag != tag; i++)
-		if (r->last[i].ns < r->last[old].ns)
-			old = i;
-	if (i == 4)
-		i = old;
-	r->last[i].tag = tag;
-	r->last[i].ns = rfs_now_ns();
-	pthread_mutex_unlock(&fs->lock);
+	return c->req ? fuse_req_ctx(c->req)->pid : 0;
 }
 
-/*
- * Several readers may walk again at once: a run of ESTALEs for a region
- * dates from its first, and any name given since then is a second walk's.
- */
-int rfs_region_stale(struct regionfs *fs, uint32_t id, uint32_t tag)
+int rfs_region_stale(struct rfs_ctx *c, uint32_t id)
 {
-	struct rfs_named *r;
-	int64_t now = rfs_now_ns(), named = -1;
-	int rewalked;
+	struct regionfs *fs = c->fs;
+	pid_t tid = req_tid(c);
+	struct rfs_stale *r;
+	int retry = 0;
 
 	if (id > RGN_MAX_REGIONS)
 		return -ENOENT;
-	r = &fs->named[id];
+	if (!tid) /* no thread to know the retry by */
+		return -ESTALE;
+	r = &fs->stale[id];
 	pthread_mutex_lock(&fs->lock);
-	for (size_t i = 0; i < 4; i++)
-		if (r->last[i].tag == tag && r->last[i].ns)
-			named = r->last[i].ns;
-	if (!r->stale_ns || now - r->stale_ns >= RFS_REWALK_NS)
-		r->stale_ns = 0;
-	rewalked = r->stale_ns && named >= r->stale_ns;
-	if (!r->stale_ns)
-		r->stale_ns = now;
+	for (size_t i = 0; i < RFS_STALE_WAITERS && !retry; i++) {
+		if (r->tid[i] == tid) {
+			r->tid[i] = 0;
+			__atomic_sub_fetch(&fs->stale_pending, 1,
+					   __ATOMIC_RELAXED);
+			retry = 1;
+		}
+	}
+	if (!retry) {
+		size_t i = 0;
+
+		while (i < RFS_STALE_WAITERS && r->tid[i])
+			i++;
+		if (i == RFS_STALE_WAITERS) {
+			/* All taken, most likely by retries that never came
+			 * (their lookup found the region gone): each in
+			 * turn makes room. */
+			i = r->next++ % RFS_STALE_WAITERS;
+		} else {
+			__atomic_add_fetch(&fs->stale_pending, 1,
+					   __ATOMIC_RELAXED);
+		}
+		r->tid[i] = tid;
+	}
 	pthread_mutex_unlock(&fs->lock);
-	return rewalked ? -ENOENT : -ESTALE;
+	return retry ? -ENOENT : -ESTALE;
+}
+
+void rfs_region_fresh(struct rfs_ctx *c, uint32_t id)
+{
+	struct regionfs *fs = c->fs;
+	pid_t tid = req_tid(c);
+	struct rfs_stale *r;
+
+	/* Nearly always nobody waits for a retry: no lock then. */
+	if (id > RGN_MAX_REGIONS || !tid ||
+	    !__atomic_load_n(&fs->stale_pending, __ATOMIC_RELAXED))
+		return;
+	r = &fs->stale[id];
+	pthread_mutex_lock(&fs->lock);
+	for (size_t i = 0; i < RFS_STALE_WAITERS; i++) {
+		if (r->tid[i] == tid) {
+			r->tid[i] = 0;
+			__atomic_sub_fetch(&fs->stale_pending, 1,
+					   __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
 }
 
 int rfs_stat_region_file(struct rfs_ctx *c, const struct rfs_node *n,

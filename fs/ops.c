@@ -154,8 +154,6 @@ static void regionfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	e.ino = e.attr.st_ino;
 	e.attr_timeout = timeout;
 	e.entry_timeout = timeout;
-	if (child.kind == RFS_REGION)
-		rfs_region_named(c.fs, child.arg, child.tag);
 	fuse_reply_entry(req, &e);
 }
 

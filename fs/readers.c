@@ -87,11 +87,12 @@ static int region_open(struct rfs_ctx *c, const struct rfs_node *n,
 		 * through already.)
 		 */
 		if (RFS_TAG(st.st_ino) != n->tag) {
-			rc = rfs_region_stale(c->fs, n->arg, n->tag);
+			rc = rfs_region_stale(c, n->arg);
 			if (rc == -ESTALE)
 				rfs_view_put(rfs_view_get(c->fs, 1));
 			return rc;
 		}
+		rfs_region_fresh(c, n->arg);
 		/* The kernel reads the file itself where it can; otherwise,
 		 * or if it refuses, every read comes to region_read. */
 		rfs_passthrough_get(c->fs, n->arg, h->reader.fd, &h->backing);

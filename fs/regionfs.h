@@ -203,6 +203,10 @@ struct rfs_segs {
 	struct rfs_seg seg[];
 };
 
+/* Threads of one region file that may wait for their retry at once (see
+ * rfs_region_stale); one more takes the place of one of them. */
+#define RFS_STALE_WAITERS 8
+
 struct regionfs {
 	/* Set before the session starts, read-only afterwards. */
 	char *home;		 /* absolute: the daemon chdirs to / */
@@ -217,17 +221,14 @@ struct regionfs {
 				    the kernel keeps listings (ops.c) */
 	struct fuse_session *se; /* for notifications */
 	struct rfs_passthrough pt;
-	/* When each region file's name was last given to the kernel, with
-	 * which tag (rfs_region_named); atomic. */
-	struct rfs_named {
-		struct {
-			uint32_t tag;
-			int64_t ns;
-		} last[4];	  /* the latest names given, oldest
-				     replaced first */
-		int64_t stale_ns; /* when a run of ESTALEs began */
-	} named[RGN_MAX_REGIONS + 1];
-	uid_t uid; /* the daemon's: owner of sysv/ */
+	/* The threads told ESTALE about each region file whose retry has
+	 * not come yet (rfs_region_stale); under lock. */
+	struct rfs_stale {
+		pid_t tid[RFS_STALE_WAITERS]; /* 0: a free entry */
+		unsigned next;		      /* the entry taken when all are */
+	} stale[RGN_MAX_REGIONS + 1];
+	int stale_pending; /* entries in use, all regions; atomic */
+	uid_t uid;	   /* the daemon's: owner of sysv/ */
 	gid_t gid;
 	time_t start; /* the times of sysv/ and leaked/ */
 
@@ -381,16 +382,18 @@ enum rfs_attrs {
 };
 
 /*
- * A region file's name was given to the kernel as an inode with TAG by a
- * lookup (the kernel's second walk always looks the name up again).
- * rfs_region_stale: what an open through an inode of a file the region no
- * longer has gets.  A name the kernel kept is stale: ESTALE, and the kernel
- * walks the path again, asking us.  But if that second walk's lookup named this
- * very inode, the region got another file since: ENOENT, as for a region gone
- * at open.
+ * rfs_region_stale: what a request through the inode of a file region ID
+ * no longer has gets (the kernel kept the name from before the region was
+ * made again).  The first time for a thread: ESTALE, and the kernel walks
+ * the path once more, asking us, and retries from the same thread.  If
+ * that retry meets a stale inode again, the region is being made again
+ * and again: ENOENT, as for a region gone at open.  Known by the thread,
+ * not by a time window, so that a retry on a busy machine is still known.
+ * rfs_region_fresh: a request of that thread for region ID succeeded, so
+ * its retry, if it was one, is over.
  */
-void rfs_region_named(struct regionfs *fs, uint32_t id, uint32_t tag);
-int rfs_region_stale(struct regionfs *fs, uint32_t id, uint32_t tag);
+int rfs_region_stale(struct rfs_ctx *c, uint32_t id);
+void rfs_region_fresh(struct rfs_ctx *c, uint32_t id);
 
 /* Attributes (into a zeroed ST) of: a directory N, with its existence
  * (-ENOTDIR for a node that is none); a region file or a region's
