@@ -382,8 +382,8 @@ enum rfs_attrs {
 };
 
 /*
- * rfs_region_stale: what a request through the inode of a file region ID
- * no longer has gets (the kernel kept the name from before the region was
+ * rfs_region_stale: what an open through the inode of a file region ID no
+ * longer has gets (the kernel kept the name from before the region was
  * made again).  The first time for a thread: ESTALE, and the kernel walks
  * the path once more, asking us, and retries from the same thread.  If
  * that retry meets a stale inode again, the region is being made again
