@@ -173,14 +173,14 @@ static int stat_region(struct rfs_ctx *c, const struct rfs_node *n,
 	if (!rg)
 		return -ENOENT;
 	/* The inode of a file the region no longer has (see
-	 * rfs_node_settle): not the attributes of the one it has now.
-	 * stat(2) walks the path again on ESTALE; fstat(2) of a descriptor
-	 * of the old file cannot, and its ESTALE is the truth.  Nothing is
-	 * recorded for a retry here: the two look alike to us, and an
-	 * fstat must not turn the thread's next open into ENOENT (see
-	 * rfs_region_stale). */
+	 * rfs_node_settle): not the attributes of the one it has now.  An
+	 * open is retried by the kernel after it walks the path again, and
+	 * rfs_region_stale knows the retry.  A getattr records nothing:
+	 * stat(2) and fstat(2) of a descriptor of the old file look alike
+	 * to us, and an fstat must not turn the thread's next open into
+	 * ENOENT. */
 	if (n->kind == RFS_REGION && n->tag != RFS_TAG(rg->file_ino))
-		return -ESTALE;
+		return c->opening ? rfs_region_stale(c, n->arg) : -ESTALE;
 	if (n->kind == RFS_REGION) {
 		st->st_mode = S_IFREG | (rg->mode & 0666);
 		st->st_nlink = 1;

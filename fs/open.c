@@ -38,7 +38,8 @@ static void open_put(struct rfs_open *h)
 
 void rfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct rfs_ctx c = {.fs = fuse_req_userdata(req), .req = req};
+	struct rfs_ctx c = {
+		.fs = fuse_req_userdata(req), .req = req, .opening = 1};
 	const struct rfs_file_ops *ops = NULL;
 	struct rfs_open *h = NULL;
 	struct rfs_node n;

@@ -258,6 +258,7 @@ struct rfs_ctx {
 	int fresh_segs;	       /* the same for the segment index:
 				  sysv/ never refreshes the table,
 				  nor regions/ the index */
+	int opening;	       /* an open: staleness follows rfs_region_stale */
 	int ngroups;	       /* groups[] entries, once read */
 	int groups_read;       /* 1 once groups was read */
 	gid_t *groups;	       /* the requester's supplementary groups */
