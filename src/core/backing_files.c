@@ -106,10 +106,10 @@ static int make_file(struct rgn_env *env, const char *name, int unnamed,
 	int fd, rc, named = !unnamed;
 
 	if (unnamed)
-		fd = openat(env->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-			    env->mode);
+		fd = openat(rgn_home_fd(env), ".",
+			    O_TMPFILE | O_RDWR | O_CLOEXEC, env->mode);
 	else
-		fd = openat(env->dirfd, name,
+		fd = openat(rgn_home_fd(env), name,
 			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    env->mode);
 	if (fd < 0 && unnamed &&
@@ -139,7 +139,7 @@ static int make_file(struct rgn_env *env, const char *name, int unnamed,
 		/* Linking a descriptor by AT_EMPTY_PATH needs a capability;
 		 * through /proc it needs none.  Never replaces a name. */
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (linkat(AT_FDCWD, proc, env->dirfd, name,
+		if (linkat(AT_FDCWD, proc, rgn_home_fd(env), name,
 			   AT_SYMLINK_FOLLOW) < 0) {
 			rc = errno == ENOENT && access("/proc/self/fd", X_OK)
 				     ? -EOPNOTSUPP
@@ -153,7 +153,7 @@ static int make_file(struct rgn_env *env, const char *name, int unnamed,
 	return 0;
 fail:
 	if (named)
-		unlinkat(env->dirfd, name, 0);
+		unlinkat(rgn_home_fd(env), name, 0);
 	close(fd);
 	return rc;
 }
@@ -165,6 +165,8 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 	void *base;
 	int fd, rc;
 
+	if (rgn_home_fd(env) < 0)
+		return -ESTALE; /* the home is not the one joined: detail set */
 	if (id == 1) /* named __db.001.tmp until publish renames it */
 		snprintf(name, sizeof(name), "%s", RGN_PRIMARY_TMP);
 	else
@@ -179,7 +181,7 @@ static int files_create(struct rgn_env *env, uint32_t id, uint64_t size,
 	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED) {
 		rc = rgn_fail(-errno, "mmap %s/%s", env->home, name);
-		unlinkat(env->dirfd, name, 0);
+		unlinkat(rgn_home_fd(env), name, 0);
 		close(fd);
 		return rc;
 	}
@@ -235,8 +237,8 @@ static int files_publish(struct rgn_env *env, struct rgn_map *map)
 {
 	(void)map;
 	/* RENAME_NOREPLACE: never clobber a __db.001 someone else made. */
-	if (renameat2(env->dirfd, RGN_PRIMARY_TMP, env->dirfd, RGN_PRIMARY_FILE,
-		      RENAME_NOREPLACE) < 0)
+	if (renameat2(rgn_home_fd(env), RGN_PRIMARY_TMP, rgn_home_fd(env),
+		      RGN_PRIMARY_FILE, RENAME_NOREPLACE) < 0)
 		return rgn_fail(-errno, "publish %s/%s", env->home,
 				RGN_PRIMARY_FILE);
 	return 0;
@@ -253,7 +255,7 @@ static void files_discard(struct rgn_env *env, uint32_t id, struct rgn_map *map)
 	if (map->base)
 		munmap(map->base, map->size);
 	map->base = NULL;
-	unlinkat(env->dirfd, name, 0);
+	unlinkat(rgn_home_fd(env), name, 0);
 }
 
 static int files_attach(struct rgn_env *env, const struct rgn_shm_slot *slot,
@@ -330,12 +332,12 @@ static int files_destroy(struct rgn_env *env, const struct rgn_shm_slot *slot)
 				name, rgn_strerror(rc));
 	}
 	/* Re-check right before acting: still the very file we read. */
-	if (fstatat(env->dirfd, name, &again, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(rgn_home_fd(env), name, &again, AT_SYMLINK_NOFOLLOW) < 0)
 		return rgn_fail(-errno, "stat %s/%s", env->home, name);
 	if (again.st_dev != st.st_dev || again.st_ino != st.st_ino)
 		return rgn_fail(-EAGAIN, "%s/%s was replaced while removing",
 				env->home, name);
-	if (unlinkat(env->dirfd, name, 0) < 0)
+	if (unlinkat(rgn_home_fd(env), name, 0) < 0)
 		return rgn_fail(-errno, "unlink %s/%s", env->home, name);
 	return 0;
 }
@@ -355,8 +357,10 @@ static int files_read_open(struct rgn_env *env, const struct rgn_shm_slot *slot,
 	char name[RGN_FILE_NAME_MAX];
 	int fd;
 
+	if (rgn_home_fd(env) < 0)
+		return -ESTALE; /* the home is not the one joined: detail set */
 	rgn_region_file(slot->sl_id, name, sizeof(name));
-	fd = openat(env->dirfd, name,
+	fd = openat(rgn_home_fd(env), name,
 		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ELOOP)

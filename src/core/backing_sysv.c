@@ -229,7 +229,7 @@ static int sysv_publish(struct rgn_env *env, struct rgn_map *map)
 			     ((struct rgn_shm_region *)map->base)->rh_ctime,
 			     &fr);
 
-	fd = openat(env->dirfd, RGN_PRIMARY_TMP,
+	fd = openat(rgn_home_fd(env), RGN_PRIMARY_TMP,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    env->mode);
 	if (fd < 0)
@@ -240,12 +240,13 @@ static int sysv_publish(struct rgn_env *env, struct rgn_map *map)
 		rc = rgn_fail(errno ? -errno : -EIO, "write %s/%s", env->home,
 			      RGN_PRIMARY_TMP);
 	close(fd);
-	if (!rc && renameat2(env->dirfd, RGN_PRIMARY_TMP, env->dirfd,
-			     RGN_PRIMARY_FILE, RENAME_NOREPLACE) < 0)
+	if (!rc &&
+	    renameat2(rgn_home_fd(env), RGN_PRIMARY_TMP, rgn_home_fd(env),
+		      RGN_PRIMARY_FILE, RENAME_NOREPLACE) < 0)
 		rc = rgn_fail(-errno, "publish %s/%s", env->home,
 			      RGN_PRIMARY_FILE);
 	if (rc)
-		unlinkat(env->dirfd, RGN_PRIMARY_TMP, 0);
+		unlinkat(rgn_home_fd(env), RGN_PRIMARY_TMP, 0);
 	return rc;
 }
 
@@ -253,7 +254,7 @@ static int sysv_publish(struct rgn_env *env, struct rgn_map *map)
 static int sysv_unpublish(struct rgn_env *env)
 {
 	struct rgn_file_record fr;
-	int fd = openat(env->dirfd, RGN_PRIMARY_FILE,
+	int fd = openat(rgn_home_fd(env), RGN_PRIMARY_FILE,
 			O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	ssize_t n;
 
@@ -266,7 +267,7 @@ static int sysv_unpublish(struct rgn_env *env)
 		return rgn_fail(RGN_EBADMAGIC,
 				"%s/%s changed while removing; left alone",
 				env->home, RGN_PRIMARY_FILE);
-	if (unlinkat(env->dirfd, RGN_PRIMARY_FILE, 0) < 0)
+	if (unlinkat(rgn_home_fd(env), RGN_PRIMARY_FILE, 0) < 0)
 		return rgn_fail(-errno, "unlink %s/%s", env->home,
 				RGN_PRIMARY_FILE);
 	return 0;

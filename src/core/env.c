@@ -84,7 +84,7 @@ static int open_inspect(struct rgn_env *env)
 
 	/* A private environment is only a lock file and a heap elsewhere:
 	 * say whose it is. */
-	fd = openat(env->dirfd, RGN_LOCK_FILE,
+	fd = openat(rgn_home_fd(env), RGN_LOCK_FILE,
 		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd >= 0) {
 		pid_t pid;
@@ -266,14 +266,19 @@ static int cache_matches(const struct rgn_env *env,
  * -EAGAIN, and the careful path runs from the start: this path only ever
  * skips work, never a decision.
  */
-static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
+static int join_by_path(struct rgn_env *env, const struct rgn_env_config *cfg)
 {
+	char at_buf[RGN_HOME_AT_MAX];
 	struct rgn_file_record fr;
+	const char *at_name;
 	struct stat st;
-	int fd, rc, cached;
+	int fd, at, rc, cached;
 
-	fd = openat(env->dirfd, RGN_LOCK_FILE,
-		    O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	/* By path: a join that finds what it expects never opens the home
+	 * itself (rgn_home_fd opens it later if anything needs it, and
+	 * proves it by this very lock file). */
+	at_name = rgn_home_at(env, RGN_LOCK_FILE, at_buf, &at);
+	fd = openat(at, at_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		env->lck_absent = errno == ENOENT;
 		return -EAGAIN;
@@ -284,6 +289,8 @@ static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
 		return -EAGAIN;
 	}
 	env->lockfd = fd;
+	env->lck_dev = st.st_dev;
+	env->lck_ino = st.st_ino;
 	/* __db.lck's copy of the record saves opening __db.001; the segment
 	 * it names must then match it in its header too. */
 	cached = rgn_lockfile_read_cache(env, &fr) == 0;
@@ -323,8 +330,22 @@ static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
 	env->shenv = NULL;
 	close(fd);
 	env->lockfd = -1;
+	env->lck_dev = 0;
+	env->lck_ino = 0;
 	rgn_clear_detail();
 	return -EAGAIN;
+}
+
+/* The fast join reaches the lock file and __db.001 by the home's path;
+ * whatever runs after it opens the directory (rgn_home_fd). */
+static int fast_join(struct rgn_env *env, const struct rgn_env_config *cfg)
+{
+	int rc;
+
+	env->by_path = 1;
+	rc = join_by_path(env, cfg);
+	env->by_path = 0;
+	return rc;
 }
 
 static int open_shared(struct rgn_env *env, const struct rgn_env_config *cfg)
@@ -515,7 +536,9 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 	if (rc < 0)
 		goto fail;
 	if (cfg->flags & RGN_INSPECT) {
-		rc = open_inspect(env);
+		rc = rgn_home_anchor(env);
+		if (rc == 0)
+			rc = open_inspect(env);
 		if (rc < 0)
 			goto fail;
 		goto done;
@@ -531,6 +554,10 @@ int rgn_env_open(const char *home, const struct rgn_env_config *cfgp,
 		if (rc != -EAGAIN)
 			goto fail;
 	}
+	/* The careful path works in the directory it opens now. */
+	rc = rgn_home_anchor(env);
+	if (rc < 0)
+		goto fail;
 	/* Before anything is created in the home, not even __db.lck. */
 	if ((cfg->flags & RGN_CREATE) || private_env) {
 		rc = refuse_foreign_home(env);

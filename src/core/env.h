@@ -52,16 +52,25 @@ struct rgn_env {
 	struct rgn_env *next_open; /* open_lock: all open handles, for
 				      fork */
 	char home[PATH_MAX];	   /* open: absolute, resolved */
-	int dirfd;		   /* open: the home, O_DIRECTORY */
-	int lockfd;		   /* open: __db.lck, -1 when inspecting;
-				      closed and -1 in a fork()ed child
-				      (open_lock) */
-	uint32_t flags;		   /* open: RGN_CREATE ... as opened */
-	enum rgn_backing backing;  /* open: as recorded */
-	uint32_t env_flags;	   /* open: RGN_RF_FALLBACK */
-	int32_t shm_key;	   /* open: base key; 0 = IPC_PRIVATE */
-	mode_t mode;		   /* open: for new files and segments */
-	uint64_t env_id;	   /* open: from the primary */
+	int dirfd;		   /* the home, O_PATH; -1 until first
+				      needed after a fast join: atomic,
+				      only through rgn_home_fd() */
+	dev_t lck_dev;		   /* open: __db.lck as a fast join
+				      found it, that a home opened later
+				      must hold; 0 otherwise */
+	ino_t lck_ino;
+	int by_path;		  /* open: a fast join is running and
+				     reaches the home by path
+				     (rgn_home_at) */
+	int lockfd;		  /* open: __db.lck, -1 when inspecting;
+				     closed and -1 in a fork()ed child
+				     (open_lock) */
+	uint32_t flags;		  /* open: RGN_CREATE ... as opened */
+	enum rgn_backing backing; /* open: as recorded */
+	uint32_t env_flags;	  /* open: RGN_RF_FALLBACK */
+	int32_t shm_key;	  /* open: base key; 0 = IPC_PRIVATE */
+	mode_t mode;		  /* open: for new files and segments */
+	uint64_t env_id;	  /* open: from the primary */
 	const struct rgn_backing_ops *ops; /* open: storage of regions,
 					   from rgn_backing_select() */
 	struct rgn_map primary;		   /* open: mapped primary, not when

@@ -1,7 +1,8 @@
 /*
  * env_home.c - the home directory of an environment: resolving it, and
  * opening names inside it safely.  Every name is opened relative to the
- * home's directory descriptor, never following a symbolic link, and must
+ * home's directory descriptor (or, before a fast join has needed it, by
+ * the home's absolute path), never following a symbolic link, and must
  * be a regular file: a link planted in the home can never redirect us
  * outside it.  The environment code owns this; the backings use it.
  */
@@ -43,11 +44,83 @@ void rgn_region_file(uint32_t id, char *buf, size_t len)
 	buf[5 + n] = '\0';
 }
 
+const char *rgn_home_at(const struct rgn_env *env, const char *name, char *buf,
+			int *dirfd)
+{
+	int fd = __atomic_load_n(&env->dirfd, __ATOMIC_ACQUIRE);
+
+	if (fd >= 0 || !env->by_path) {
+		*dirfd = fd >= 0 ? fd : rgn_home_fd(env);
+		return name;
+	}
+	/* env->home is absolute (rgn_home_open), so AT_FDCWD never means
+	 * the working directory here. */
+	snprintf(buf, RGN_HOME_AT_MAX, "%s/%s", env->home, name);
+	*dirfd = AT_FDCWD;
+	return buf;
+}
+
+int rgn_home_anchor(struct rgn_env *env)
+{
+	int fd = -1;
+
+	if (__atomic_load_n(&env->dirfd, __ATOMIC_ACQUIRE) >= 0)
+		return 0;
+	/* O_PATH: the descriptor only anchors the *at calls (and fstat); it
+	 * is never read, and a path open skips the directory's open and
+	 * release. */
+	fd = open(env->home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return rgn_fail(-errno, "home %s", env->home);
+	__atomic_store_n(&env->dirfd, fd, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int rgn_home_fd(const struct rgn_env *env)
+{
+	/* The descriptor is a cache of the handle's home, filled once with
+	 * one atomic store: readers of a const handle may fill it too. */
+	int *slot = (int *)&env->dirfd;
+	int fd = __atomic_load_n(slot, __ATOMIC_ACQUIRE), expect = -1;
+	struct stat st;
+
+	if (fd >= 0)
+		return fd;
+	fd = open(env->home, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		rgn_fail(-errno, "home %s", env->home);
+		return -1;
+	}
+	if (env->lck_ino &&
+	    (fstatat(fd, RGN_LOCK_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     st.st_dev != env->lck_dev || st.st_ino != env->lck_ino)) {
+		close(fd);
+		rgn_fail(-ESTALE,
+			 "home %s is no longer the directory this handle "
+			 "joined (moved or replaced)",
+			 env->home);
+		return -1;
+	}
+	/* Threads may race to open it: the first one's stays. */
+	if (!__atomic_compare_exchange_n(slot, &expect, fd, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		close(fd);
+		return expect;
+	}
+	return fd;
+}
+
 int rgn_open_in_home(struct rgn_env *env, const char *name, int flags,
 		     mode_t mode, struct stat *st)
 {
-	int fd = openat(env->dirfd, name,
-			flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
+	char buf[RGN_HOME_AT_MAX];
+	int at;
+	const char *p = rgn_home_at(env, name, buf, &at);
+	int fd;
+
+	if (at == -1)
+		return -ESTALE; /* the home is not the one joined: detail set */
+	fd = openat(at, p, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
 
 	if (fd < 0) {
 		if (errno == ELOOP)
@@ -84,12 +157,6 @@ int rgn_home_open(struct rgn_env *env, const char *home)
 		if (strlen(env->home) >= RGN_HOME_MAX)
 			return rgn_fail(-ENAMETOOLONG, "home %s", home);
 	}
-	/* O_PATH: the descriptor only anchors the *at calls (and fstat); it
-	 * is never read, and a path open skips the directory's open and
-	 * release, a fifth of a join's cost of holding it. */
-	env->dirfd = open(env->home, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (env->dirfd < 0)
-		return rgn_fail(-errno, "home %s", env->home);
 	return 0;
 }
 
@@ -102,7 +169,7 @@ int rgn_home_canonical(struct rgn_env *env)
 
 	/* The directory we hold open, resolved by the kernel in one call;
 	 * realpath() where /proc is not mounted. */
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", env->dirfd);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", rgn_home_fd(env));
 	n = readlink(link, real, sizeof(real) - 1);
 	if (n > 0 && real[0] == '/') {
 		real[n] = '\0';

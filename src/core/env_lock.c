@@ -216,7 +216,7 @@ static int open_lockfile(struct rgn_env *env, int create)
 			return rgn_fail(rc, "lock %s/%s", env->home,
 					RGN_LOCK_FILE);
 		}
-		if (fstatat(env->dirfd, RGN_LOCK_FILE, &path_st,
+		if (fstatat(rgn_home_fd(env), RGN_LOCK_FILE, &path_st,
 			    AT_SYMLINK_NOFOLLOW) == 0 &&
 		    path_st.st_dev == st.st_dev &&
 		    path_st.st_ino == st.st_ino) {
@@ -257,10 +257,10 @@ void rgn_lockfile_unlink(struct rgn_env *env)
 	struct stat st, path_st;
 
 	if (fstat(env->lockfd, &st) == 0 &&
-	    fstatat(env->dirfd, RGN_LOCK_FILE, &path_st, AT_SYMLINK_NOFOLLOW) ==
-		    0 &&
+	    fstatat(rgn_home_fd(env), RGN_LOCK_FILE, &path_st,
+		    AT_SYMLINK_NOFOLLOW) == 0 &&
 	    st.st_dev == path_st.st_dev && st.st_ino == path_st.st_ino)
-		unlinkat(env->dirfd, RGN_LOCK_FILE, 0);
+		unlinkat(rgn_home_fd(env), RGN_LOCK_FILE, 0);
 }
 
 /*
@@ -402,7 +402,7 @@ int rgn_lockfile_write_cache(struct rgn_env *env,
 		if (got != (ssize_t)sizeof(now) ||
 		    memcmp(&now, fr, sizeof(now)) != 0)
 			return -ESTALE;
-	} else if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st,
+	} else if (fstatat(rgn_home_fd(env), RGN_PRIMARY_FILE, &st,
 			   AT_SYMLINK_NOFOLLOW) < 0) {
 		/* Under the setup lock, FR just written or read: the
 		 * identity of __db.001 as it is now will do. */
@@ -436,10 +436,13 @@ int rgn_lockfile_write_cache(struct rgn_env *env,
 
 int rgn_lockfile_read_cache(struct rgn_env *env, struct rgn_file_record *fr)
 {
+	char at_buf[RGN_HOME_AT_MAX];
 	uint64_t v[CF_COUNT];
+	const char *at_name;
 	struct stat st;
 	char buf[320];
 	ssize_t n = pread(env->lockfd, buf, sizeof(buf) - 1, 0);
+	int at;
 
 	if (n <= 0 || buf[0] != 'r')
 		return -ENOENT;
@@ -450,8 +453,8 @@ int rgn_lockfile_read_cache(struct rgn_env *env, struct rgn_file_record *fr)
 	/* The copy stands for __db.001 only while __db.001 is the very
 	 * file it was copied from: any rewrite, replacement or removal
 	 * changes its inode or its change time. */
-	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) <
-		    0 ||
+	at_name = rgn_home_at(env, RGN_PRIMARY_FILE, at_buf, &at);
+	if (fstatat(at, at_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode) || st.st_size != sizeof(*fr) ||
 	    (uint64_t)st.st_dev != v[CF_DEV] ||
 	    (uint64_t)st.st_ino != v[CF_INO] ||

@@ -477,7 +477,7 @@ int rgn_primary_clear_debris(struct rgn_env *env)
 {
 	struct stat st;
 	uint32_t magic = 0;
-	int fd = openat(env->dirfd, RGN_PRIMARY_TMP,
+	int fd = openat(rgn_home_fd(env), RGN_PRIMARY_TMP,
 			O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
@@ -495,7 +495,8 @@ int rgn_primary_clear_debris(struct rgn_env *env)
 				env->home, RGN_PRIMARY_TMP);
 	}
 	close(fd);
-	if (unlinkat(env->dirfd, RGN_PRIMARY_TMP, 0) < 0 && errno != ENOENT)
+	if (unlinkat(rgn_home_fd(env), RGN_PRIMARY_TMP, 0) < 0 &&
+	    errno != ENOENT)
 		return rgn_fail(-errno, "unlink %s/%s", env->home,
 				RGN_PRIMARY_TMP);
 	return 0;
@@ -505,8 +506,8 @@ int rgn_primary_has_debris(struct rgn_env *env)
 {
 	struct stat st;
 
-	return fstatat(env->dirfd, RGN_PRIMARY_TMP, &st, AT_SYMLINK_NOFOLLOW) ==
-	       0;
+	return fstatat(rgn_home_fd(env), RGN_PRIMARY_TMP, &st,
+		       AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /*

@@ -416,6 +416,8 @@ int rgn_env_remove_report(const char *home, uint32_t flags, rgn_remove_fn fn,
 		return -ENOMEM;
 	rc = rgn_home_open(env, home);
 	if (rc == 0)
+		rc = rgn_home_anchor(env);
+	if (rc == 0)
 		rc = rgn_lockfile_open_home(env, 0, 1);
 	if (rc < 0)
 		goto out_foreign;

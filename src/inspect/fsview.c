@@ -39,7 +39,7 @@ static void home_owner(const struct rgn_env *env, struct rgn_fsview *v)
 {
 	struct stat st;
 
-	if (fstat(env->dirfd, &st) == 0) {
+	if (fstat(rgn_home_fd(env), &st) == 0) {
 		v->home_uid = st.st_uid;
 		v->home_gid = st.st_gid;
 		v->home_mode = st.st_mode & 0777;
@@ -68,7 +68,7 @@ static void region_owner(struct rgn_env *env, const struct rgn_shm_slot *sl,
 		return;
 	}
 	rgn_region_file(sl->sl_id, name, sizeof(name));
-	if (fstatat(env->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (fstatat(rgn_home_fd(env), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		rg->uid = st.st_uid;
 		rg->gid = st.st_gid;
 		rg->mode = st.st_mode & 0777;
@@ -98,7 +98,7 @@ int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp)
 		v->backing = RGN_BACKING_PRIVATE;
 		v->private_owner = env->private_owner;
 		v->mode = 0;
-		if (fstat(env->dirfd, &st) == 0) {
+		if (fstat(rgn_home_fd(env), &st) == 0) {
 			v->uid = st.st_uid;
 			v->gid = st.st_gid;
 			v->mtime = v->ctime = st.st_mtime;
@@ -136,8 +136,8 @@ int rgn_fsview_snapshot(rgn_env *env, struct rgn_fsview **vp)
 	 * on in a segment: the environment is gone from its home, as a fresh
 	 * open would find, rather than shown as state nobody may read.
 	 */
-	if (fstatat(env->dirfd, RGN_PRIMARY_FILE, &st, AT_SYMLINK_NOFOLLOW) <
-	    0) {
+	if (fstatat(rgn_home_fd(env), RGN_PRIMARY_FILE, &st,
+		    AT_SYMLINK_NOFOLLOW) < 0) {
 		rc = rgn_fail(-errno, "%s/%s: %s", env->home, RGN_PRIMARY_FILE,
 			      strerror(errno));
 		free(snap);

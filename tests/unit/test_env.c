@@ -417,6 +417,46 @@ static void remove_beside_our_lock_file_judges_a_stranger_primary(void **state)
 	}
 }
 
+/*
+ * A join that finds what it expects never opens the home directory; when
+ * the handle later needs it (a new region file), it proves the directory
+ * it opens is the home it joined by the lock file it holds.  A home moved
+ * away and replaced meanwhile is refused by name, and nothing is made in
+ * the stranger; moved back, the same handle carries on.
+ */
+static void home_replaced_under_a_joined_handle_is_refused(void **state)
+{
+	const char *home = tu_mkhome();
+	const char *aside =
+		tu_mkhome(); /* removed at exit, with what is in it */
+	struct rgn_env_config cfg;
+	char moved[4200];
+	rgn_env *env;
+	rgn_region *r;
+
+	(void)state;
+	rgn_env_config_init(&cfg);
+	cfg.flags = RGN_CREATE;
+	tu_ok(rgn_env_open(home, &cfg, &env));
+	tu_ok(rgn_region_create(env, "a", RGN_TYPE_USER, 65536, &r));
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_open(home, NULL, &env));
+	snprintf(moved, sizeof(moved), "%s/home", aside);
+	assert_int_equal(rename(home, moved), 0);
+	assert_int_equal(mkdir(home, 0700), 0);
+
+	assert_int_equal(rgn_region_create(env, "b", RGN_TYPE_USER, 65536, &r),
+			 -ESTALE);
+	assert_non_null(strstr(rgn_errdetail(), "no longer the directory"));
+	assert_non_null(strstr(rgn_errdetail(), home));
+	assert_int_equal(rmdir(home), 0); /* still empty */
+
+	assert_int_equal(rename(moved, home), 0);
+	tu_ok(rgn_region_create(env, "b", RGN_TYPE_USER, 65536, &r));
+	tu_ok(rgn_env_close(env));
+	tu_ok(rgn_env_remove(home, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +471,8 @@ int main(void)
 		cmocka_unit_test(joining_with_another_backing_is_refused),
 		cmocka_unit_test(inspect_is_not_counted_as_attached),
 		cmocka_unit_test(generation_counts_region_creates_and_removes),
+		cmocka_unit_test(
+			home_replaced_under_a_joined_handle_is_refused),
 		cmocka_unit_test(remove_is_busy_while_attached_unless_forced),
 		cmocka_unit_test(
 			remove_beside_our_lock_file_judges_a_stranger_primary),
