@@ -35,11 +35,10 @@ ssize_t rgn_reader_copy(struct rgn_reader *rd, void *buf, size_t len,
 		return 0;
 	if (len > rd->size - off)
 		len = (size_t)(rd->size - off);
-	/* A region smaller than its header is not ours: plain bytes. */
-	if (rd->exact || rd->size < RGN_HDR_SIZE)
+	if (rd->exact)
 		memcpy(buf, rd->base + off, len);
 	else
-		rgn_region_copy(buf, rd->base, len, off);
+		rgn_region_copy(buf, rd->base, rd->size, len, off);
 	return (ssize_t)len;
 }
 

@@ -52,11 +52,8 @@ static int copy_header(const void *base, uint64_t size, void *arg)
 	struct rgn_shm_region *rh = arg;
 
 	memset(rh, 0, sizeof(*rh));
-	if (size < RGN_HDR_SIZE)
-		memcpy(rh, base,
-		       size < sizeof(*rh) ? (size_t)size : sizeof(*rh));
-	else
-		rgn_region_copy(rh, base, sizeof(*rh), 0);
+	rgn_region_copy(rh, base, size,
+			size < sizeof(*rh) ? (size_t)size : sizeof(*rh), 0);
 	return 1;
 }
 

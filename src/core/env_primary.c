@@ -293,7 +293,7 @@ static void copy_primary(uint8_t *dst, const uint8_t *src)
 {
 	const struct rgn_shm_env *ev = (const void *)(dst + RGN_ENV_OFF);
 
-	rgn_region_copy(dst, src, RGN_PROCS_OFF, 0);
+	rgn_region_copy(dst, src, RGN_PRIMARY_BYTES, RGN_PROCS_OFF, 0);
 	memcpy(dst + RGN_TABLE_OFF, src + RGN_TABLE_OFF,
 	       rgn_slot_hwm(ev) * sizeof(struct rgn_shm_slot));
 	memcpy(dst + RGN_PROCS_OFF, src + RGN_PROCS_OFF,

@@ -58,13 +58,15 @@ void rgn_init_region_hdr(struct rgn_env *env, struct rgn_shm_region *rh,
 	/* rh_magic is stored last by the caller, with release ordering. */
 }
 
-void rgn_region_copy(void *buf, const uint8_t *base, size_t len, uint64_t off)
+void rgn_region_copy(void *buf, const uint8_t *base, uint64_t size, size_t len,
+		     uint64_t off)
 {
 	const size_t home = offsetof(struct rgn_shm_region, rh_home);
 	uint64_t end = off + len, zlo, zhi;
 	uint8_t *out = buf;
 
-	if (end <= home || off >= RGN_HDR_SIZE) {
+	/* A region smaller than its header is not ours: plain bytes. */
+	if (size < RGN_HDR_SIZE || end <= home || off >= RGN_HDR_SIZE) {
 		memcpy(out, base + off, len);
 		return;
 	}

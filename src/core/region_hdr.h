@@ -25,14 +25,17 @@ void rgn_init_region_hdr(struct rgn_env *env, struct rgn_shm_region *rh,
 			 const char *name, int32_t key);
 
 /*
- * Copy LEN bytes at OFF of a mapped region (BASE, at least OFF + LEN bytes)
- * into BUF, serving the header's tail after the home path's NUL as the
- * zeros it is by construction (rgn_init_region_hdr writes the path alone
- * into zeroed storage) instead of reading it.  Reading a segment's page
- * that nobody wrote allocates it, so a stat or scan that copied the whole
- * header would grow every segment it looked at by that page.
+ * Copy LEN bytes at OFF of a mapped region (BASE, SIZE bytes; OFF + LEN at
+ * most SIZE) into BUF, serving the header's tail after the home path's NUL
+ * as the zeros it is by construction (rgn_init_region_hdr writes the path
+ * alone into zeroed storage) instead of reading it.  Reading a segment's
+ * page that nobody wrote allocates it, so a stat or scan that copied the
+ * whole header would grow every segment it looked at by that page.  A
+ * region smaller than a header is not ours: its bytes are copied as they
+ * are.
  */
-void rgn_region_copy(void *buf, const uint8_t *base, size_t len, uint64_t off);
+void rgn_region_copy(void *buf, const uint8_t *base, uint64_t size, size_t len,
+		     uint64_t off);
 
 /* The record of a segment-backed primary (SHMID, SIZE, CTIME its header's)
  * that __db.001 publishes and __db.lck keeps a copy of: made here alone,
