@@ -1,7 +1,8 @@
 # tests/fuse/harness.sh - what the fuse suites (run.sh, bdb.sh) share: the
 # private IPC namespace, the scratch directory and the cleanup that undoes
 # everything a failed test left, mounting and unmounting, and the report of
-# each subtest.  Sourced by them, never run.
+# each subtest.  Sourced by them (and, for harness_enter, by the FUSE soak
+# tests/soak/churn.sh), never run.
 #
 #   harness_enter "$@"  re-run the script inside a private IPC namespace
 #                       (unshare --ipc), so that no System V segment of the

@@ -14,20 +14,14 @@
 # when a check fails half-way.
 set -u
 
-abspath() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+# abspath, and harness_enter: the same private IPC namespace and skips as
+# the fuse suites.
+. "$(dirname "$0")/../fuse/harness.sh"
 REGIONFS=$(abspath "${1:?usage: churn.sh REGIONFS CHURN [SECONDS]}")
 CHURN=$(abspath "${2:?usage: churn.sh REGIONFS CHURN [SECONDS]}")
 SECS=${3:-${RGN_SOAK_SECONDS:-60}}
 
-if [ -z "${RGN_SOAK_IN_NS:-}" ]; then
-	if [ ! -c /dev/fuse ] || [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; then
-		echo "SKIP: /dev/fuse is missing or not accessible"; exit 77
-	fi
-	command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
-	unshare --ipc true 2>/dev/null ||
-		{ echo "SKIP: cannot make a private IPC namespace"; exit 77; }
-	RGN_SOAK_IN_NS=1 exec unshare --ipc -- "$BASH" "$0" "$@"
-fi
+harness_enter "$@"
 
 T=$(mktemp -d /tmp/rgn-soak-churn.XXXXXX) || exit 1
 HOME_DIR=$T/home

@@ -326,18 +326,14 @@ static void every_partial_write_of_the_arena_is_finished(void **state)
 	untwin(&t);
 }
 
-static const char *stop_at;
-static int stop_fd = -1;
-
-/* In the child: at the chosen point, tell the parent and wait to die. */
-static void stop_here(const char *point)
+/* In a child: the first alloc on the untouched heap ARG (its mapping
+ * starts at the header), killed part-way by tu_kill_child_at. */
+static void alloc_child(const void *arg)
 {
-	if (stop_at && strcmp(point, stop_at) == 0) {
-		if (write(stop_fd, "x", 1) != 1)
-			_exit(3);
-		for (;;)
-			pause();
-	}
+	struct rgn_heap *h = (struct rgn_heap *)arg;
+	uint64_t off;
+
+	rgn_heap_alloc(h, (uint8_t *)h, 100, &off);
 }
 
 /* A real process killed with SIGKILL at each point of the first alloc's
@@ -360,30 +356,10 @@ static void holder_killed_while_writing_the_arena(void **state)
 	assert_true(shared != MAP_FAILED);
 	for (size_t p = 0; p < sizeof(points) / sizeof(points[0]); p++) {
 		struct rgn_heap *h = (struct rgn_heap *)shared;
-		int fds[2];
-		pid_t child;
-		char c;
 
 		memset(shared, 0, BUF_LEN);
 		tu_ok(rgn_heap_init_zeroed(h, shared, ARENA_OFF, ARENA_LEN));
-		assert_int_equal(pipe(fds), 0);
-		child = tu_fork();
-		if (child == 0) {
-			uint64_t off;
-
-			close(fds[0]);
-			stop_at = points[p];
-			stop_fd = fds[1];
-			rgn_test_hook = stop_here;
-			rgn_heap_alloc(h, shared, 100, &off);
-			_exit(2); /* never reached the point */
-		}
-		close(fds[1]);
-		if (read(fds[0], &c, 1) != 1)
-			fail_msg("the child never reached %s", points[p]);
-		close(fds[0]);
-		kill(child, SIGKILL);
-		assert_int_equal(tu_wait(child), 128 + SIGKILL);
+		tu_kill_child_at(points[p], alloc_child, h);
 		assert_int_equal(h->hp_untouched, 1);
 
 		tu_ok(rgn_heap_repair(h, shared));

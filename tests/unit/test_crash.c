@@ -20,49 +20,6 @@
 #include "rgn.h"
 #include "testutil.h"
 
-static const char *stop_at;
-static int stop_fd = -1;
-
-/* In the child: at the chosen point, tell the parent and wait to die. */
-static void stop_here(const char *point)
-{
-	if (stop_at && strcmp(point, stop_at) == 0) {
-		if (write(stop_fd, "x", 1) != 1)
-			_exit(3);
-		for (;;)
-			pause();
-	}
-}
-
-/*
- * Fork a child that runs FN(HOME) and SIGKILL it when it reaches POINT.
- * Returns once the child is dead.  Fails the test if the child never got
- * there.
- */
-static void kill_child_at(const char *point, void (*fn)(const char *),
-			  const char *home)
-{
-	int fds[2];
-	pid_t child;
-	char c;
-
-	assert_int_equal(pipe(fds), 0);
-	child = tu_fork();
-	if (child == 0) {
-		close(fds[0]);
-		stop_at = point;
-		stop_fd = fds[1];
-		rgn_test_hook = stop_here;
-		fn(home);
-		_exit(2); /* never reached the point */
-	}
-	close(fds[1]);
-	assert_int_equal(read(fds[0], &c, 1), 1);
-	close(fds[0]);
-	kill(child, SIGKILL);
-	assert_int_equal(tu_wait(child), 128 + SIGKILL);
-}
-
 static int open_env(const char *home, enum rgn_backing b, uint32_t flags,
 		    rgn_env **env)
 {
@@ -75,15 +32,17 @@ static int open_env(const char *home, enum rgn_backing b, uint32_t flags,
 	return rgn_env_open(home, &cfg, env);
 }
 
-static void create_files_env(const char *home)
+static void create_files_env(const void *arg)
 {
+	const char *home = arg;
 	rgn_env *env;
 
 	open_env(home, RGN_BACKING_FILES, RGN_CREATE, &env);
 }
 
-static void create_sysv_env(const char *home)
+static void create_sysv_env(const void *arg)
 {
+	const char *home = arg;
 	rgn_env *env;
 
 	open_env(home, RGN_BACKING_SYSV, RGN_CREATE, &env);
@@ -108,7 +67,7 @@ static void creator_killed_mid_create_is_recognised_at_once(void **state)
 		const char *home = tu_mkhome();
 		rgn_env *env;
 
-		kill_child_at(points[i], create_files_env, home);
+		tu_kill_child_at(points[i], create_files_env, home);
 		/* No __db.001 that looks complete was ever published. */
 		assert_false(exists(home, "__db.001"));
 		assert_true(exists(home, "__db.001.tmp"));
@@ -131,7 +90,7 @@ static void sysv_creator_killed_mid_create_leaves_a_reclaimable_segment(
 	rgn_env *env;
 
 	(void)state;
-	kill_child_at("env-create:before-publish", create_sysv_env, home);
+	tu_kill_child_at("env-create:before-publish", create_sysv_env, home);
 	assert_int_equal(tu_count_segments(), before + 1);
 	assert_false(exists(home, "__db.001"));
 	assert_int_equal(open_env(home, 0, 0, &env), RGN_ENOTENV);
@@ -157,7 +116,7 @@ static void sysv_creator_killed_before_writing_anything_is_reclaimed(
 
 		/* the segment exists with a header of zeros: only the intent
 		 * the creator left in __db.lck proves it was made here */
-		kill_child_at(points[i], create_sysv_env, home);
+		tu_kill_child_at(points[i], create_sysv_env, home);
 		assert_int_equal(tu_count_segments(), before + 1);
 		tu_ok(open_env(home, RGN_BACKING_SYSV, RGN_CREATE, &env));
 		assert_int_equal(tu_count_segments(), before + 1);
@@ -167,6 +126,17 @@ static void sysv_creator_killed_before_writing_anything_is_reclaimed(
 	}
 }
 
+/* The file at PATH starts with PREFIX. */
+static void assert_file_starts(const char *path, const char *prefix)
+{
+	char buf[256];
+	ssize_t n = tu_read_file(path, buf, sizeof(buf) - 1);
+
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_true(strncmp(buf, prefix, strlen(prefix)) == 0);
+}
+
 /* A creator killed after publishing __db.001 but before __db.lck got the
  * record's copy leaves its intent there: the environment is whole, the
  * first join reads __db.001 itself and leaves the copy for the next. */
@@ -174,23 +144,16 @@ static void sysv_creator_killed_after_publishing_leaves_a_joinable_env(
 	void **state)
 {
 	const char *home = tu_mkhome();
-	char path[4200], buf[256];
+	char path[4200];
 	rgn_env *env;
-	ssize_t n;
 
 	(void)state;
-	kill_child_at("env-create:published", create_sysv_env, home);
+	tu_kill_child_at("env-create:published", create_sysv_env, home);
 	snprintf(path, sizeof(path), "%s/__db.lck", home);
-	n = tu_read_file(path, buf, sizeof(buf) - 1);
-	assert_true(n > 0);
-	buf[n] = '\0';
-	assert_true(strncmp(buf, "creating ", 9) == 0);
+	assert_file_starts(path, "creating ");
 	tu_ok(open_env(home, 0, 0, &env));
 	tu_ok(rgn_env_close(env));
-	n = tu_read_file(path, buf, sizeof(buf) - 1);
-	assert_true(n > 0);
-	buf[n] = '\0';
-	assert_true(strncmp(buf, "ready format ", 13) == 0);
+	assert_file_starts(path, "ready format ");
 	tu_ok(open_env(home, 0, 0, &env));
 	tu_ok(rgn_env_close(env));
 	tu_ok(rgn_env_remove(home, 0));
@@ -198,8 +161,10 @@ static void sysv_creator_killed_after_publishing_leaves_a_joinable_env(
 	assert_false(exists(home, "__db.lck"));
 }
 
-static void create_sysv_region_child(const char *home)
+/* A joiner that makes a region "doomed" (killed on the way). */
+static void create_region_child(const void *arg)
 {
+	const char *home = arg;
 	rgn_env *env;
 	rgn_region *r;
 
@@ -221,7 +186,7 @@ static void sysv_region_creator_killed_leaves_nothing_behind(void **state)
 		rgn_region *r;
 
 		tu_ok(open_env(home, RGN_BACKING_SYSV, RGN_CREATE, &env));
-		kill_child_at(points[i], create_sysv_region_child, home);
+		tu_kill_child_at(points[i], create_region_child, home);
 		assert_int_equal(tu_count_segments(), before + 2);
 		/* the next create finishes off the dead one's slot and
 		 * segment, and may take the same id and key */
@@ -235,20 +200,9 @@ static void sysv_region_creator_killed_leaves_nothing_behind(void **state)
 	}
 }
 
-static const char *region_home;
-
-static void create_region_child(const char *home)
+static void remove_region_child(const void *arg)
 {
-	rgn_env *env;
-	rgn_region *r;
-
-	if (open_env(home, 0, 0, &env) != 0)
-		_exit(4);
-	rgn_region_create(env, "doomed", RGN_TYPE_USER, 1 << 16, &r);
-}
-
-static void remove_region_child(const char *home)
-{
+	const char *home = arg;
 	rgn_env *env;
 
 	if (open_env(home, 0, 0, &env) != 0)
@@ -265,9 +219,8 @@ static void region_creator_or_remover_killed_is_finished_by_the_next_create(
 	rgn_region *r;
 
 	(void)state;
-	region_home = home;
 	tu_ok(open_env(home, RGN_BACKING_FILES, RGN_CREATE, &env));
-	kill_child_at("region-create:storage", create_region_child, home);
+	tu_kill_child_at("region-create:storage", create_region_child, home);
 	assert_true(exists(home, "__db.002")); /* half-made */
 	tu_ok(rgn_stat_env(env, &st));
 	assert_int_equal(st->nregions, 1); /* not shown as a region */
@@ -281,8 +234,8 @@ static void region_creator_or_remover_killed_is_finished_by_the_next_create(
 	tu_ok(rgn_alloc_check(r));
 	tu_ok(rgn_region_detach(r));
 
-	kill_child_at("region-remove:before-destroy", remove_region_child,
-		      home);
+	tu_kill_child_at("region-remove:before-destroy", remove_region_child,
+			 home);
 	assert_int_equal(rgn_region_attach(env, "doomed", &r), -ENOENT);
 	assert_true(exists(home, "__db.002"));
 	tu_ok(rgn_region_create(env, "other", RGN_TYPE_USER, 1 << 16, &r));

@@ -330,23 +330,26 @@ static void remove_is_busy_while_attached_unless_forced(void **state)
 	tu_ok(rgn_env_close(env));
 }
 
+/* __db.001s that are not ours, and what opening a home holding one gives:
+ * the 24-byte and empty forms are Berkeley DB's (tests/bdb makes real ones
+ * for test_bdbhome); any other stranger is bad magic. */
+static const struct {
+	const char *bytes;
+	size_t len;
+	int expect;
+} strangers[] = {
+	{"not ours at all", 15, RGN_EBADMAGIC},
+	{"twenty-four bytes long!", 24, RGN_EFOREIGNENV},
+	{"", 0, RGN_EFOREIGNENV},
+};
+
 /*
  * A __db.001 that is not ours is judged before anything is created: every
  * backing's create, and a private open, leave the home holding that file
- * alone.  The 24-byte and empty forms are Berkeley DB's (tests/bdb makes
- * real ones for test_bdbhome); any other stranger is bad magic.
+ * alone.
  */
 static void create_over_a_stranger_primary_creates_nothing(void **state)
 {
-	static const struct {
-		const char *bytes;
-		size_t len;
-		int expect;
-	} strangers[] = {
-		{"not ours at all", 15, RGN_EBADMAGIC},
-		{"twenty-four bytes long!", 24, RGN_EFOREIGNENV},
-		{"", 0, RGN_EFOREIGNENV},
-	};
 	char path[4200], got[32];
 	rgn_env *env;
 
@@ -386,15 +389,6 @@ static void create_over_a_stranger_primary_creates_nothing(void **state)
  */
 static void remove_beside_our_lock_file_judges_a_stranger_primary(void **state)
 {
-	static const struct {
-		const char *bytes;
-		size_t len;
-		int expect;
-	} strangers[] = {
-		{"not ours at all", 15, RGN_EBADMAGIC},
-		{"twenty-four bytes long!", 24, RGN_EFOREIGNENV},
-		{"", 0, RGN_EFOREIGNENV},
-	};
 	char path[4200], lck[4200], got[32];
 
 	(void)state;

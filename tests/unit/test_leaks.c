@@ -13,7 +13,7 @@
 #include <sys/shm.h>
 #include <unistd.h>
 
-#include "leaks.h"
+#include "leaks_fx.h"
 #include "rgn.h"
 #include "testutil.h"
 
@@ -57,19 +57,6 @@ static int foreign_orphan(int32_t key, size_t size)
 	return shmget(key, 0, 0);
 }
 
-static rgn_env *open_sysv(const char *home, int32_t key)
-{
-	struct rgn_env_config cfg;
-	rgn_env *env;
-
-	rgn_env_config_init(&cfg);
-	cfg.flags = RGN_CREATE;
-	cfg.backing = RGN_BACKING_SYSV;
-	cfg.shm_key = key;
-	tu_ok(rgn_env_open(home, &cfg, &env));
-	return env;
-}
-
 /* A child makes a sysv environment with one region and dies without
  * closing it, as after kill -9. */
 static void crash_env(const char *home, int32_t key)
@@ -94,15 +81,6 @@ static struct rgn_leak_scan *scan(void)
 
 	tu_ok(rgn_leak_scan(0, &s));
 	return s;
-}
-
-static const struct rgn_leak *seg_at(const struct rgn_leak_scan *s, int32_t key)
-{
-	for (size_t i = 0; i < s->nsegs; i++)
-		if (s->segs[i].key == key)
-			return &s->segs[i];
-	fail_msg("no segment at key 0x%08x", (unsigned)key);
-	return NULL;
 }
 
 static void remove_home(const char *home)

@@ -14,7 +14,7 @@
 #include <sys/shm.h>
 #include <unistd.h>
 
-#include "leaks.h"
+#include "leaks_fx.h"
 #include "rgn.h"
 #include "testutil.h"
 
@@ -27,19 +27,6 @@ static int32_t fresh_key(void)
 {
 	next_key += 0x100;
 	return next_key;
-}
-
-static rgn_env *open_sysv(const char *home, int32_t key)
-{
-	struct rgn_env_config cfg;
-	rgn_env *env;
-
-	rgn_env_config_init(&cfg);
-	cfg.flags = RGN_CREATE;
-	cfg.backing = RGN_BACKING_SYSV;
-	cfg.shm_key = key;
-	tu_ok(rgn_env_open(home, &cfg, &env));
-	return env;
 }
 
 /* An environment at KEY with NREGIONS regions besides the primary, all
@@ -58,15 +45,6 @@ static rgn_env *env_with_regions(const char *home, int32_t key)
 		rgn_region_detach(r);
 	}
 	return env;
-}
-
-static const struct rgn_leak *seg_at(const struct rgn_leak_scan *s, int32_t key)
-{
-	for (size_t i = 0; i < s->nsegs; i++)
-		if (s->segs[i].key == key)
-			return &s->segs[i];
-	fail_msg("no segment at key 0x%08x", (unsigned)key);
-	return NULL;
 }
 
 static pid_t lpid_of(int32_t key)

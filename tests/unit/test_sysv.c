@@ -475,7 +475,7 @@ static void region_copy_never_reads_the_header_tail(void **state)
 	for (size_t off = 0; off < total; off += 97) {
 		for (size_t len = 1; off + len <= total; len = len * 3 + 1) {
 			memset(got, 0xee, len);
-			rgn_region_copy(got, map, len, off);
+			rgn_region_copy(got, map, total, len, off);
 			assert_memory_equal(got, want + off, len);
 		}
 	}

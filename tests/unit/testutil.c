@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "rgn.h"
 #include "testutil.h"
 
@@ -152,6 +153,45 @@ int tu_wait(pid_t pid)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
+}
+
+static const char *stop_at;
+static int stop_fd = -1;
+
+/* In the child: at the chosen point, tell the parent and wait to die. */
+static void stop_here(const char *point)
+{
+	if (stop_at && strcmp(point, stop_at) == 0) {
+		if (write(stop_fd, "x", 1) != 1)
+			_exit(3);
+		for (;;)
+			pause();
+	}
+}
+
+void tu_kill_child_at(const char *point, void (*fn)(const void *),
+		      const void *arg)
+{
+	int fds[2];
+	pid_t child;
+	char c;
+
+	assert_int_equal(pipe(fds), 0);
+	child = tu_fork();
+	if (child == 0) {
+		close(fds[0]);
+		stop_at = point;
+		stop_fd = fds[1];
+		rgn_test_hook = stop_here;
+		fn(arg);
+		_exit(2); /* never reached the point */
+	}
+	close(fds[1]);
+	if (read(fds[0], &c, 1) != 1)
+		fail_msg("the child never reached %s", point);
+	close(fds[0]);
+	kill(child, SIGKILL);
+	assert_int_equal(tu_wait(child), 128 + SIGKILL);
 }
 
 int tu_count_segments(void)

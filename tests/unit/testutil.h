@@ -30,6 +30,14 @@ pid_t tu_fork(void);
 /* Wait for a child; returns its exit status, or 128+signal. */
 int tu_wait(pid_t pid);
 
+/*
+ * Fork a child that runs FN(ARG) and SIGKILL it when it reaches the
+ * library's test point POINT (rgn_test_point).  Returns once the child is
+ * dead.  Fails the test if the child never got there.
+ */
+void tu_kill_child_at(const char *point, void (*fn)(const void *),
+		      const void *arg);
+
 /* Count the segments in this IPC namespace (from /proc/sysvipc/shm). */
 int tu_count_segments(void);
 /* Resident bytes of up to MAX segments, with their shmids, in the order
